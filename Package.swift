@@ -1,0 +1,46 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "rewind",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "rewind", targets: ["rewind"]),
+        .library(name: "RewindCore", targets: ["RewindCore"]),
+        .library(name: "RewindStore", targets: ["RewindStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Pure core: events, JSON, timestamps, timeline, folds, rules, strategies.
+        // Knows nothing of storage or terminals.
+        .target(
+            name: "RewindCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Stores behind the EventStore protocol: embedded SQLite (GRDB) and the importer.
+        .target(
+            name: "RewindStore",
+            dependencies: [
+                "RewindCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
+        // The command line: one type per command.
+        .target(
+            name: "RewindCommands",
+            dependencies: [
+                "RewindCore", "RewindStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "rewind", dependencies: ["RewindCommands"]),
+        .testTarget(name: "RewindCoreTests", dependencies: ["RewindCore"]),
+        .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore"]),
+        .testTarget(name: "RewindCommandTests", dependencies: ["RewindCommands", "RewindStore", "RewindCore"]),
+    ]
+)

@@ -1,0 +1,1 @@
+public enum RewindCommand { public static func main() {} }

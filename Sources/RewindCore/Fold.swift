@@ -1,0 +1,108 @@
+/// An op the fold skipped, and why, with the event's line (SPEC §4).
+public struct FoldIssue: Sendable, Equatable, CustomStringConvertible {
+    public var line: Int
+    public var eventID: String
+    public var message: String
+    public var description: String { "line \(line) (event \(eventID)): \(message)" }
+}
+
+/// How an event changes the state: its type's rule when the rules name one, otherwise the
+/// default fold, an RFC 7386 merge of `data` into the stream's document (SPEC §3–4).
+public struct Fold: Sendable {
+    public var rules: Rules
+
+    public init(rules: Rules = .none) { self.rules = rules }
+
+    /// Whether the event's effect lies outside the store (`meta.effect = external`, or
+    /// `irreversible: true` in its rule).
+    public func isIrreversible(_ event: Event) -> Bool {
+        event.hasExternalEffect || rules.rule(service: event.service, type: event.type)?.irreversible == true
+    }
+
+    /// Applies `event` to `state`. Ops that cannot apply are skipped and reported to `issues`.
+    public func apply(_ event: Event, to state: inout State, issues: inout [FoldIssue]) {
+        guard let rule = rules.rule(service: event.service, type: event.type) else {
+            state.services[event.service, default: [:]][event.stream, default: .emptyObject].mergePatch(event.data)
+            return
+        }
+        var deletedService = false
+        apply(rule, event, to: &state.services[event.service, default: [:]][event.stream], issues: &issues)
+        if state.services[event.service]?.isEmpty == true {
+            state.services.removeValue(forKey: event.service)
+            deletedService = true
+        }
+        _ = deletedService
+    }
+
+    /// Applies a rule's ops to one document slot (nil = no document).
+    func apply(_ rule: TypeRule, _ event: Event, to slot: inout JSONValue?, issues: inout [FoldIssue]) {
+        if slot == nil { slot = .emptyObject }
+        for (index, op) in rule.ops.enumerated() {
+            if case .delete = op {
+                slot = nil
+                continue
+            }
+            if slot == nil { slot = .emptyObject }
+            if let why = Fold.apply(op, event, to: &slot!) {
+                let where_ = rule.opLines[index] > 0 ? " (rules line \(rule.opLines[index]))" : ""
+                issues.append(FoldIssue(line: event.line, eventID: event.id,
+                                        message: "\(event.service)/\(event.type): \(op.name) skipped\(where_): \(why)"))
+            }
+        }
+    }
+
+    /// Applies one op; returns why it could not apply, or nil.
+    static func apply(_ op: RuleOp, _ event: Event, to doc: inout JSONValue) -> String? {
+        func value(_ e: RuleExpression) -> Result<JSONValue, RuleProblem> { e.evaluate(event) }
+        switch op {
+        case .set(let pointer, let expr):
+            switch value(expr) {
+            case .failure(let p): return p.message
+            case .success(let v):
+                return doc.edit(at: pointer.tokens[...], createParents: true) { slot in slot = v; return nil }
+            }
+        case .inc(let pointer, let expr):
+            switch value(expr) {
+            case .failure(let p): return p.message
+            case .success(let by):
+                guard by.isNumber else { return "by is \(by.kindName), not a number" }
+                return doc.edit(at: pointer.tokens[...], createParents: true) { slot in
+                    guard let current = slot else { slot = by; return nil }
+                    guard let sum = JSONValue.add(current, by) else {
+                        return "\(pointer) is \(current.kindName), not a number"
+                    }
+                    slot = sum
+                    return nil
+                }
+            }
+        case .unset(let pointer):
+            return doc.edit(at: pointer.tokens[...], createParents: false) { slot in slot = nil; return nil }
+        case .append(let pointer, let expr):
+            switch value(expr) {
+            case .failure(let p): return p.message
+            case .success(let v):
+                return doc.edit(at: pointer.tokens[...], createParents: true) { slot in
+                    switch slot {
+                    case nil: slot = .array([v]); return nil
+                    case .array(var a)?:
+                        slot = nil
+                        a.append(v)
+                        slot = .array(a)
+                        return nil
+                    case let other?: return "\(pointer) is \(other.kindName), not an array"
+                    }
+                }
+            }
+        case .merge(let expr):
+            switch value(expr) {
+            case .failure(let p): return p.message
+            case .success(let v):
+                guard case .object = v else { return "merge needs an object, got \(v.kindName)" }
+                doc.mergePatch(v)
+                return nil
+            }
+        case .delete:
+            return nil
+        }
+    }
+}

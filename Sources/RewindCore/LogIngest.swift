@@ -1,0 +1,109 @@
+/// What became of one line of a log.
+public enum LineOutcome: Sendable {
+    case blank
+    /// Accepted; `backwards` when its ts is earlier than an earlier accepted line's.
+    case accepted(ParsedEventLine, backwards: Bool)
+    /// A later line with an id an accepted line already had: not applied (SPEC §1).
+    case duplicate(id: String, firstLine: Int)
+    case rejected(reason: String)
+}
+
+/// The accounting of an import: every non-blank line read is accepted, a duplicate or
+/// rejected, and the three always add up to the lines read.
+public struct LogIngest: Sendable {
+    /// id → line of the accepted event that had it first.
+    public private(set) var firstLineOfID: [String: Int] = [:]
+    public private(set) var latest: Timestamp?
+    public private(set) var accepted = 0
+    public private(set) var duplicates = 0
+    public private(set) var rejected = 0
+    public private(set) var blank = 0
+    public private(set) var backwards = 0
+
+    public init() {}
+
+    /// Resumes an import: the ids already accepted, and the latest timestamp so far.
+    public init(ids: [String: Int], latest: Timestamp?, accepted: Int, duplicates: Int, rejected: Int, blank: Int, backwards: Int) {
+        firstLineOfID = ids
+        self.latest = latest
+        self.accepted = accepted
+        self.duplicates = duplicates
+        self.rejected = rejected
+        self.blank = blank
+        self.backwards = backwards
+    }
+
+    public var linesRead: Int { accepted + duplicates + rejected }
+
+    public mutating func classify(_ bytes: UnsafeBufferPointer<UInt8>, line: Int) -> LineOutcome {
+        switch EventLineParser.parse(bytes) {
+        case .blank:
+            blank += 1
+            return .blank
+        case .rejected(let reason):
+            rejected += 1
+            return .rejected(reason: reason)
+        case .event(let parsed):
+            if let first = firstLineOfID[parsed.id] {
+                duplicates += 1
+                return .duplicate(id: parsed.id, firstLine: first)
+            }
+            firstLineOfID[parsed.id] = line
+            accepted += 1
+            var isBackwards = false
+            if let latest, parsed.ts < latest {
+                isBackwards = true
+                backwards += 1
+            } else {
+                latest = parsed.ts
+            }
+            return .accepted(parsed, backwards: isBackwards)
+        }
+    }
+}
+
+extension Event {
+    /// Builds the event of a parsed line (`bytes` is the line the ranges point into).
+    public init(parsed: ParsedEventLine, bytes: UnsafeBufferPointer<UInt8>, line: Int) {
+        func json(_ r: Range<Int>) -> JSONValue {
+            // Already validated by the line parser.
+            (try? JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[r]))) ?? .null
+        }
+        var extra: [String: JSONValue] = [:]
+        if let text = parsed.extra, case .object(let o)? = try? JSONParser.parse(text) { extra = o }
+        self.init(id: parsed.id, ts: parsed.ts, tsRaw: json(parsed.tsRaw), service: parsed.service,
+                  stream: parsed.stream, type: parsed.type, data: parsed.data.map(json) ?? .emptyObject,
+                  meta: parsed.meta.map(json), extra: extra, line: line)
+    }
+}
+
+/// A whole log held in memory: for tests, small logs and generated scenarios.
+public struct ParsedLog: Sendable {
+    public var events: [Event] = []
+    public var duplicates: [(line: Int, id: String, firstLine: Int)] = []
+    public var rejected: [(line: Int, reason: String)] = []
+    public var backwardsLines: [Int] = []
+    public var ingest = LogIngest()
+
+    public init(text: String) {
+        var line = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            line += 1
+            var bytes = Array(raw.utf8)
+            if bytes.last == 0x0D { bytes.removeLast() }
+            if line > 1 && bytes.isEmpty && raw.endIndex == text.endIndex { break }
+            bytes.withUnsafeBufferPointer { buf in
+                switch ingest.classify(buf, line: line) {
+                case .blank: break
+                case .accepted(let parsed, let backwards):
+                    events.append(Event(parsed: parsed, bytes: buf, line: line))
+                    if backwards { backwardsLines.append(line) }
+                case .duplicate(let id, let first): duplicates.append((line, id, first))
+                case .rejected(let reason): rejected.append((line, reason))
+                }
+            }
+        }
+    }
+
+    public var timeline: MemoryTimeline { MemoryTimeline(events) }
+}

@@ -1,0 +1,2 @@
+import RewindCommands
+RewindCommand.main()

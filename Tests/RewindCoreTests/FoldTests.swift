@@ -1,0 +1,242 @@
+import Foundation
+import Testing
+@testable import RewindCore
+
+func event(_ id: String, _ ts: String, _ service: String, _ stream: String, _ type: String,
+           _ data: JSONValue = .emptyObject, meta: JSONValue? = nil, line: Int) -> Event {
+    Event(id: id, ts: try! Timestamp.parse(ts), service: service, stream: stream, type: type,
+          data: data, meta: meta, line: line)
+}
+
+func json(_ text: String) -> JSONValue { try! JSONParser.parse(text) }
+
+@Suite struct MergePatchTests {
+    /// The examples of RFC 7386 appendix A.
+    @Test(arguments: [
+        (#"{"a":"b"}"#, #"{"a":"c"}"#, #"{"a":"c"}"#),
+        (#"{"a":"b"}"#, #"{"b":"c"}"#, #"{"a":"b","b":"c"}"#),
+        (#"{"a":"b"}"#, #"{"a":null}"#, #"{}"#),
+        (#"{"a":"b","b":"c"}"#, #"{"a":null}"#, #"{"b":"c"}"#),
+        (#"{"a":["b"]}"#, #"{"a":"c"}"#, #"{"a":"c"}"#),
+        (#"{"a":"c"}"#, #"{"a":["b"]}"#, #"{"a":["b"]}"#),
+        (#"{"a":{"b":"c"}}"#, #"{"a":{"b":"d","c":null}}"#, #"{"a":{"b":"d"}}"#),
+        (#"{"a":[{"b":"c"}]}"#, #"{"a":[1]}"#, #"{"a":[1]}"#),
+        (#"["a","b"]"#, #"["c","d"]"#, #"["c","d"]"#),
+        (#"{"a":"b"}"#, #"["c"]"#, #"["c"]"#),
+        (#"{"a":"foo"}"#, "null", "null"),
+        (#"{"a":"foo"}"#, #""bar""#, #""bar""#),
+        (#"{"e":null}"#, #"{"a":1}"#, #"{"a":1,"e":null}"#),
+        (#"[1,2]"#, #"{"a":"b","c":null}"#, #"{"a":"b"}"#),
+        (#"{}"#, #"{"a":{"bb":{"ccc":null}}}"#, #"{"a":{"bb":{}}}"#),
+    ])
+    func rfc7386Examples(_ target: String, _ patch: String, _ result: String) {
+        var v = json(target)
+        v.mergePatch(json(patch))
+        #expect(v == json(result))
+    }
+}
+
+@Suite struct FoldTests {
+    let rules = try! Rules.parse(yaml: """
+    services:
+      accounts:
+        AccountOpened:
+          ops:
+            - set: /owner
+              value: $.data.owner
+            - set: /balance
+              value: 0
+        MoneyDebited:
+          ops:
+            - inc: /balance
+              by: -$.data.amount
+        Tagged:
+          ops:
+            - append: /tags
+              value: $.data.tag
+            - set: /meta/seenAt
+              value: $.ts
+            - unset: /temp
+        Closed:
+          ops:
+            - delete: true
+        Profiled:
+          ops:
+            - merge: $.data.profile
+            - inc: /visits
+      notifications:
+        EmailSent:
+          irreversible: true
+          ops:
+            - append: /sent
+              value: $.data.to
+    """, file: "test.rules.yaml")
+
+    func fold(_ events: [Event]) -> (State, [FoldIssue]) {
+        var state = State()
+        var issues: [FoldIssue] = []
+        let f = Fold(rules: rules)
+        for e in MemoryTimeline(events).events { f.apply(e, to: &state, issues: &issues) }
+        return (state, issues)
+    }
+
+    @Test func defaultFoldMergesData() {
+        let (state, issues) = fold([
+            event("1", "2026-01-01T00:00:00Z", "videos", "v1", "Uploaded", json(#"{"title":"a","size":3}"#), line: 1),
+            event("2", "2026-01-01T00:00:01Z", "videos", "v1", "Renamed", json(#"{"title":"b","size":null}"#), line: 2),
+            event("3", "2026-01-01T00:00:02Z", "videos", "v2", "Touched", line: 3),
+        ])
+        #expect(issues.isEmpty)
+        #expect(state.document(service: "videos", stream: "v1") == json(#"{"title":"b"}"#))
+        #expect(state.document(service: "videos", stream: "v2") == json("{}"))
+    }
+
+    @Test func rulesApplyEveryOpKind() {
+        let (state, issues) = fold([
+            event("1", "2026-01-01T00:00:00Z", "accounts", "A", "AccountOpened", json(#"{"owner":"Alice"}"#), line: 1),
+            event("2", "2026-01-01T00:00:01Z", "accounts", "A", "MoneyDebited", json(#"{"amount":30}"#), line: 2),
+            event("3", "2026-01-01T00:00:02Z", "accounts", "A", "MoneyDebited", json(#"{"amount":2.5}"#), line: 3),
+            event("4", "2026-01-01T00:00:03Z", "accounts", "A", "Tagged", json(#"{"tag":"vip"}"#), line: 4),
+            event("5", "2026-01-01T00:00:04Z", "accounts", "A", "Tagged", json(#"{"tag":"eu"}"#), line: 5),
+            event("6", "2026-01-01T00:00:05Z", "accounts", "B", "MoneyDebited", json(#"{"amount":5}"#), line: 6),
+            event("7", "2026-01-01T00:00:06Z", "accounts", "B", "Profiled", json(#"{"profile":{"city":"Oslo","x":null}}"#), line: 7),
+        ])
+        #expect(issues.isEmpty)
+        #expect(state.document(service: "accounts", stream: "A") == json("""
+            {"owner":"Alice","balance":-32.5,"tags":["vip","eu"],"meta":{"seenAt":"2026-01-01T00:00:04Z"}}
+            """))
+        // inc on a missing target counts it as 0; inc without `by` adds 1.
+        #expect(state.document(service: "accounts", stream: "B") == json(#"{"balance":-5,"city":"Oslo","visits":1}"#))
+    }
+
+    @Test func deleteRemovesUntilRecreated() {
+        let (state, _) = fold([
+            event("1", "2026-01-01T00:00:00Z", "accounts", "A", "AccountOpened", json(#"{"owner":"Alice"}"#), line: 1),
+            event("2", "2026-01-01T00:00:01Z", "accounts", "A", "Closed", line: 2),
+        ])
+        #expect(state.services["accounts"] == nil)
+        let (again, _) = fold([
+            event("1", "2026-01-01T00:00:00Z", "accounts", "A", "AccountOpened", json(#"{"owner":"Alice"}"#), line: 1),
+            event("2", "2026-01-01T00:00:01Z", "accounts", "A", "Closed", line: 2),
+            event("3", "2026-01-01T00:00:02Z", "accounts", "A", "MoneyDebited", json(#"{"amount":1}"#), line: 3),
+        ])
+        #expect(again.document(service: "accounts", stream: "A") == json(#"{"balance":-1}"#))
+    }
+
+    @Test func opsThatCannotApplyAreSkippedAndReportedWithTheLine() {
+        let (state, issues) = fold([
+            event("1", "2026-01-01T00:00:00Z", "accounts", "A", "AccountOpened", json(#"{"owner":"Alice"}"#), line: 1),
+            event("2", "2026-01-01T00:00:01Z", "accounts", "A", "MoneyDebited", json(#"{"amount":"ten"}"#), line: 7),
+            event("3", "2026-01-01T00:00:02Z", "accounts", "A", "AccountOpened", json(#"{"owner":"Alice"}"#), line: 8),
+            event("4", "2026-01-01T00:00:03Z", "notifications", "n", "EmailSent", json(#"{"to":"a@x"}"#), line: 9),
+        ])
+        #expect(issues.count == 1)
+        #expect(issues.first?.line == 7)
+        #expect(issues.first?.message.contains("not a number") == true)
+        #expect(state.document(service: "accounts", stream: "A") == json(#"{"owner":"Alice","balance":0}"#))
+
+        let (_, appendIssues) = fold([
+            event("1", "2026-01-01T00:00:00Z", "accounts", "A", "Profiled", json(#"{"profile":{"tags":"not-an-array"}}"#), line: 3),
+            event("2", "2026-01-01T00:00:01Z", "accounts", "A", "Tagged", json(#"{"tag":"x"}"#), line: 4),
+        ])
+        #expect(appendIssues.map(\.line) == [4])
+        #expect(appendIssues.first?.message.contains("not an array") == true)
+    }
+
+    @Test func irreversibleFromRulesOrMeta() {
+        let f = Fold(rules: rules)
+        #expect(f.isIrreversible(event("1", "2026-01-01T00:00:00Z", "notifications", "n", "EmailSent", line: 1)))
+        #expect(f.isIrreversible(event("2", "2026-01-01T00:00:00Z", "payments", "p", "Charged",
+                                       meta: json(#"{"effect":"external"}"#), line: 2)))
+        #expect(!f.isIrreversible(event("3", "2026-01-01T00:00:00Z", "accounts", "A", "MoneyDebited", line: 3)))
+    }
+
+    @Test func missingReferenceIsNull() {
+        let (state, issues) = fold([
+            event("1", "2026-01-01T00:00:00Z", "accounts", "A", "AccountOpened", line: 1),
+        ])
+        #expect(issues.isEmpty)
+        #expect(state.document(service: "accounts", stream: "A") == json(#"{"owner":null,"balance":0}"#))
+    }
+}
+
+@Suite struct RulesFileTests {
+    @Test func errorsNameTheLine() {
+        let yaml = """
+        services:
+          accounts:
+            MoneyDebited:
+              ops:
+                - inc: /balance
+                  by: 1
+                - frobnicate: /x
+        """
+        do {
+            _ = try Rules.parse(yaml: yaml, file: "bank.rules.yaml")
+            Issue.record("accepted an unknown op")
+        } catch {
+            #expect(error.line == 7)
+            #expect(error.description.hasPrefix("bank.rules.yaml:7:"))
+        }
+    }
+
+    @Test func invalidYAMLIsReported() {
+        #expect(throws: RulesFileError.self) { try Rules.parse(yaml: "services: [unclosed", file: "r.yaml") }
+        #expect(throws: RulesFileError.self) { try Rules.parse(yaml: "services:\n  a:\n    T:\n      ops:\n        - set: nopointer\n          value: 1", file: "r.yaml") }
+    }
+
+    @Test func fingerprintFollowsTheText() throws {
+        let a = try Rules.parse(yaml: "services: {}", file: "r")
+        let b = try Rules.parse(yaml: "services: {} # changed", file: "r")
+        #expect(a.fingerprint != b.fingerprint)
+    }
+}
+
+/// The bundled sample log, folded by hand: see sample-logs/bank.jsonl.
+@Suite struct BankSampleTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func load() throws -> (ParsedLog, Fold) {
+        let text = try String(contentsOf: Self.root.appendingPathComponent("sample-logs/bank.jsonl"), encoding: .utf8)
+        let yaml = try String(contentsOf: Self.root.appendingPathComponent("sample-logs/bank.rules.yaml"), encoding: .utf8)
+        return (ParsedLog(text: text), Fold(rules: try Rules.parse(yaml: yaml, file: "bank.rules.yaml")))
+    }
+
+    @Test func accounting() throws {
+        let (log, _) = try load()
+        #expect(log.ingest.accepted == 21)
+        #expect(log.duplicates.map(\.line) == [11])
+        #expect(log.rejected.isEmpty)
+        #expect(log.backwardsLines == [13])
+    }
+
+    @Test func finalStateByHand() throws {
+        let (log, fold) = try load()
+        let timeline = log.timeline
+        let h = try ReplayStrategy(source: timeline, fold: fold).hydrate(to: timeline.eventCount())
+        #expect(h.issues.isEmpty)
+        #expect(h.state.json == json("""
+        {"accounts":{"account-A":{"owner":"Alice","balance":450},
+                     "account-B":{"owner":"Bob","balance":700},
+                     "account-fees":{"owner":"Bank fees","balance":50}},
+         "transfers":{"transfer-1":{"from":"account-A","to":"account-B","amount":500,"commission":50,"status":"completed"},
+                      "transfer-2":{"from":"account-A","to":"account-B","amount":300,"commission":50,"status":"compensated",
+                                    "reason":"commission service unavailable"}},
+         "notifications":{"customer-A":{"sent":["alice@example.com","alice@example.com"]}}}
+        """))
+    }
+
+    @Test func midSagaStateByHand() throws {
+        let (log, fold) = try load()
+        let timeline = log.timeline
+        // 09:14:05Z: A debited 500 and 50, fees credited, B not yet; the session refreshed (skewed line).
+        let position = timeline.position(at: try Timestamp.parse("2026-03-02T09:14:05Z"))
+        #expect(position == 11)
+        let h = try ReplayStrategy(source: timeline, fold: fold).hydrate(to: position)
+        #expect(h.state.document(service: "accounts", stream: "account-A") == json(#"{"owner":"Alice","balance":450}"#))
+        #expect(h.state.document(service: "accounts", stream: "account-B") == json(#"{"owner":"Bob","balance":200}"#))
+        #expect(h.state.document(service: "sessions", stream: "alice-web")
+                == json(#"{"user":"alice","device":"web","lastSeen":"2026-03-02T09:14:05Z"}"#))
+        #expect(h.state.document(service: "transfers", stream: "transfer-1")?["status"] == .string("requested"))
+    }
+}
