@@ -1,1 +1,53 @@
-public enum RewindCommand { public static func main() {} }
+import ArgumentParser
+import Foundation
+import RewindCore
+import RewindStore
+
+/// `rewind`: the root command. Usage errors exit 2 (SPEC §6), not ArgumentParser's 64.
+public struct RewindCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "rewind",
+        abstract: "A time machine for event logs: scrub every service's state to any timestamp.",
+        discussion: """
+            LOG is a .jsonl event log (imported once into a store beside it and reused while the
+            file is unchanged) or a store file. `rewind LOG` prints the state at the end of the log.
+            Exit codes: 0 success, 1 the work ran but found a problem (rejected lines, skipped ops),
+            2 bad usage or input that cannot be opened.
+            """,
+        subcommands: [StateCommand.self, ImportCommand.self, SimulateCommand.self, BenchCommand.self],
+        defaultSubcommand: StateCommand.self
+    )
+
+    public init() {}
+
+    public static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch let error as OpenError {
+            Output.error(error.message)
+            Foundation.exit(2)
+        } catch let error as StoreError {
+            Output.error(error.message)
+            Foundation.exit(2)
+        } catch let error as UsageError {
+            Output.error(error.message)
+            Foundation.exit(2)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            Output.error(fullMessage(for: error))
+            Foundation.exit(code == .failure ? 1 : 2)
+        }
+    }
+}
+
+/// A bad argument value found after parsing (exit 2).
+struct UsageError: Error {
+    var message: String
+}

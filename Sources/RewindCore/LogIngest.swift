@@ -35,6 +35,12 @@ public struct LogIngest: Sendable {
 
     public var linesRead: Int { accepted + duplicates + rejected }
 
+    /// Counts a line that was rejected before it reached `classify` (by a format converter).
+    public mutating func countRejected() { rejected += 1 }
+
+    /// Counts a blank line found before `classify`.
+    public mutating func countBlank() { blank += 1 }
+
     public mutating func classify(_ bytes: UnsafeBufferPointer<UInt8>, line: Int) -> LineOutcome {
         switch EventLineParser.parse(bytes) {
         case .blank:

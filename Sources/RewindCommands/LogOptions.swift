@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import RewindCore
+import RewindStore
+
+/// The LOG argument and `--rules`, shared by the commands that read a log.
+struct LogOptions: ParsableArguments {
+    @Argument(help: "A .jsonl event log or a store file.")
+    var log: String
+
+    @Option(help: "A rules file (default: NAME.rules.yaml beside NAME.jsonl, if present).")
+    var rules: String?
+
+    /// Opens the log, importing it if needed, and reports the import on stderr.
+    /// `problems` becomes true when the log has rejected lines.
+    func open(quiet: Bool = false, problems: inout Bool) throws -> OpenedLog {
+        let progress = ProgressBar(label: "importing \(Output.safe(log))")
+        let reporter = ImportReporter(file: log)
+        let opened = try LogOpener.open(log, rulesPath: rules) { importer in
+            importer.onDiagnostic = { reporter.report($0) }
+            importer.onProgress = { progress.update($0, of: $1) }
+        }
+        progress.finish()
+        reporter.finish()
+        if let result = opened.importResult {
+            if result.kind != .upToDate && !quiet {
+                Output.diagnostic(ImportReporter.summaryLine(file: log, result: result))
+            } else if result.summary.rejected > 0 {
+                Output.diagnostic("\(log): \(result.summary.rejected) line\(result.summary.rejected == 1 ? "" : "s") rejected"
+                                  + (result.quarantinePath.map { " (quarantined in \($0))" } ?? ""))
+            }
+            if result.summary.rejected > 0 { problems = true }
+        }
+        return opened
+    }
+}
+
+/// Prints what an import noticed: every rejected line, and the first few duplicates and
+/// backwards timestamps (then a count), as `FILE:LINE: …` on stderr.
+final class ImportReporter {
+    let file: String
+    let limit = 20
+    var duplicates = 0
+    var backwards = 0
+
+    init(file: String) { self.file = file }
+
+    func report(_ d: ImportDiagnostic) {
+        switch d {
+        case .rejected(let line, let reason):
+            Output.diagnostic("\(file):\(line): rejected: \(Output.safe(reason))")
+        case .duplicate(let line, let id, let first):
+            duplicates += 1
+            if duplicates <= limit {
+                Output.diagnostic("\(file):\(line): duplicate delivery of id \(JSONValueText.quoted(id)) (first at line \(first)); not applied")
+            }
+        case .backwards(let line, let ts, let latest):
+            backwards += 1
+            if backwards <= limit {
+                Output.diagnostic("\(file):\(line): timestamp goes backwards (\(ts.rfc3339) is before \(latest.rfc3339)); kept in timeline order")
+            }
+        }
+    }
+
+    func finish() {
+        if duplicates > limit { Output.diagnostic("\(file): … and \(duplicates - limit) more duplicate deliveries") }
+        if backwards > limit { Output.diagnostic("\(file): … and \(backwards - limit) more backwards timestamps") }
+    }
+
+    static func summaryLine(file: String, result: ImportResult) -> String {
+        let s = result.summary
+        var text = "\(file): \(s.linesRead) lines read: \(s.accepted) accepted, \(s.duplicates) duplicate\(s.duplicates == 1 ? "" : "s"), \(s.rejected) rejected"
+        if s.blank > 0 { text += " (\(s.blank) blank line\(s.blank == 1 ? "" : "s") ignored)" }
+        if s.backwards > 0 { text += "; \(s.backwards) timestamp\(s.backwards == 1 ? "" : "s") went backwards" }
+        if let q = result.quarantinePath { text += "; rejected lines copied to \(q)" }
+        if case .resumed(let line) = result.kind { text += " [continued from line \(line)]" }
+        return text
+    }
+}
+
+enum JSONValueText {
+    static func quoted(_ s: String) -> String { JSONValue.string(s).jsonText }
+}

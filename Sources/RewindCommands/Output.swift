@@ -1,0 +1,65 @@
+import Foundation
+
+/// Writing to the terminal. Text that comes from a log goes through `safe` (or JSON
+/// escaping), so control characters and escape sequences are shown, never sent.
+enum Output {
+    nonisolated(unsafe) static var stdout = FileHandle.standardOutput
+    static let stderrIsTerminal = isatty(2) == 1
+
+    static func out(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data(("rewind: " + text + "\n").utf8))
+    }
+
+    /// A diagnostic that already names its file (`FILE:LINE: …`).
+    static func diagnostic(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// `text` with control characters (C0, DEL, C1) shown as `\u{…}` escapes.
+    static func safe(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x00..<0x20, 0x7F..<0xA0: out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+final class ProgressBar {
+    let label: String
+    let enabled: Bool
+    var lastDraw = Date.distantPast
+    let started = Date()
+
+    init(label: String) {
+        self.label = label
+        enabled = Output.stderrIsTerminal
+    }
+
+    func update(_ done: Int64, of total: Int64) {
+        guard enabled, total > 0 else { return }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) > 0.1 || done >= total else { return }
+        lastDraw = now
+        let fraction = min(1, Double(done) / Double(total))
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let rate = Double(done) / max(now.timeIntervalSince(started), 0.001) / 1_048_576
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let line = String(format: "\r%@ [%@] %3d%%  %.1f MB/s ", label, bar, Int(fraction * 100), rate)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}

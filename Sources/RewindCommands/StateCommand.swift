@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import RewindCore
+import RewindStore
+
+/// `rewind state LOG --at T [--service S] [--stream X] [--strategy NAME] [--json]`
+struct StateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state",
+        abstract: "Print every service's state at a point in time.",
+        discussion: """
+            The state at T applies every event with ts <= T. --at takes what ts takes (RFC 3339,
+            or integer epoch milliseconds), or `start` / `end`; without --at, the end of the log.
+            With --json, stdout is exactly one JSON object:
+            {"at": "<RFC 3339 UTC>", "position": <events applied>, "services": {...}}.
+            """
+    )
+
+    @OptionGroup var logOptions: LogOptions
+
+    @Option(help: "The time: RFC 3339 (2026-03-02T09:14:07Z), epoch milliseconds, start or end.")
+    var at: String?
+
+    @Option(help: "Only this service.")
+    var service: String?
+
+    @Option(help: "Only this stream.")
+    var stream: String?
+
+    @Option(help: "The hydration strategy: \(StrategyCatalog.names.joined(separator: ", ")).")
+    var strategy: String = "replay"
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard StrategyCatalog.names.contains(strategy) else {
+            throw ValidationError("unknown strategy '\(strategy)' (available: \(StrategyCatalog.names.joined(separator: ", ")))")
+        }
+    }
+
+    func run() throws {
+        var problems = false
+        let opened = try logOptions.open(problems: &problems)
+        let store = opened.store
+        let (time, position) = try TimeArgument.resolve(at, in: store)
+        let strategyImpl = try StrategyCatalog.make(strategy, source: store, fold: Fold(rules: opened.rules))
+        let hydration = try strategyImpl.hydrate(to: position)
+        for issue in hydration.issues {
+            Output.diagnostic("\(opened.sourcePath ?? opened.displayName):\(issue.line): \(Output.safe(issue.message))")
+        }
+        if !hydration.issues.isEmpty { problems = true }
+        let state = hydration.state.narrowed(service: service, stream: stream)
+        if json {
+            let object = JSONValue.object([
+                "at": .string(time.rfc3339),
+                "position": .int(Int64(hydration.position)),
+                "services": state.json,
+            ])
+            Output.out(object.jsonText)
+        } else {
+            Output.out(StateText.render(state, at: time, position: hydration.position,
+                                        total: try store.eventCount(), log: opened.displayName))
+        }
+        if problems { throw ExitCode(1) }
+    }
+}
+
+/// Resolves `--at` against a timeline.
+enum TimeArgument {
+    static func resolve(_ text: String?, in source: any EventSource) throws -> (Timestamp, Int) {
+        let count = try source.eventCount()
+        switch text?.lowercased() {
+        case nil, "end", "now", "latest":
+            guard count > 0 else { return (Timestamp(nanoseconds: 0), 0) }
+            let last = try source.event(at: count - 1).ts
+            return (last, count)
+        case "start":
+            guard count > 0 else { return (Timestamp(nanoseconds: 0), 0) }
+            let first = try source.event(at: 0).ts
+            return (first, try source.position(at: first))
+        default:
+            let t: Timestamp
+            do throws(TimestampError) {
+                t = try Timestamp.parse(text!)
+            } catch {
+                throw UsageError(message: "--at: \(error.message)")
+            }
+            return (t, try source.position(at: t))
+        }
+    }
+}
+
+/// The readable (non-JSON) state: one block per service and stream.
+enum StateText {
+    static func render(_ state: State, at time: Timestamp, position: Int, total: Int, log: String) -> String {
+        var lines = ["\(Output.safe(log)) at \(time.rfc3339): \(position) of \(total) events applied", ""]
+        if state.services.isEmpty { lines.append("(no state)") }
+        for service in state.services.keys.sorted() {
+            let streams = state.services[service]!
+            lines.append("\(Output.safe(service)) (\(streams.count) stream\(streams.count == 1 ? "" : "s"))")
+            for stream in streams.keys.sorted() {
+                let doc = streams[stream]!.prettyText(indent: 1)
+                lines.append("  \(Output.safe(stream)): \(doc)")
+            }
+            lines.append("")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The hydration strategies `--strategy` can name.
+enum StrategyCatalog {
+    static let names = ["replay"]
+
+    static func make(_ name: String, source: any EventSource, fold: Fold) throws -> any HydrationStrategy {
+        switch name {
+        case "replay": return ReplayStrategy(source: source, fold: fold)
+        default: throw UsageError(message: "unknown strategy '\(name)'")
+        }
+    }
+}

@@ -1,0 +1,133 @@
+/// Input formats that importers convert, line by line, into SPEC §1 event lines.
+public enum LogFormat: String, Sendable, CaseIterable {
+    /// SPEC §1 JSON Lines: no conversion.
+    case jsonl
+    /// `kcat -J` envelopes: `{"topic","partition","offset","ts","key","payload"}`.
+    case kcat
+    /// Debezium change events: `{"payload": {"before","after","source","op","ts_ms"}}` or the bare payload.
+    case debezium
+
+    public enum Converted {
+        case blank
+        case line([UInt8])
+        case rejected(String)
+    }
+
+    /// Converts one line of this format to one SPEC §1 line.
+    public func convert(_ line: UnsafeBufferPointer<UInt8>) -> Converted {
+        var p = JSONParser(line)
+        p.skipWhitespace()
+        if p.atEnd { return .blank }
+        let value: JSONValue
+        do throws(JSONParseError) {
+            value = try JSONParser.parse(line)
+        } catch {
+            return .rejected("invalid JSON: \(error)")
+        }
+        guard case .object(let o) = value else { return .rejected("not a JSON object (the line is a \(value.kindName))") }
+        let result: Result<JSONValue, RuleProblem>
+        switch self {
+        case .jsonl: return .line(Array(line))
+        case .kcat: result = LogFormat.kcat(o)
+        case .debezium: result = LogFormat.debezium(o)
+        }
+        switch result {
+        case .success(let event):
+            var out: [UInt8] = []
+            event.write(to: &out)
+            return .line(out)
+        case .failure(let problem):
+            return .rejected(problem.message)
+        }
+    }
+
+    /// A kcat envelope. A payload that is itself a SPEC event is taken as it is (with the
+    /// envelope's topic, partition and offset added to `meta`); any other payload becomes the
+    /// `data` of an event of service = topic, stream = key, id = topic-partition-offset.
+    static func kcat(_ o: [String: JSONValue]) -> Result<JSONValue, RuleProblem> {
+        guard case .string(let topic)? = o["topic"] else { return .failure(RuleProblem("kcat envelope without a \"topic\" string")) }
+        guard case .int(let partition)? = o["partition"], case .int(let offset)? = o["offset"] else {
+            return .failure(RuleProblem("kcat envelope without integer \"partition\" and \"offset\""))
+        }
+        var payload: JSONValue = .null
+        switch o["payload"] {
+        case .string(let text)?:
+            payload = (try? JSONParser.parse(text)) ?? .string(text)
+        case let other?:
+            payload = other
+        case nil:
+            payload = .null
+        }
+        var meta: [String: JSONValue] = ["topic": .string(topic), "partition": .int(partition), "offset": .int(offset)]
+        if let key = o["key"], !key.isNull { meta["key"] = key }
+        if case .object(var event) = payload, event["id"] != nil, event["type"] != nil, event["service"] != nil {
+            if event["ts"] == nil, let ts = o["ts"] { event["ts"] = ts }
+            var m = event["meta"]?.objectValue ?? [:]
+            for (k, v) in meta where m[k] == nil { m[k] = v }
+            event["meta"] = .object(m)
+            return .success(.object(event))
+        }
+        guard let ts = o["ts"], case .int = ts else { return .failure(RuleProblem("kcat envelope without an integer \"ts\" (epoch ms)")) }
+        let stream: String
+        switch o["key"] {
+        case .string(let k)?: stream = k
+        case let k? where !k.isNull: stream = k.jsonText
+        default: stream = "partition-\(partition)"
+        }
+        var data: JSONValue
+        var type = "Message"
+        switch payload {
+        case .object(let p):
+            data = .object(p)
+            if case .string(let t)? = p["type"] { type = t }
+        case .null:
+            data = .emptyObject
+            type = "Tombstone"
+        default:
+            data = .object(["value": payload])
+        }
+        return .success(.object([
+            "id": .string("\(topic)-\(partition)-\(offset)"), "ts": ts, "service": .string(topic),
+            "stream": .string(stream), "type": .string(type), "data": data, "meta": .object(meta),
+        ]))
+    }
+
+    /// A Debezium change event: service = table, stream = the row's `id` (or first column),
+    /// type = Created / Updated / Deleted / Snapshot; `data` is the row after the change
+    /// (a delete sets every column to null, leaving an empty document).
+    static func debezium(_ o: [String: JSONValue]) -> Result<JSONValue, RuleProblem> {
+        var p = o
+        if case .object(let inner)? = o["payload"], inner["op"] != nil { p = inner }
+        guard case .string(let op)? = p["op"] else { return .failure(RuleProblem("Debezium event without an \"op\"")) }
+        let source = p["source"]?.objectValue ?? [:]
+        guard case .string(let table)? = source["table"] ?? source["collection"] else {
+            return .failure(RuleProblem("Debezium event without source.table"))
+        }
+        guard let ts = source["ts_ms"] ?? p["ts_ms"], case .int = ts else {
+            return .failure(RuleProblem("Debezium event without an integer source.ts_ms or ts_ms"))
+        }
+        let after = p["after"]?.objectValue
+        let before = p["before"]?.objectValue
+        let type: String
+        switch op {
+        case "c": type = "Created"
+        case "u": type = "Updated"
+        case "d": type = "Deleted"
+        case "r": type = "Snapshot"
+        default: return .failure(RuleProblem("Debezium op \"\(op)\" is not a row change"))
+        }
+        guard let row = after ?? before else { return .failure(RuleProblem("Debezium event without before or after")) }
+        let keyValue = row["id"] ?? row.keys.sorted().first.flatMap { row[$0] } ?? .null
+        let stream: String = keyValue.stringValue ?? keyValue.jsonText
+        let data: JSONValue = op == "d" ? .object((before ?? [:]).mapValues { _ in .null }) : .object(after ?? [:])
+        let position = source["lsn"] ?? source["pos"] ?? source["change_lsn"] ?? ts
+        var meta: [String: JSONValue] = ["op": .string(op), "table": .string(table)]
+        if let db = source["db"] { meta["db"] = db }
+        if let tx = source["txId"] { meta["txId"] = tx }
+        return .success(.object([
+            "id": .string("\(table)/\(stream)/\(op)/\(position.stringValue ?? position.jsonText)"), "ts": ts,
+            "service": .string(table), "stream": .string(stream), "type": .string(type), "data": data,
+            "meta": .object(meta),
+        ]))
+    }
+}

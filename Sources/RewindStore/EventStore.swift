@@ -1,0 +1,105 @@
+import RewindCore
+
+/// Where an import stands: enough to tell an unchanged, grown or rewritten source file apart
+/// and to resume an interrupted import exactly where its last commit ended.
+public struct ImportCheckpoint: Sendable, Equatable {
+    public var sourcePath: String
+    public var sourceSize: Int64
+    public var sourceModified: Int64
+    public var sourceInode: Int64
+    /// Bytes of the source consumed through the last newline-terminated line.
+    public var offset: Int64
+    /// Physical lines consumed through `offset`.
+    public var line: Int
+    /// Running hash of the first `offset` bytes.
+    public var hash: ContentHash
+    /// Bytes of the quarantine file at `offset`.
+    public var quarantineLength: Int64
+    /// Latest accepted timestamp through `offset`.
+    public var latest: Timestamp?
+    /// Whether the accepted events through `offset` came in timeline order (no backwards ts).
+    public var sorted: Bool
+    public var blankLines: Int
+    /// An unterminated final line (number `line + 1`) was imported beyond `offset`.
+    public var tail: Bool
+    /// The import reached the end of the file.
+    public var complete: Bool
+    /// The source's format (`jsonl`, `kcat`, `debezium`).
+    public var format: String = "jsonl"
+
+    public init(sourcePath: String, sourceSize: Int64 = 0, sourceModified: Int64 = 0, sourceInode: Int64 = 0,
+                offset: Int64 = 0, line: Int = 0, hash: ContentHash = ContentHash(), quarantineLength: Int64 = 0,
+                latest: Timestamp? = nil, sorted: Bool = true, blankLines: Int = 0, tail: Bool = false, complete: Bool = false) {
+        self.sourcePath = sourcePath
+        self.sourceSize = sourceSize
+        self.sourceModified = sourceModified
+        self.sourceInode = sourceInode
+        self.offset = offset
+        self.line = line
+        self.hash = hash
+        self.quarantineLength = quarantineLength
+        self.latest = latest
+        self.sorted = sorted
+        self.blankLines = blankLines
+        self.tail = tail
+        self.complete = complete
+    }
+}
+
+/// One accepted line, ready to store. JSON fields are kept as the text written in the line.
+public struct StoredEventRow: Sendable {
+    public var line: Int
+    public var ts: Timestamp
+    public var id: String
+    public var service: String
+    public var stream: String
+    public var type: String
+    public var tsRaw: String
+    public var data: String?
+    public var meta: String?
+    public var extra: String?
+}
+
+/// What an import batch adds, committed atomically with its checkpoint.
+public struct ImportBatch: Sendable {
+    public var events: [StoredEventRow] = []
+    public var duplicates: [(line: Int, id: String, firstLine: Int)] = []
+    public var rejected: [(line: Int, reason: String)] = []
+    public var backwards: [(line: Int, ts: Timestamp, latest: Timestamp)] = []
+    public init() {}
+    public var isEmpty: Bool { events.isEmpty && duplicates.isEmpty && rejected.isEmpty && backwards.isEmpty }
+    public var lineCount: Int { events.count + duplicates.count + rejected.count }
+}
+
+/// The accounting of everything imported so far.
+public struct ImportSummary: Sendable, Equatable {
+    public var accepted: Int
+    public var duplicates: Int
+    public var rejected: Int
+    public var blank: Int
+    public var backwards: Int
+    public var linesRead: Int { accepted + duplicates + rejected }
+}
+
+/// A store of an imported log: the timeline (as an `EventSource`), the import's bookkeeping,
+/// and room for derived data. Every backend passes the same conformance suite.
+public protocol EventStore: AnyObject, EventSource {
+    /// A human-readable location (a path or a URL).
+    var location: String { get }
+
+    func checkpoint() throws -> ImportCheckpoint?
+    /// Drops every event and all bookkeeping: a full re-import follows.
+    func reset() throws
+    /// Deletes what lines after `line` added (an interrupted or unterminated tail).
+    func discardLines(after line: Int) throws
+    /// Adds a batch and records the checkpoint, atomically.
+    func append(_ batch: ImportBatch, checkpoint: ImportCheckpoint) throws
+    /// Makes positions follow (ts, line) again after out-of-order or discarded rows.
+    func restoreTimelineOrder() throws
+    /// id → line of every accepted event (to resume de-duplication).
+    func acceptedIDs() throws -> [String: Int]
+    func summary() throws -> ImportSummary
+    func duplicateLines(limit: Int) throws -> [(line: Int, id: String, firstLine: Int)]
+    func rejectedLines(limit: Int) throws -> [(line: Int, reason: String)]
+    func backwardsLines(limit: Int) throws -> [(line: Int, ts: Timestamp, latest: Timestamp)]
+}

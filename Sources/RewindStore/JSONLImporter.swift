@@ -1,0 +1,339 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import RewindCore
+
+/// Something an import noticed about one line.
+public enum ImportDiagnostic: Sendable {
+    case rejected(line: Int, reason: String)
+    case duplicate(line: Int, id: String, firstLine: Int)
+    case backwards(line: Int, ts: Timestamp, latest: Timestamp)
+}
+
+/// How an import went.
+public struct ImportResult: Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// The store already held this file: nothing was read.
+        case upToDate
+        /// The whole file was imported (new, or rewritten since).
+        case full
+        /// The import continued from an earlier checkpoint (the file grew, or an import was interrupted).
+        case resumed(fromLine: Int)
+    }
+    public var kind: Kind
+    public var summary: ImportSummary
+    public var bytesRead: Int64
+    public var quarantinePath: String?
+}
+
+/// Imports a JSON Lines log into an `EventStore` (SPEC §1): every line is accepted, a
+/// duplicate or rejected; rejected lines are reported and copied unchanged to a quarantine
+/// file. Work is committed in batches together with a checkpoint, so an import killed at any
+/// moment and run again ends with exactly the store an uninterrupted import makes.
+public final class JSONLImporter {
+    public let path: String
+    public let displayName: String
+    public let store: any EventStore
+    public let quarantinePath: String
+    public var batchLines = 50_000
+    /// The format of the source; lines of other formats are converted before they are read.
+    public var format: LogFormat = .jsonl
+    public var onDiagnostic: (ImportDiagnostic) -> Void = { _ in }
+    /// Called now and then with (bytes consumed, file size).
+    public var onProgress: (Int64, Int64) -> Void = { _, _ in }
+
+    public init(path: String, displayName: String? = nil, store: any EventStore, quarantinePath: String) {
+        self.path = path
+        self.displayName = displayName ?? path
+        self.store = store
+        self.quarantinePath = quarantinePath
+    }
+
+    struct FileIdentity {
+        var size: Int64
+        var modified: Int64
+        var inode: Int64
+    }
+
+    static func identity(of path: String) throws -> FileIdentity {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw StoreError("\(path): \(String(cString: strerror(errno)))") }
+        #if canImport(Darwin)
+        let modified = Int64(st.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(st.st_mtimespec.tv_nsec)
+        #else
+        let modified = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        #endif
+        return FileIdentity(size: Int64(st.st_size), modified: modified, inode: Int64(st.st_ino))
+    }
+
+    /// Hashes the first `length` bytes of the file.
+    static func prefixHash(_ path: String, length: Int64) throws -> ContentHash {
+        var hash = ContentHash()
+        guard length > 0 else { return hash }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw StoreError("\(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var remaining = length
+        var buffer = [UInt8](repeating: 0, count: 1 << 22)
+        while remaining > 0 {
+            let want = Int(min(Int64(buffer.count), remaining))
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) }
+            guard n > 0 else { break }
+            buffer.withUnsafeBufferPointer { hash.update(UnsafeBufferPointer(rebasing: $0[0..<n])) }
+            remaining -= Int64(n)
+        }
+        return hash
+    }
+
+    /// Brings the store up to date with the file: nothing, the new tail, or everything.
+    public func run() throws -> ImportResult {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let id = try JSONLImporter.identity(of: path)
+        var checkpoint = try store.checkpoint()
+        if let c = checkpoint, c.format != format.rawValue { checkpoint = nil }
+        if let c = checkpoint, c.sourcePath == absolute, c.complete,
+           c.sourceSize == id.size, c.sourceModified == id.modified, c.sourceInode == id.inode {
+            return ImportResult(kind: .upToDate, summary: try store.summary(), bytesRead: 0,
+                                quarantinePath: FileManager.default.fileExists(atPath: quarantinePath) ? quarantinePath : nil)
+        }
+        var kind = ImportResult.Kind.full
+        if let c = checkpoint, c.sourcePath == absolute, id.size >= c.offset,
+           try JSONLImporter.prefixHash(path, length: c.offset) == c.hash {
+            kind = c.offset == 0 ? .full : .resumed(fromLine: c.line + 1)
+        } else {
+            checkpoint = nil
+        }
+        var ingest: LogIngest
+        var cp: ImportCheckpoint
+        var discarded = false
+        if case .resumed = kind, let c = checkpoint {
+            try store.discardLines(after: c.line)
+            discarded = c.tail
+            try truncateQuarantine(to: c.quarantineLength)
+            let s = try store.summary()
+            ingest = LogIngest(ids: try store.acceptedIDs(), latest: c.latest, accepted: s.accepted,
+                               duplicates: s.duplicates, rejected: s.rejected, blank: c.blankLines, backwards: s.backwards)
+            cp = c
+        } else {
+            try store.reset()
+            try truncateQuarantine(to: 0)
+            ingest = LogIngest()
+            cp = ImportCheckpoint(sourcePath: absolute)
+            cp.format = format.rawValue
+        }
+        cp.sourceSize = id.size
+        cp.sourceModified = id.modified
+        cp.sourceInode = id.inode
+        cp.complete = false
+        cp.tail = false
+
+        let bytesRead = try readLines(from: &cp, ingest: &ingest, fileSize: id.size)
+        if !cp.sorted || discarded {
+            try store.restoreTimelineOrder()
+            cp.sorted = true
+        }
+        cp.complete = true
+        try store.append(ImportBatch(), checkpoint: cp)
+        let summary = try store.summary()
+        var quarantine: String? = quarantinePath
+        if summary.rejected == 0 {
+            try? FileManager.default.removeItem(atPath: quarantinePath)
+            quarantine = nil
+        }
+        return ImportResult(kind: kind, summary: summary, bytesRead: bytesRead, quarantinePath: quarantine)
+    }
+
+    // MARK: the quarantine file
+
+    var quarantineHandle: FileHandle?
+
+    func truncateQuarantine(to length: Int64) throws {
+        if length == 0 {
+            try? FileManager.default.removeItem(atPath: quarantinePath)
+            return
+        }
+        guard truncate(quarantinePath, off_t(length)) == 0 else {
+            throw StoreError("\(quarantinePath): cannot truncate the quarantine file: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func quarantine(_ line: UnsafeBufferPointer<UInt8>, length: inout Int64) throws {
+        if quarantineHandle == nil {
+            if !FileManager.default.fileExists(atPath: quarantinePath) {
+                guard FileManager.default.createFile(atPath: quarantinePath, contents: nil) else {
+                    throw StoreError("\(quarantinePath): cannot create the quarantine file")
+                }
+            }
+            guard let h = FileHandle(forWritingAtPath: quarantinePath) else {
+                throw StoreError("\(quarantinePath): cannot write the quarantine file")
+            }
+            try h.truncate(atOffset: UInt64(length))
+            try h.seekToEnd()
+            quarantineHandle = h
+        }
+        var data = Data(line)
+        data.append(0x0A)
+        try quarantineHandle!.write(contentsOf: data)
+        length += Int64(data.count)
+    }
+
+    // MARK: reading
+
+    /// Reads from `cp.offset` to the end of the file, committing a batch every `batchLines`
+    /// lines. Returns the bytes read.
+    func readLines(from cp: inout ImportCheckpoint, ingest: inout LogIngest, fileSize: Int64) throws -> Int64 {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw StoreError("\(displayName): \(String(cString: strerror(errno)))") }
+        defer {
+            close(fd)
+            try? quarantineHandle?.close()
+            quarantineHandle = nil
+        }
+        guard lseek(fd, off_t(cp.offset), SEEK_SET) == off_t(cp.offset) else {
+            throw StoreError("\(displayName): cannot seek to byte \(cp.offset)")
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 23)
+        var start = 0, end = 0
+        var eof = false
+        var batch = ImportBatch()
+        var quarantineLength = cp.quarantineLength
+        var bytesRead: Int64 = 0
+        var sinceProgress: Int64 = 0
+
+        func commit() throws {
+            cp.quarantineLength = quarantineLength
+            cp.latest = ingest.latest
+            cp.blankLines = ingest.blank
+            try store.append(batch, checkpoint: cp)
+            batch = ImportBatch()
+        }
+
+        while true {
+            // Find the next newline in buffer[start..<end].
+            let newline: Int? = buffer.withUnsafeBufferPointer { b -> Int? in
+                guard end > start, let p = memchr(b.baseAddress! + start, 0x0A, end - start) else { return nil }
+                return UnsafeRawPointer(p) - UnsafeRawPointer(b.baseAddress!)
+            }
+            if let nl = newline {
+                cp.line += 1
+                try buffer.withUnsafeBufferPointer { b in
+                    var lineEnd = nl
+                    if lineEnd > start && b[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                    try handle(UnsafeBufferPointer(rebasing: b[start..<lineEnd]), line: cp.line, ingest: &ingest,
+                               batch: &batch, sorted: &cp.sorted, quarantineLength: &quarantineLength)
+                    cp.hash.update(UnsafeBufferPointer(rebasing: b[start...nl]))
+                }
+                let consumed = Int64(nl + 1 - start)
+                cp.offset += consumed
+                sinceProgress += consumed
+                start = nl + 1
+                if batch.lineCount >= batchLines { try commit() }
+                if sinceProgress >= 1 << 20 {
+                    onProgress(cp.offset, fileSize)
+                    sinceProgress = 0
+                }
+                continue
+            }
+            if eof {
+                if start < end {
+                    // An unterminated final line: imported, but the checkpoint stays at the
+                    // last newline so that a later append re-reads this line whole.
+                    let base = cp
+                    let baseQuarantine = quarantineLength
+                    let baseIngest = ingest
+                    var sorted = cp.sorted
+                    try buffer.withUnsafeBufferPointer { b in
+                        var lineEnd = end
+                        if b[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                        try handle(UnsafeBufferPointer(rebasing: b[start..<lineEnd]), line: cp.line + 1, ingest: &ingest,
+                                   batch: &batch, sorted: &sorted, quarantineLength: &quarantineLength)
+                    }
+                    cp.quarantineLength = baseQuarantine
+                    cp.latest = baseIngest.latest
+                    cp.blankLines = baseIngest.blank
+                    cp.tail = true
+                    try store.append(batch, checkpoint: cp)
+                    batch = ImportBatch()
+                    cp = base
+                    cp.tail = true
+                    cp.quarantineLength = baseQuarantine
+                    cp.latest = baseIngest.latest
+                    cp.blankLines = baseIngest.blank
+                    if !sorted { cp.sorted = false }
+                } else {
+                    try commit()
+                }
+                onProgress(fileSize, fileSize)
+                return bytesRead
+            }
+            // Need more bytes: keep the partial line, grow for a line longer than the buffer.
+            if start > 0 {
+                buffer.withUnsafeMutableBufferPointer { b in
+                    _ = memmove(b.baseAddress!, b.baseAddress! + start, end - start)
+                }
+                end -= start
+                start = 0
+            }
+            if end == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + end, $0.count - end) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError("\(displayName): read failed: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { eof = true } else { end += n; bytesRead += Int64(n) }
+        }
+    }
+
+    func handle(_ original: UnsafeBufferPointer<UInt8>, line number: Int, ingest: inout LogIngest,
+                batch: inout ImportBatch, sorted: inout Bool, quarantineLength: inout Int64) throws {
+        guard format != .jsonl else {
+            try handle(original, original: original, line: number, ingest: &ingest, batch: &batch,
+                       sorted: &sorted, quarantineLength: &quarantineLength)
+            return
+        }
+        switch format.convert(original) {
+        case .blank:
+            ingest.countBlank()
+        case .rejected(let reason):
+            ingest.countRejected()
+            batch.rejected.append((number, reason))
+            try quarantine(original, length: &quarantineLength)
+            onDiagnostic(.rejected(line: number, reason: reason))
+        case .line(let converted):
+            try converted.withUnsafeBufferPointer { buf in
+                try handle(buf, original: original, line: number, ingest: &ingest, batch: &batch,
+                           sorted: &sorted, quarantineLength: &quarantineLength)
+            }
+        }
+    }
+
+    func handle(_ line: UnsafeBufferPointer<UInt8>, original: UnsafeBufferPointer<UInt8>, line number: Int,
+                ingest: inout LogIngest, batch: inout ImportBatch, sorted: inout Bool, quarantineLength: inout Int64) throws {
+        let previousLatest = ingest.latest
+        switch ingest.classify(line, line: number) {
+        case .blank:
+            break
+        case .accepted(let parsed, let backwards):
+            func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: line[r]), as: UTF8.self) }
+            batch.events.append(StoredEventRow(
+                line: number, ts: parsed.ts, id: parsed.id, service: parsed.service, stream: parsed.stream,
+                type: parsed.type, tsRaw: text(parsed.tsRaw), data: parsed.data.map(text), meta: parsed.meta.map(text),
+                extra: parsed.extra))
+            if backwards, let latest = previousLatest {
+                sorted = false
+                batch.backwards.append((number, parsed.ts, latest))
+                onDiagnostic(.backwards(line: number, ts: parsed.ts, latest: latest))
+            }
+        case .duplicate(let id, let first):
+            batch.duplicates.append((number, id, first))
+            onDiagnostic(.duplicate(line: number, id: id, firstLine: first))
+        case .rejected(let reason):
+            batch.rejected.append((number, reason))
+            try quarantine(original, length: &quarantineLength)
+            onDiagnostic(.rejected(line: number, reason: reason))
+        }
+    }
+}
