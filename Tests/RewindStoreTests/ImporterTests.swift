@@ -1,0 +1,230 @@
+import Foundation
+import Testing
+@testable import RewindCore
+@testable import RewindStore
+
+@Suite struct ImporterBadInputTests {
+    /// Every kind of bad line the spine issue names, each with the reason it must give.
+    @Test func everyBadLineIsRejectedReportedQuarantinedAndCounted() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("bad.jsonl").path
+        let tenMB = String(repeating: "x", count: 10 * 1024 * 1024)
+        var lines: [[UInt8]] = [
+            Array(line("a", "2026-01-01T00:00:00Z").utf8),                                  // 1 ok
+            Array(#"{"id":"b","ts":"2026-01-01T00:00:01Z","service":"svc""#.utf8),          // 2 invalid JSON
+            Array("[1,2,3]".utf8),                                                           // 3 not an object
+            Array(#"{"id":"c","ts":"2026-01-01T00:00:02Z","service":"svc","type":"T"}"#.utf8), // 4 missing stream
+            Array(#"{"id":7,"ts":"2026-01-01T00:00:02Z","service":"svc","stream":"s","type":"T"}"#.utf8), // 5 mistyped id
+            Array(line("d", "2026-02-30T00:00:00Z").utf8),                                  // 6 impossible date
+            Array(#"{"id":"e","ts":"2026-01-01T00:00:03Z","service":"svc","stream":"s","type":"T","data":{"x":""#.utf8)
+                + [0xFF, 0xFE] + Array(#""}}"#.utf8),                                       // 7 invalid UTF-8
+            Array(line("f", "2026-01-01T00:00:04Z", data: #"{"big":"\#(tenMB)"}"#).utf8),  // 8 a 10 MB line, valid
+            Array(String(repeating: "[", count: 100_000).utf8)
+                + Array(String(repeating: "]", count: 100_000).utf8),                      // 9 100 000 nested brackets
+            [],                                                                              // 10 blank
+            Array(#"{"id":"g","ts":"2026-01-01T00:00:05Z","service":"svc","stream":"s","type":"T","data":[1]}"#.utf8), // 11 data not object
+            Array(line("a", "2026-01-01T00:00:06Z").utf8),                                  // 12 duplicate of 1
+            Array(#"{"id":"h","ts":true,"service":"svc","stream":"s","type":"T"}"#.utf8),   // 13 ts mistyped
+            Array(#"{"id":"i","ts":1.5,"service":"svc","stream":"s","type":"T"}"#.utf8),    // 14 ts not an integer
+            Array((line("j", "2026-01-01T00:00:07Z") + "\r").utf8),                         // 15 CRLF, ok
+            Array((line("k", "2026-01-01T00:00:08Z") + " trailing").utf8),                  // 16 text after the object
+        ]
+        let bytes = lines.reduce(into: [UInt8]()) { $0 += $1 + [0x0A] }
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("bad.rewind").path)
+        var diagnostics: [ImportDiagnostic] = []
+        let result = try importFile(path, store: store, diagnostics: &diagnostics)
+
+        var reasons: [Int: String] = [:]
+        for d in diagnostics { if case .rejected(let l, let r) = d { reasons[l] = r } }
+        #expect(reasons.keys.sorted() == [2, 3, 4, 5, 6, 7, 9, 11, 13, 14, 16])
+        #expect(reasons[2]?.hasPrefix("invalid JSON") == true)
+        #expect(reasons[3] == "not a JSON object (the line is a array)")
+        #expect(reasons[4] == #"missing required field "stream""#)
+        #expect(reasons[5] == #"field "id" must be a string, found a number"#)
+        #expect(reasons[6]?.contains("day 30 does not exist") == true)
+        #expect(reasons[7]?.contains("invalid UTF-8") == true)
+        #expect(reasons[9]?.contains("nesting deeper than") == true)
+        #expect(reasons[11] == #"field "data" must be an object, found an array"#)
+        #expect(reasons[13]?.contains("RFC 3339 string or an integer") == true)
+        #expect(reasons[14]?.contains("integer of epoch milliseconds") == true)
+        #expect(reasons[16]?.contains("unexpected text") == true)
+
+        let s = result.summary
+        #expect(s.accepted == 3)       // a, f (10 MB) and j
+        #expect(s.duplicates == 1)
+        #expect(s.rejected == 11)
+        #expect(s.blank == 1)
+        #expect(s.linesRead == lines.count - 1)  // every non-blank line accounted for
+
+        // The quarantine holds the rejected lines, byte for byte, in order.
+        let quarantine = try Data(contentsOf: URL(fileURLWithPath: result.quarantinePath!))
+        let expected = [2, 3, 4, 5, 6, 7, 9, 11, 13, 14, 16].reduce(into: [UInt8]()) { $0 += lines[$1 - 1] + [0x0A] }
+        #expect([UInt8](quarantine) == expected)
+        #expect(result.quarantinePath == dir.appendingPathComponent("bad.rejected.jsonl").path)
+
+        let big = try store.event(at: 1)
+        #expect(big.id == "f" && big.data["big"]?.stringValue?.utf8.count == tenMB.utf8.count)
+        lines.removeAll()
+    }
+
+    @Test func emptyFileImportsNothing() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("empty.jsonl").path
+        FileManager.default.createFile(atPath: path, contents: Data())
+        let store = try SQLiteStore(path: dir.appendingPathComponent("e.rewind").path)
+        let result = try importFile(path, store: store)
+        #expect(result.summary == ImportSummary(accepted: 0, duplicates: 0, rejected: 0, blank: 0, backwards: 0))
+        #expect(result.quarantinePath == nil)
+        #expect(try store.eventCount() == 0)
+    }
+
+    @Test func missingFileAndDirectoryAreOpenErrors() throws {
+        let dir = temporaryDirectory()
+        #expect(throws: OpenError.self) { try LogOpener.open(dir.appendingPathComponent("nope.jsonl").path) }
+        #expect(throws: OpenError.self) { try LogOpener.open(dir.path) }
+        #expect(throws: OpenError.self) { try LogOpener.open("postgres://localhost/db") }
+    }
+}
+
+@Suite struct ImporterIncrementalTests {
+    func write(_ path: String, _ text: String) {
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    }
+
+    func append(_ path: String, _ text: String) throws {
+        let h = FileHandle(forWritingAtPath: path)!
+        try h.seekToEnd()
+        h.write(Data(text.utf8))
+        try h.close()
+    }
+
+    func fullImportDump(_ text: String) throws -> String {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("full.jsonl").path
+        write(path, text)
+        let store = try SQLiteStore(path: dir.appendingPathComponent("full.rewind").path)
+        _ = try importFile(path, store: store)
+        return try store.dump()
+    }
+
+    @Test func unchangedFileIsReusedAndAGrownFileImportsOnlyItsTail() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("log.jsonl").path
+        let first = (1...5).map { line("e\($0)", "2026-01-01T00:00:0\($0)Z") + "\n" }.joined()
+        let second = (6...9).map { line("e\($0)", "2026-01-01T00:00:0\($0)Z") + "\n" }.joined() + line("e1", "2026-01-01T00:00:09Z") + "\n"
+        write(path, first)
+        let store = try SQLiteStore(path: dir.appendingPathComponent("log.rewind").path)
+        #expect(try importFile(path, store: store).kind == .full)
+        #expect(try importFile(path, store: store).kind == .upToDate)
+        try append(path, second)
+        let grown = try importFile(path, store: store)
+        #expect(grown.kind == .resumed(fromLine: 6))
+        #expect(grown.summary.accepted == 9 && grown.summary.duplicates == 1)
+        #expect(try store.dump() == (try fullImportDump(first + second)))
+    }
+
+    @Test func anUnterminatedLastLineIsReReadWhenTheFileGrows() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("log.jsonl").path
+        let complete = line("e1", "2026-01-01T00:00:01Z") + "\n"
+        let partial = #"{"id":"e2","ts":"2026-01-01T00:00:02Z","serv"#
+        write(path, complete + partial)
+        let store = try SQLiteStore(path: dir.appendingPathComponent("log.rewind").path)
+        let before = try importFile(path, store: store)
+        #expect(before.summary.rejected == 1 && before.summary.accepted == 1)
+        let rest = #"ice":"svc","stream":"s","type":"T"}"# + "\n" + line("e3", "2026-01-01T00:00:03Z") + "\n"
+        try append(path, rest)
+        let after = try importFile(path, store: store)
+        #expect(after.summary.rejected == 0 && after.summary.accepted == 3)
+        #expect(after.quarantinePath == nil)
+        #expect(try store.dump() == (try fullImportDump(complete + partial + rest)))
+    }
+
+    @Test func aRewrittenFileIsImportedAgainFromScratch() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("log.jsonl").path
+        write(path, line("e1", "2026-01-01T00:00:01Z") + "\n")
+        let store = try SQLiteStore(path: dir.appendingPathComponent("log.rewind").path)
+        _ = try importFile(path, store: store)
+        let replaced = line("x1", "2026-01-01T00:00:05Z") + "\n" + line("x2", "2026-01-01T00:00:06Z") + "\n"
+        write(path, replaced)
+        let result = try importFile(path, store: store)
+        #expect(result.kind == .full)
+        #expect(try store.event(at: 0).id == "x1")
+        #expect(try store.dump() == (try fullImportDump(replaced)))
+    }
+
+    @Test func backwardsTimestampsAreReportedAndOrderedByTimeThenLine() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("log.jsonl").path
+        write(path, [line("a", "2026-01-01T00:00:05Z"), line("b", "2026-01-01T00:00:03Z"),
+                     line("c", "2026-01-01T00:00:05Z"),
+                     #"{"id":"d","ts":1767225604000,"service":"svc","stream":"s","type":"T"}"#].joined(separator: "\n"))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("log.rewind").path)
+        var diagnostics: [ImportDiagnostic] = []
+        let result = try importFile(path, store: store, diagnostics: &diagnostics)
+        #expect(result.summary.backwards == 2)
+        let backwardsLines = diagnostics.compactMap { d -> Int? in if case .backwards(let l, _, _) = d { return l }; return nil }
+        #expect(backwardsLines == [2, 4])
+        var ids: [String] = []
+        try store.forEachEvent(in: 0..<4) { ids.append($0.id) }
+        #expect(ids == ["b", "d", "a", "c"])
+    }
+
+    @Test func smallBatchesGiveTheSameStore() throws {
+        let text = (1...50).map { line("e\($0 % 40)", "2026-01-01T00:00:\(String(format: "%02d", 59 - $0))Z") }.joined(separator: "\n") + "\nnot json\n"
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("log.jsonl").path
+        write(path, text)
+        let store = try SQLiteStore(path: dir.appendingPathComponent("small.rewind").path)
+        let importer = JSONLImporter(path: path, store: store, quarantinePath: dir.appendingPathComponent("q.jsonl").path)
+        importer.batchLines = 3
+        _ = try importer.run()
+        #expect(try store.dump() == (try fullImportDump(text)))
+    }
+}
+
+@Suite struct FormatConversionTests {
+    @Test func kcatEnvelopesBecomeEvents() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("k.jsonl").path
+        let text = [
+            #"{"topic":"accounts","partition":2,"offset":7,"tstype":"create","ts":1767225600000,"broker":1,"key":"account-A","payload":"{\"type\":\"MoneyDeposited\",\"amount\":5}"}"#,
+            #"{"topic":"accounts","partition":2,"offset":8,"ts":1767225601000,"key":"account-A","payload":"{\"id\":\"evt-9\",\"ts\":\"2026-01-01T00:00:01Z\",\"service\":\"accounts\",\"stream\":\"account-A\",\"type\":\"Closed\"}"}"#,
+            #"{"topic":"accounts","partition":2,"offset":7,"ts":1767225600000,"key":"account-A","payload":"{\"type\":\"MoneyDeposited\",\"amount\":5}"}"#,
+            #"{"no":"envelope"}"#,
+        ].joined(separator: "\n") + "\n"
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("k.rewind").path)
+        let importer = JSONLImporter(path: path, store: store, quarantinePath: dir.appendingPathComponent("k.rejected.jsonl").path)
+        importer.format = .kcat
+        let result = try importer.run()
+        #expect(result.summary.accepted == 2 && result.summary.duplicates == 1 && result.summary.rejected == 1)
+        let first = try store.event(at: 0)
+        #expect(first.id == "accounts-2-7" && first.service == "accounts" && first.stream == "account-A")
+        #expect(first.type == "MoneyDeposited" && first.data["amount"] == .int(5))
+        #expect(first.meta?["offset"] == .int(7))
+        #expect(try store.event(at: 1).id == "evt-9")
+    }
+
+    @Test func debeziumChangeEventsBecomeEvents() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("d.jsonl").path
+        let text = [
+            #"{"payload":{"before":null,"after":{"id":"A","balance":10},"source":{"db":"bank","table":"accounts","ts_ms":1767225600000,"lsn":100},"op":"c","ts_ms":1767225600100}}"#,
+            #"{"before":{"id":"A","balance":10},"after":{"id":"A","balance":7},"source":{"db":"bank","table":"accounts","ts_ms":1767225601000,"lsn":101},"op":"u"}"#,
+            #"{"before":{"id":"A","balance":7},"after":null,"source":{"db":"bank","table":"accounts","ts_ms":1767225602000,"lsn":102},"op":"d"}"#,
+        ].joined(separator: "\n") + "\n"
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("d.rewind").path)
+        let importer = JSONLImporter(path: path, store: store, quarantinePath: dir.appendingPathComponent("d.rejected.jsonl").path)
+        importer.format = .debezium
+        let result = try importer.run()
+        #expect(result.summary.accepted == 3)
+        let replay = ReplayStrategy(source: store, fold: Fold())
+        #expect(try replay.hydrate(to: 2).state.document(service: "accounts", stream: "A") == .object(["id": .string("A"), "balance": .int(7)]))
+        #expect(try replay.hydrate(to: 3).state.document(service: "accounts", stream: "A") == .object([:]))
+        #expect(try store.event(at: 1).type == "Updated")
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+@testable import RewindCore
+@testable import RewindStore
+
+/// The one suite every `EventStore` backend must pass. Add a backend to `factories`.
+@Suite struct StoreConformanceTests {
+    static let factories: [(String, @Sendable () throws -> any EventStore)] = [
+        ("sqlite-file", { try SQLiteStore(path: temporaryDirectory().appendingPathComponent("s.rewind").path) }),
+    ]
+
+    static var names: [String] { factories.map(\.0) }
+
+    func make(_ name: String) throws -> any EventStore {
+        try Self.factories.first { $0.0 == name }!.1()
+    }
+
+    func row(_ line: Int, _ seconds: Int64, _ id: String? = nil) -> StoredEventRow {
+        StoredEventRow(line: line, ts: Timestamp(nanoseconds: seconds * 1_000_000_000), id: id ?? "e\(line)",
+                       service: "svc", stream: "s\(line % 3)", type: "T", tsRaw: "\(seconds * 1000)",
+                       data: #"{"n":\#(line)}"#, meta: nil, extra: nil)
+    }
+
+    @Test(arguments: names) func appendsAndReadsTheTimelineInOrder(_ name: String) throws {
+        let store = try make(name)
+        var batch = ImportBatch()
+        batch.events = (1...5).map { row($0, Int64($0 * 10)) }
+        try store.append(batch, checkpoint: ImportCheckpoint(sourcePath: "/x", line: 5))
+        #expect(try store.eventCount() == 5)
+        #expect(try store.position(at: Timestamp(nanoseconds: 0)) == 0)
+        #expect(try store.position(at: Timestamp(nanoseconds: 30_000_000_000)) == 3)
+        #expect(try store.position(at: Timestamp(nanoseconds: 30_000_000_001)) == 3)
+        #expect(try store.position(at: .max) == 5)
+        var lines: [Int] = []
+        let bytes = try store.forEachEvent(in: 1..<4) { lines.append($0.line) }
+        #expect(lines == [2, 3, 4])
+        #expect(bytes > 0)
+        let e = try store.event(at: 4)
+        #expect(e.id == "e5" && e.data == .object(["n": .int(5)]) && e.tsRaw == .int(50_000))
+        #expect(try store.checkpoint()?.line == 5)
+    }
+
+    @Test(arguments: names) func restoresOrderAfterOutOfOrderRows(_ name: String) throws {
+        let store = try make(name)
+        var batch = ImportBatch()
+        batch.events = [row(1, 10), row(2, 30), row(3, 20), row(4, 20), row(5, 5)]
+        try store.append(batch, checkpoint: ImportCheckpoint(sourcePath: "/x"))
+        try store.restoreTimelineOrder()
+        var order: [Int] = []
+        try store.forEachEvent(in: 0..<5) { order.append($0.line) }
+        #expect(order == [5, 1, 3, 4, 2])  // by ts, equal ts by line
+        #expect(try store.position(at: Timestamp(nanoseconds: 20_000_000_000)) == 4)
+    }
+
+    @Test(arguments: names) func discardsLinesAfterACheckpoint(_ name: String) throws {
+        let store = try make(name)
+        var batch = ImportBatch()
+        batch.events = (1...4).map { row($0, Int64($0)) }
+        batch.duplicates = [(5, "e1", 1)]
+        batch.rejected = [(6, "bad")]
+        try store.append(batch, checkpoint: ImportCheckpoint(sourcePath: "/x"))
+        try store.discardLines(after: 3)
+        let s = try store.summary()
+        #expect(s.accepted == 3 && s.duplicates == 0 && s.rejected == 0)
+        #expect(try store.acceptedIDs() == ["e1": 1, "e2": 2, "e3": 3])
+    }
+
+    @Test(arguments: names) func resetDropsEverything(_ name: String) throws {
+        let store = try make(name)
+        var batch = ImportBatch()
+        batch.events = [row(1, 1)]
+        try store.append(batch, checkpoint: ImportCheckpoint(sourcePath: "/x"))
+        try store.reset()
+        #expect(try store.eventCount() == 0)
+        #expect(try store.checkpoint() == nil)
+    }
+
+    @Test(arguments: names) func checkpointRoundTrips(_ name: String) throws {
+        let store = try make(name)
+        var hash = ContentHash()
+        hash.update("abc def ghi")
+        var c = ImportCheckpoint(sourcePath: "/log.jsonl", sourceSize: 99, sourceModified: 123, sourceInode: 7, offset: 11,
+                                 line: 2, hash: hash, quarantineLength: 4, latest: Timestamp(nanoseconds: -5),
+                                 sorted: false, blankLines: 1, tail: true, complete: true)
+        c.format = "kcat"
+        try store.append(ImportBatch(), checkpoint: c)
+        #expect(try store.checkpoint() == c)
+    }
+}
