@@ -137,13 +137,13 @@ public struct BankScenario: Sendable {
             if balances[from] < amount + commission {
                 let deposit = Int64(rng.next() % 5000) + 1000
                 balances[from] += deposit
-                line("accounts", account(from), "MoneyDeposited", #"{"amount":"# + String(deposit) + #","currency":"EUR","channel":"branch"}"#,
+                line("accounts", account(from), "MoneyDeposited", #"{"amount":"# + String(deposit) + #","channel":"branch"}"#,
                      #"{"correlationId":"dep-"# + pad(counter, 9) + #"","partition":"# + String(from % 8) + "}")
                 continue
             }
             transfer += 1
             let saga = "transfer-" + pad(transfer, 8)
-            let meta = #"{"sagaId":""# + saga + #"","correlationId":""# + saga + #"","partition":"# + String(from % 8)
+            let meta = #"{"sagaId":""# + saga + #"","partition":"# + String(from % 8)
             func cmd(_ n: Int) -> String { meta + #","commandId":"cmd-"# + pad(transfer, 8) + "-" + String(n) + #""}"# }
             line("transfers", saga, "TransferRequested",
                  #"{"from":""# + account(from) + #"","to":""# + account(to) + #"","amount":"# + String(amount) + #","commission":"# + String(commission) + "}", cmd(0))

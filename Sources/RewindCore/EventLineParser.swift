@@ -44,6 +44,24 @@ public enum EventLineParser {
         }
     }
 
+    /// The SPEC field a raw key names, without allocating; any other key as a String.
+    @inline(__always) static func knownKey(_ k: UnsafeBufferPointer<UInt8>) -> String {
+        func equals(_ word: StaticString) -> Bool {
+            guard k.count == word.utf8CodeUnitCount else { return false }
+            let w = word.utf8Start
+            for i in 0..<k.count where k[i] != w[i] { return false }
+            return true
+        }
+        switch k.count {
+        case 2: if equals("id") { return "id" }; if equals("ts") { return "ts" }
+        case 4: if equals("type") { return "type" }; if equals("data") { return "data" }; if equals("meta") { return "meta" }
+        case 6: if equals("stream") { return "stream" }
+        case 7: if equals("service") { return "service" }
+        default: break
+        }
+        return String(decoding: k, as: UTF8.self)
+    }
+
     static func fieldError(_ name: String, _ expected: String, _ found: UInt8?) -> LineVerdict {
         let kind: String
         switch found {
@@ -75,8 +93,11 @@ public enum EventLineParser {
                     throw p.error("expected a string key, found \(p.describeByte(at: p.pos))")
                 }
                 let keyStart = p.pos
-                let key = try p.scanString(build: true)!
+                _ = try p.scanString(build: false)
                 let keyEnd = p.pos
+                let key = p.lastStringHadEscape
+                    ? JSONParser.unescape(UnsafeBufferPointer(rebasing: line[(keyStart + 1)..<(keyEnd - 1)]))
+                    : EventLineParser.knownKey(UnsafeBufferPointer(rebasing: line[(keyStart + 1)..<(keyEnd - 1)]))
                 p.skipWhitespace()
                 guard !p.atEnd, line[p.pos] == UInt8(ascii: ":") else {
                     throw p.error("expected ':' after a key, found \(p.describeByte(at: p.pos))")
@@ -164,6 +185,14 @@ public enum EventLineParser {
         let expected = "field \"ts\" must be an RFC 3339 string or an integer of epoch milliseconds"
         guard let first = b.first else { return .failure(expected) }
         if first == UInt8(ascii: "\"") {
+            let body = UnsafeBufferPointer(rebasing: b[1..<(b.count - 1)])
+            if !body.contains(0x5C) {
+                do throws(TimestampError) {
+                    return .success(try Timestamp.parseRFC3339(body))
+                } catch {
+                    return .failure("field \"ts\": \(error.message)")
+                }
+            }
             guard case .string(let s)? = try? JSONParser.parse(b) else { return .failure(expected) }
             do throws(TimestampError) {
                 return .success(try Timestamp.parseRFC3339(s))

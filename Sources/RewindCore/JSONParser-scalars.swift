@@ -64,7 +64,17 @@ extension JSONParser {
         let start = pos
         var hasEscape = false
         let n = bytes.count
+        let base = bytes.baseAddress!
         while true {
+            // Skip 8 plain bytes at a time: no quote, backslash, control byte or non-ASCII.
+            while pos + 8 <= n {
+                let w = UInt64(littleEndian: UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self))
+                let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
+                let quote = w ^ (ones &* 0x22), slash = w ^ (ones &* 0x5C)
+                let special = ((quote &- ones) & ~quote) | ((slash &- ones) & ~slash) | ((w &- ones &* 0x20) & ~w) | w
+                if special & high != 0 { break }
+                pos += 8
+            }
             guard pos < n else { throw error("unterminated string", at: open) }
             let b = bytes[pos]
             if b == 0x22 { break }
@@ -101,6 +111,7 @@ extension JSONParser {
         }
         let end = pos
         pos += 1
+        lastStringHadEscape = hasEscape
         guard build else { return nil }
         let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
         if !hasEscape { return String(decoding: raw, as: UTF8.self) }

@@ -27,6 +27,8 @@ public struct JSONParser {
 
     let bytes: UnsafeBufferPointer<UInt8>
     var pos: Int
+    /// Whether the string most recently scanned had escapes (its raw bytes are then not its value).
+    var lastStringHadEscape = false
 
     init(_ bytes: UnsafeBufferPointer<UInt8>, pos: Int = 0) {
         self.bytes = bytes

@@ -8,11 +8,24 @@ public enum LineOutcome: Sendable {
     case rejected(reason: String)
 }
 
+/// An event id as a dictionary key, hashed with `ContentHash` (one word through `Hasher`
+/// instead of SipHash over every byte: de-duplication is on the import's hot path).
+public struct EventID: Hashable, Sendable {
+    public let text: String
+    public init(_ text: String) { self.text = text }
+    public func hash(into hasher: inout Hasher) {
+        var h = ContentHash()
+        h.update(text)
+        hasher.combine(h.digest)
+    }
+    public static func == (a: EventID, b: EventID) -> Bool { a.text == b.text }
+}
+
 /// The accounting of an import: every non-blank line read is accepted, a duplicate or
 /// rejected, and the three always add up to the lines read.
 public struct LogIngest: Sendable {
     /// id → line of the accepted event that had it first.
-    public private(set) var firstLineOfID: [String: Int] = [:]
+    public private(set) var firstLineOfID: [EventID: Int] = [:]
     public private(set) var latest: Timestamp?
     public private(set) var accepted = 0
     public private(set) var duplicates = 0
@@ -24,7 +37,8 @@ public struct LogIngest: Sendable {
 
     /// Resumes an import: the ids already accepted, and the latest timestamp so far.
     public init(ids: [String: Int], latest: Timestamp?, accepted: Int, duplicates: Int, rejected: Int, blank: Int, backwards: Int) {
-        firstLineOfID = ids
+        firstLineOfID.reserveCapacity(ids.count)
+        for (id, line) in ids { firstLineOfID[EventID(id)] = line }
         self.latest = latest
         self.accepted = accepted
         self.duplicates = duplicates
@@ -34,6 +48,11 @@ public struct LogIngest: Sendable {
     }
 
     public var linesRead: Int { accepted + duplicates + rejected }
+
+    /// Makes room for about `count` more ids.
+    public mutating func reserveCapacity(_ count: Int) {
+        firstLineOfID.reserveCapacity(firstLineOfID.count + count)
+    }
 
     /// Counts a line that was rejected before it reached `classify` (by a format converter).
     public mutating func countRejected() { rejected += 1 }
@@ -50,11 +69,12 @@ public struct LogIngest: Sendable {
             rejected += 1
             return .rejected(reason: reason)
         case .event(let parsed):
-            if let first = firstLineOfID[parsed.id] {
+            let key = EventID(parsed.id)
+            if let first = firstLineOfID[key] {
                 duplicates += 1
                 return .duplicate(id: parsed.id, firstLine: first)
             }
-            firstLineOfID[parsed.id] = line
+            firstLineOfID[key] = line
             accepted += 1
             var isBackwards = false
             if let latest, parsed.ts < latest {

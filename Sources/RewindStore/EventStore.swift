@@ -46,22 +46,26 @@ public struct ImportCheckpoint: Sendable, Equatable {
     }
 }
 
-/// One accepted line, ready to store. JSON fields are kept as the text written in the line.
+/// One accepted line, ready to store. Text fields are byte ranges of the batch's `arena`
+/// (UTF-8; the JSON fields exactly as written in the line), so a batch is one allocation
+/// and the store can bind them without copying.
 public struct StoredEventRow: Sendable {
     public var line: Int
     public var ts: Timestamp
-    public var id: String
-    public var service: String
-    public var stream: String
-    public var type: String
-    public var tsRaw: String
-    public var data: String?
-    public var meta: String?
-    public var extra: String?
+    public var id: Range<Int>
+    public var service: Range<Int>
+    public var stream: Range<Int>
+    public var type: Range<Int>
+    public var tsRaw: Range<Int>
+    public var data: Range<Int>?
+    public var meta: Range<Int>?
+    public var extra: Range<Int>?
 }
 
 /// What an import batch adds, committed atomically with its checkpoint.
 public struct ImportBatch: Sendable {
+    /// The bytes the rows' JSON ranges point into.
+    public var arena: [UInt8] = []
     public var events: [StoredEventRow] = []
     public var duplicates: [(line: Int, id: String, firstLine: Int)] = []
     public var rejected: [(line: Int, reason: String)] = []
@@ -69,6 +73,30 @@ public struct ImportBatch: Sendable {
     public init() {}
     public var isEmpty: Bool { events.isEmpty && duplicates.isEmpty && rejected.isEmpty && backwards.isEmpty }
     public var lineCount: Int { events.count + duplicates.count + rejected.count }
+
+    /// Copies `bytes` into the arena and returns their range there.
+    public mutating func store(_ bytes: UnsafeBufferPointer<UInt8>) -> Range<Int> {
+        let start = arena.count
+        arena.append(contentsOf: bytes)
+        return start..<arena.count
+    }
+
+    public mutating func store(_ text: String) -> Range<Int> {
+        var text = text
+        return text.withUTF8 { store($0) }
+    }
+
+    /// Adds an event whose JSON fields are given as text.
+    public mutating func addEvent(line: Int, ts: Timestamp, id: String, service: String, stream: String, type: String,
+                                  tsRaw: String, data: String?, meta: String? = nil, extra: String? = nil) {
+        let i = store(id), sv = store(service), st = store(stream), ty = store(type)
+        let r = store(tsRaw)
+        let d = data.map { store($0) }
+        let m = meta.map { store($0) }
+        let x = extra.map { store($0) }
+        events.append(StoredEventRow(line: line, ts: ts, id: i, service: sv, stream: st, type: ty,
+                                     tsRaw: r, data: d, meta: m, extra: x))
+    }
 }
 
 /// The accounting of everything imported so far.
@@ -83,7 +111,7 @@ public struct ImportSummary: Sendable, Equatable {
 
 /// A store of an imported log: the timeline (as an `EventSource`), the import's bookkeeping,
 /// and room for derived data. Every backend passes the same conformance suite.
-public protocol EventStore: AnyObject, EventSource {
+public protocol EventStore: AnyObject, Sendable, EventSource {
     /// A human-readable location (a path or a URL).
     var location: String { get }
 

@@ -130,6 +130,7 @@ public final class JSONLImporter {
         cp.complete = false
         cp.tail = false
 
+        ingest.reserveCapacity(Int(min((id.size - cp.offset) / 160, 50_000_000)))
         let bytesRead = try readLines(from: &cp, ingest: &ingest, fileSize: id.size)
         if !cp.sorted || discarded {
             try store.restoreTimelineOrder()
@@ -202,13 +203,16 @@ public final class JSONLImporter {
         var quarantineLength = cp.quarantineLength
         var bytesRead: Int64 = 0
         var sinceProgress: Int64 = 0
+        let writer = BatchWriter(store: store)
+        defer { writer.drain() }
 
         func commit() throws {
             cp.quarantineLength = quarantineLength
             cp.latest = ingest.latest
             cp.blankLines = ingest.blank
-            try store.append(batch, checkpoint: cp)
+            try writer.submit(batch, checkpoint: cp)
             batch = ImportBatch()
+            batch.arena.reserveCapacity(batchLines * 320)
         }
 
         while true {
@@ -255,7 +259,7 @@ public final class JSONLImporter {
                     cp.latest = baseIngest.latest
                     cp.blankLines = baseIngest.blank
                     cp.tail = true
-                    try store.append(batch, checkpoint: cp)
+                    try writer.submit(batch, checkpoint: cp)
                     batch = ImportBatch()
                     cp = base
                     cp.tail = true
@@ -266,6 +270,7 @@ public final class JSONLImporter {
                 } else {
                     try commit()
                 }
+                try writer.finish()
                 onProgress(fileSize, fileSize)
                 return bytesRead
             }
@@ -317,11 +322,12 @@ public final class JSONLImporter {
         case .blank:
             break
         case .accepted(let parsed, let backwards):
-            func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: line[r]), as: UTF8.self) }
+            func keep(_ r: Range<Int>) -> Range<Int> { batch.store(UnsafeBufferPointer(rebasing: line[r])) }
+            let extra = parsed.extra.map { batch.store($0) }
             batch.events.append(StoredEventRow(
-                line: number, ts: parsed.ts, id: parsed.id, service: parsed.service, stream: parsed.stream,
-                type: parsed.type, tsRaw: text(parsed.tsRaw), data: parsed.data.map(text), meta: parsed.meta.map(text),
-                extra: parsed.extra))
+                line: number, ts: parsed.ts, id: batch.store(parsed.id), service: batch.store(parsed.service),
+                stream: batch.store(parsed.stream), type: batch.store(parsed.type), tsRaw: keep(parsed.tsRaw),
+                data: parsed.data.map(keep), meta: parsed.meta.map(keep), extra: extra))
             if backwards, let latest = previousLatest {
                 sorted = false
                 batch.backwards.append((number, parsed.ts, latest))
@@ -336,4 +342,42 @@ public final class JSONLImporter {
             onDiagnostic(.rejected(line: number, reason: reason))
         }
     }
+}
+
+/// Commits import batches on a second thread, in order, while the next batch is parsed.
+/// At most two batches wait; the first failure stops further commits and is rethrown.
+final class BatchWriter: @unchecked Sendable {
+    let store: any EventStore
+    let queue = DispatchQueue(label: "rewind.import.writer")
+    let slots = DispatchSemaphore(value: 2)
+    let lock = NSLock()
+    var failure: (any Error)?
+
+    init(store: any EventStore) { self.store = store }
+
+    func submit(_ batch: ImportBatch, checkpoint: ImportCheckpoint) throws {
+        try rethrowFailure()
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            guard lock.withLock({ failure == nil }) else { return }
+            do {
+                try store.append(batch, checkpoint: checkpoint)
+            } catch {
+                lock.withLock { failure = error }
+            }
+        }
+    }
+
+    func rethrowFailure() throws {
+        if let failure = lock.withLock({ failure }) { throw failure }
+    }
+
+    /// Waits for every submitted batch and rethrows a failure.
+    func finish() throws {
+        queue.sync {}
+        try rethrowFailure()
+    }
+
+    func drain() { queue.sync {} }
 }

@@ -25,12 +25,16 @@ public final class SQLiteStore: EventStore {
     public init(path: String) throws {
         location = path
         var config = Configuration()
+        // A rollback journal, not WAL: an import appends pages, which need no journaling, where
+        // WAL would write every page twice. synchronous = OFF: the store is a cache of the log —
+        // a killed process loses nothing committed, and a damaged store is rebuilt from the log.
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY")
+            try db.execute(sql: "PRAGMA synchronous = OFF; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA page_size = 16384")
         }
+        config.busyMode = .timeout(30)
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
-            _ = try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            _ = try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = TRUNCATE") }
             try SQLiteStore.migrator.migrate(queue)
         } catch let error as DatabaseError {
             throw StoreError("\(path): not a usable rewind store (\(error.message ?? "\(error)"))")
@@ -142,24 +146,26 @@ public final class SQLiteStore: EventStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 let s = statement.sqliteStatement
+                try batch.arena.withUnsafeBufferPointer { arena in
                 for row in batch.events {
                     sqlite3_bind_int64(s, 1, next)
                     sqlite3_bind_int64(s, 2, Int64(row.line))
                     sqlite3_bind_int64(s, 3, row.ts.nanoseconds)
-                    SQLiteStore.bind(s, 4, row.id)
-                    SQLiteStore.bind(s, 5, row.service)
-                    SQLiteStore.bind(s, 6, row.stream)
-                    SQLiteStore.bind(s, 7, row.type)
-                    SQLiteStore.bind(s, 8, row.tsRaw)
-                    SQLiteStore.bind(s, 9, row.data)
-                    SQLiteStore.bind(s, 10, row.meta)
-                    SQLiteStore.bind(s, 11, row.extra)
+                    SQLiteStore.bind(s, 4, arena, row.id)
+                    SQLiteStore.bind(s, 5, arena, row.service)
+                    SQLiteStore.bind(s, 6, arena, row.stream)
+                    SQLiteStore.bind(s, 7, arena, row.type)
+                    SQLiteStore.bind(s, 8, arena, row.tsRaw)
+                    SQLiteStore.bind(s, 9, arena, row.data)
+                    SQLiteStore.bind(s, 10, arena, row.meta)
+                    SQLiteStore.bind(s, 11, arena, row.extra)
                     let rc = sqlite3_step(s)
                     sqlite3_reset(s)
                     guard rc == SQLITE_DONE else {
                         throw StoreError("\(location): insert failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
                     }
                     next += 1
+                }
                 }
             }
             for d in batch.duplicates {
@@ -176,6 +182,14 @@ public final class SQLiteStore: EventStore {
     }
 
     static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// Binds arena bytes without copying them (SQLITE_STATIC): every parameter is bound
+    /// again before each step, and the arena outlives the loop.
+    @inline(__always) static func bind(_ s: OpaquePointer, _ index: Int32, _ arena: UnsafeBufferPointer<UInt8>, _ range: Range<Int>?) {
+        guard let range else { sqlite3_bind_null(s, index); return }
+        let base = UnsafeRawPointer(arena.baseAddress!).assumingMemoryBound(to: CChar.self)
+        _ = sqlite3_bind_text(s, index, base + range.lowerBound, Int32(range.count), nil)
+    }
 
     @inline(__always) static func bind(_ s: OpaquePointer, _ index: Int32, _ text: String?) {
         guard var text else { sqlite3_bind_null(s, index); return }

@@ -15,16 +15,16 @@ import Testing
         try Self.factories.first { $0.0 == name }!.1()
     }
 
-    func row(_ line: Int, _ seconds: Int64, _ id: String? = nil) -> StoredEventRow {
-        StoredEventRow(line: line, ts: Timestamp(nanoseconds: seconds * 1_000_000_000), id: id ?? "e\(line)",
+    func add(_ batch: inout ImportBatch, _ line: Int, _ seconds: Int64) {
+        batch.addEvent(line: line, ts: Timestamp(nanoseconds: seconds * 1_000_000_000), id: "e\(line)",
                        service: "svc", stream: "s\(line % 3)", type: "T", tsRaw: "\(seconds * 1000)",
-                       data: #"{"n":\#(line)}"#, meta: nil, extra: nil)
+                       data: #"{"n":\#(line)}"#)
     }
 
     @Test(arguments: names) func appendsAndReadsTheTimelineInOrder(_ name: String) throws {
         let store = try make(name)
         var batch = ImportBatch()
-        batch.events = (1...5).map { row($0, Int64($0 * 10)) }
+        for i in 1...5 { add(&batch, i, Int64(i * 10)) }
         try store.append(batch, checkpoint: ImportCheckpoint(sourcePath: "/x", line: 5))
         #expect(try store.eventCount() == 5)
         #expect(try store.position(at: Timestamp(nanoseconds: 0)) == 0)
@@ -43,7 +43,7 @@ import Testing
     @Test(arguments: names) func restoresOrderAfterOutOfOrderRows(_ name: String) throws {
         let store = try make(name)
         var batch = ImportBatch()
-        batch.events = [row(1, 10), row(2, 30), row(3, 20), row(4, 20), row(5, 5)]
+        for (l, t) in [(1, 10), (2, 30), (3, 20), (4, 20), (5, 5)] { add(&batch, l, Int64(t)) }
         try store.append(batch, checkpoint: ImportCheckpoint(sourcePath: "/x"))
         try store.restoreTimelineOrder()
         var order: [Int] = []
@@ -55,7 +55,7 @@ import Testing
     @Test(arguments: names) func discardsLinesAfterACheckpoint(_ name: String) throws {
         let store = try make(name)
         var batch = ImportBatch()
-        batch.events = (1...4).map { row($0, Int64($0)) }
+        for i in 1...4 { add(&batch, i, Int64(i)) }
         batch.duplicates = [(5, "e1", 1)]
         batch.rejected = [(6, "bad")]
         try store.append(batch, checkpoint: ImportCheckpoint(sourcePath: "/x"))
@@ -68,7 +68,7 @@ import Testing
     @Test(arguments: names) func resetDropsEverything(_ name: String) throws {
         let store = try make(name)
         var batch = ImportBatch()
-        batch.events = [row(1, 1)]
+        add(&batch, 1, 1)
         try store.append(batch, checkpoint: ImportCheckpoint(sourcePath: "/x"))
         try store.reset()
         #expect(try store.eventCount() == 0)
