@@ -1,37 +1,62 @@
 /// One accepted event of the log (SPEC §1).
+///
+/// `meta`, the `ts` as written and any extra top-level fields are kept as JSON text and
+/// parsed when asked for: the default fold never needs them, and replay reads millions.
 public struct Event: Sendable, Equatable {
     public var id: String
     public var ts: Timestamp
-    /// `ts` as written in the line: a string or an integer (what `$.ts` selects).
-    public var tsRaw: JSONValue
     public var service: String
     public var stream: String
     public var type: String
     /// The payload: always an object (`{}` when the line has none).
     public var data: JSONValue
-    /// `meta` when the line has it.
-    public var meta: JSONValue?
-    /// Top-level fields beyond the SPEC's, kept so the event object can be shown as written.
-    public var extra: [String: JSONValue]
     /// 1-based line number in the source file.
     public var line: Int
+    /// `ts` as written in the line (JSON text: a string or an integer).
+    public var tsText: String
+    /// `meta` as written, when the line has it.
+    public var metaText: String?
+    /// Top-level fields beyond the SPEC's, as one JSON object's text.
+    public var extraText: String?
 
     public init(id: String, ts: Timestamp, tsRaw: JSONValue? = nil, service: String, stream: String, type: String,
                 data: JSONValue = .emptyObject, meta: JSONValue? = nil, extra: [String: JSONValue] = [:], line: Int) {
+        self.init(id: id, ts: ts, tsText: (tsRaw ?? .string(ts.rfc3339)).jsonText, service: service, stream: stream,
+                  type: type, data: data, metaText: meta?.jsonText,
+                  extraText: extra.isEmpty ? nil : JSONValue.object(extra).jsonText, line: line)
+    }
+
+    public init(id: String, ts: Timestamp, tsText: String, service: String, stream: String, type: String,
+                data: JSONValue, metaText: String?, extraText: String?, line: Int) {
         self.id = id
         self.ts = ts
-        self.tsRaw = tsRaw ?? .string(ts.rfc3339)
+        self.tsText = tsText
         self.service = service
         self.stream = stream
         self.type = type
         self.data = data
-        self.meta = meta
-        self.extra = extra
+        self.metaText = metaText
+        self.extraText = extraText
         self.line = line
     }
 
+    /// `ts` as written: a string or an integer (what `$.ts` selects).
+    public var tsRaw: JSONValue { (try? JSONParser.parse(tsText)) ?? .string(tsText) }
+
+    /// `meta` when the line has it.
+    public var meta: JSONValue? { metaText.flatMap { try? JSONParser.parse($0) } }
+
+    /// Top-level fields beyond the SPEC's.
+    public var extra: [String: JSONValue] {
+        guard let extraText, case .object(let o)? = try? JSONParser.parse(extraText) else { return [:] }
+        return o
+    }
+
     /// `meta.effect == "external"`: the event's effect lies outside the store.
-    public var hasExternalEffect: Bool { meta?["effect"] == .string("external") }
+    public var hasExternalEffect: Bool {
+        guard let metaText, metaText.contains("external") else { return false }
+        return meta?["effect"] == .string("external")
+    }
 
     /// The event as a JSON object, as it was written (key order aside).
     public var jsonObject: JSONValue {

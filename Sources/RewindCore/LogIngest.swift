@@ -91,15 +91,12 @@ public struct LogIngest: Sendable {
 extension Event {
     /// Builds the event of a parsed line (`bytes` is the line the ranges point into).
     public init(parsed: ParsedEventLine, bytes: UnsafeBufferPointer<UInt8>, line: Int) {
-        func json(_ r: Range<Int>) -> JSONValue {
-            // Already validated by the line parser.
-            (try? JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[r]))) ?? .null
-        }
-        var extra: [String: JSONValue] = [:]
-        if let text = parsed.extra, case .object(let o)? = try? JSONParser.parse(text) { extra = o }
-        self.init(id: parsed.id, ts: parsed.ts, tsRaw: json(parsed.tsRaw), service: parsed.service,
-                  stream: parsed.stream, type: parsed.type, data: parsed.data.map(json) ?? .emptyObject,
-                  meta: parsed.meta.map(json), extra: extra, line: line)
+        func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self) }
+        // Already validated by the line parser.
+        let data = parsed.data.flatMap { try? JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[$0])) } ?? .emptyObject
+        self.init(id: parsed.id, ts: parsed.ts, tsText: text(parsed.tsRaw), service: parsed.service,
+                  stream: parsed.stream, type: parsed.type, data: data, metaText: parsed.meta.map(text),
+                  extraText: parsed.extra, line: line)
     }
 }
 

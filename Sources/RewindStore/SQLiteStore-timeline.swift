@@ -32,8 +32,16 @@ extension SQLiteStore {
 
     @discardableResult
     public func forEachEvent(in range: Range<Int>, _ body: (Event) throws -> Void) throws -> Int {
+        try forEachEvent(in: range, partition: 0, of: 1, body)
+    }
+
+    /// Each partition reads on a connection of its own, so partitions run in parallel; rows of
+    /// other partitions are skipped before anything is decoded.
+    @discardableResult
+    public func forEachEvent(in range: Range<Int>, partition: Int, of partitions: Int, _ body: (Event) throws -> Void) throws -> Int {
         guard !range.isEmpty else { return 0 }
-        return try queue.read { db in
+        let connection = partition == 0 ? queue : try reader(partition)
+        return try connection.read { db in
             let statement = try db.makeStatement(sql: """
                 SELECT id, ts, ts_raw, service, stream, type, data, meta, extra, line
                 FROM events WHERE pos >= ? AND pos < ? ORDER BY pos
@@ -48,6 +56,10 @@ extension SQLiteStore {
                 if rc == SQLITE_DONE { break }
                 guard rc == SQLITE_ROW else {
                     throw StoreError("\(location): read failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
+                }
+                if partitions > 1, let service = SQLiteStore.columnBytes(s, 3), let stream = SQLiteStore.columnBytes(s, 4),
+                   StreamPartition.of(service: service, stream: stream, count: partitions) != partition {
+                    continue
                 }
                 let event = try SQLiteStore.decodeEvent(s, bytes: &bytes, location: location)
                 try body(event)
@@ -88,10 +100,13 @@ extension SQLiteStore {
         let stream = columnString(s, 4)
         let type = columnString(s, 5)
         bytes += id.utf8.count + service.utf8.count + stream.utf8.count + type.utf8.count + 16
-        var extra: [String: JSONValue] = [:]
-        if case .object(let o)? = try json(8) { extra = o }
-        return Event(id: id, ts: Timestamp(nanoseconds: sqlite3_column_int64(s, 1)), tsRaw: try json(2),
+        func text(_ i: Int32) -> String? {
+            guard let b = columnBytes(s, i) else { return nil }
+            bytes += b.count
+            return String(decoding: b, as: UTF8.self)
+        }
+        return Event(id: id, ts: Timestamp(nanoseconds: sqlite3_column_int64(s, 1)), tsText: text(2) ?? "null",
                      service: service, stream: stream, type: type, data: try json(6) ?? .emptyObject,
-                     meta: try json(7), extra: extra, line: Int(sqlite3_column_int64(s, 9)))
+                     metaText: text(7), extraText: text(8), line: Int(sqlite3_column_int64(s, 9)))
     }
 }

@@ -20,6 +20,21 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 public final class SQLiteStore: EventStore {
     public let location: String
     let queue: DatabaseQueue
+    let configuration: Configuration
+    private let readersLock = NSLock()
+    nonisolated(unsafe) private var readers: [Int: DatabaseQueue] = [:]
+
+    /// A read-only connection for a replay partition other than 0.
+    func reader(_ partition: Int) throws -> DatabaseQueue {
+        try readersLock.withLock {
+            if let r = readers[partition] { return r }
+            var config = configuration
+            config.readonly = true
+            let r = try DatabaseQueue(path: location, configuration: config)
+            readers[partition] = r
+            return r
+        }
+    }
 
     /// Opens (creating if needed) the store at `path`.
     public init(path: String) throws {
@@ -32,6 +47,7 @@ public final class SQLiteStore: EventStore {
             try db.execute(sql: "PRAGMA synchronous = OFF; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA page_size = 16384")
         }
         config.busyMode = .timeout(30)
+        configuration = config
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
             _ = try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = TRUNCATE") }

@@ -96,3 +96,16 @@ import Testing
         #expect(try JSONParser.parse(v.jsonText) == v)
     }
 }
+
+@Suite struct JSONEscapingTests {
+    @Test func everyControlCharacterIsEscapedAndRoundTrips() throws {
+        var scalars = (0..<0x20).map { Unicode.Scalar($0)! } + [Unicode.Scalar(0x7F)!]
+        scalars += (0x80..<0xA0).map { Unicode.Scalar($0)! }
+        scalars += ["é", "€", "😀", "\"", "\\", "/", "a"]
+        let text = String(String.UnicodeScalarView(scalars))
+        let encoded = JSONValue.string(text).jsonText
+        #expect(!encoded.unicodeScalars.contains { $0.value < 0x20 || (0x7F..<0xA0).contains($0.value) })
+        #expect(encoded.contains("\\u001b") && encoded.contains("\\u009b") && encoded.contains("€😀"))
+        #expect(try JSONParser.parse(encoded) == .string(text))
+    }
+}
