@@ -10,23 +10,6 @@ func temporaryDirectory() -> URL {
     return url
 }
 
-extension SQLiteStore {
-    /// Every row of every table that an import writes, as text: equal dumps, equal stores.
-    func dump() throws -> String {
-        try queue.read { db in
-            var out = ""
-            for (table, order) in [("events", "pos"), ("duplicates", "line"), ("rejected", "line"), ("backwards", "line")] {
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY \(order)") {
-                    out += "\(table): \(row.description)\n"
-                }
-            }
-            let c = try Row.fetchOne(db, sql: "SELECT line, byte_offset, hash_state, quarantine_length, latest, sorted, blank_lines, tail, complete FROM import_state")
-            out += "checkpoint: \(c?.description ?? "none")\n"
-            return out
-        }
-    }
-}
-
 func importFile(_ path: String, store: SQLiteStore, quarantine: String? = nil,
                 diagnostics: inout [ImportDiagnostic]) throws -> ImportResult {
     let importer = JSONLImporter(path: path, store: store, quarantinePath: quarantine ?? LogOpener.quarantinePath(forLog: path))

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import RewindCore
+
+@Suite struct StateCommandTests {
+    @Test func stateJSONOnTheSampleLogIsExactlyTheHandComputedState() throws {
+        let dir = try Rewind.sampleFolder()
+        let r = try Rewind.run(["state", dir.appendingPathComponent("bank.jsonl").path, "--at", "2026-03-02T10:14:05+01:00", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasSuffix("\n") && r.stdout.filter { $0 == "\n" }.count == 1, "exactly one JSON object")
+        let expected = try JSONParser.parse("""
+            {"at":"2026-03-02T09:14:05Z","position":11,"services":{
+              "accounts":{"account-A":{"owner":"Alice","balance":450},"account-B":{"owner":"Bob","balance":200},
+                          "account-fees":{"owner":"Bank fees","balance":50}},
+              "sessions":{"alice-web":{"user":"alice","device":"web","lastSeen":"2026-03-02T09:14:05Z"}},
+              "transfers":{"transfer-1":{"from":"account-A","to":"account-B","amount":500,"commission":50,"status":"requested"}}}}
+            """)
+        #expect(try JSONParser.parse(r.stdout) == expected)
+        #expect(r.stderr.contains("bank.jsonl:11: duplicate delivery of id \"evt-008\" (first at line 8)"))
+        #expect(r.stderr.contains("22 lines read: 21 accepted, 1 duplicate, 0 rejected"))
+    }
+
+    @Test func atTakesEpochMillisecondsStartEndAndNarrowing() throws {
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("bank.jsonl").path
+        let before = try Rewind.run(["state", log, "--at", "1772441999999", "--json"])
+        #expect(try JSONParser.parse(before.stdout) == JSONParser.parse(#"{"at":"2026-03-02T08:59:59.999Z","position":0,"services":{}}"#))
+        let end = try Rewind.run(["state", log, "--json", "--service", "accounts", "--stream", "account-A"])
+        #expect(try JSONParser.parse(end.stdout) == JSONParser.parse(
+            #"{"at":"2026-03-03T08:00:05Z","position":21,"services":{"accounts":{"account-A":{"owner":"Alice","balance":450}}}}"#))
+        let none = try Rewind.run(["state", log, "--json", "--service", "nope"])
+        #expect(try JSONParser.parse(none.stdout)["services"] == .object([:]))
+        // The second run reuses the store: no import summary.
+        #expect(!none.stderr.contains("lines read"))
+    }
+
+    @Test func readableStateAndTheDefaultCommand() throws {
+        let dir = try Rewind.sampleFolder()
+        let r = try Rewind.run([dir.appendingPathComponent("bank.jsonl").path])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("at 2026-03-03T08:00:05Z: 21 of 21 events applied"))
+        #expect(r.stdout.contains("account-A: {"))
+        #expect(r.stdout.contains("\"balance\": 450"))
+        #expect(!r.stdout.contains("sessions"))  // deleted by SessionEnded
+    }
+
+    @Test func badUsageAndUnopenableInputExitTwo() throws {
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("bank.jsonl").path
+        let missing = try Rewind.run(["state", dir.appendingPathComponent("nope.jsonl").path])
+        #expect(missing.status == 2 && missing.stderr.contains("nope.jsonl: no such file"))
+        let directory = try Rewind.run(["state", dir.path])
+        #expect(directory.status == 2 && directory.stderr.contains("is a directory"))
+        let badTime = try Rewind.run(["state", log, "--at", "2026-02-30T00:00:00Z"])
+        #expect(badTime.status == 2 && badTime.stderr.contains("day 30 does not exist"))
+        let strategy = try Rewind.run(["state", log, "--strategy", "teleport"])
+        #expect(strategy.status == 2)
+        let noArgs = try Rewind.run(["state"])
+        #expect(noArgs.status == 2)
+        let postgres = try Rewind.run(["state", "postgres://localhost/x"])
+        #expect(postgres.status == 2)
+    }
+
+    @Test func aBrokenRulesFileNamesItsLine() throws {
+        let dir = try Rewind.sampleFolder()
+        try "services:\n  accounts:\n    MoneyDebited:\n      ops:\n        - inc: balance\n".write(
+            to: dir.appendingPathComponent("bank.rules.yaml"), atomically: true, encoding: .utf8)
+        let r = try Rewind.run(["state", dir.appendingPathComponent("bank.jsonl").path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("bank.rules.yaml:5: 'inc' takes a JSON Pointer"), "\(r.stderr)")
+    }
+
+    @Test func skippedOpsAreReportedWithTheEventLineAndExitOne() throws {
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("bank.jsonl")
+        var text = try String(contentsOf: log, encoding: .utf8)
+        text += #"{"id":"evt-900","ts":"2026-03-04T00:00:00Z","service":"accounts","stream":"account-A","type":"MoneyDebited","data":{"amount":"lots"}}"# + "\n"
+        try text.write(to: log, atomically: true, encoding: .utf8)
+        let r = try Rewind.run(["state", log.path, "--json"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("bank.jsonl:23: accounts/MoneyDebited: inc skipped"), "\(r.stderr)")
+        #expect(try JSONParser.parse(r.stdout)["services"]?["accounts"]?["account-A"]?["balance"] == .int(450))
+    }
+
+    @Test func textFromTheLogNeverReachesTheTerminalAsEscapes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-esc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let log = dir.appendingPathComponent("esc.jsonl")
+        try (#"{"id":"1","ts":"2026-01-01T00:00:00Z","service":"svc\u001b[2J","stream":"s\u009b31m","type":"T","data":{"note":"\u001b]0;pwned\u0007","k\u001b":1}}"# + "\n"
+             + "{\"id\":\"2\u{1B}[31m\",\"ts\":\"2026-01-01T00:00:01Z\",\"service\":\"svc\",\"stream\":\"s\",\"type\":\"T\"}\n"
+             + "{\"id\":\"2\u{1B}[31m\",\"ts\":\"bad\u{1B}[5m\",\"service\":\"svc\",\"stream\":\"s\",\"type\":\"T\"}\n")
+            .write(to: log, atomically: true, encoding: .utf8)
+        for args in [["state", log.path], ["state", log.path, "--json"], ["import", log.path]] {
+            let r = try Rewind.run(args)
+            #expect(!r.stdoutBytes.contains(0x1B), "ESC on stdout for \(args)")
+            #expect(!r.stdout.unicodeScalars.contains { (0x80..<0xA0).contains($0.value) })
+            #expect(!Data(r.stderr.utf8).contains(0x1B), "ESC on stderr for \(args): \(r.stderr)")
+        }
+    }
+}
