@@ -52,12 +52,7 @@ struct StateCommand: ParsableCommand {
         if !hydration.issues.isEmpty { problems = true }
         let state = hydration.state.narrowed(service: service, stream: stream)
         if json {
-            let object = JSONValue.object([
-                "at": .string(time.rfc3339),
-                "position": .int(Int64(hydration.position)),
-                "services": state.json,
-            ])
-            Output.out(object.jsonText)
+            StateJSON.write(state, at: time, position: hydration.position)
         } else {
             Output.out(StateText.render(state, at: time, position: hydration.position,
                                         total: try store.eventCount(), log: opened.displayName))
@@ -88,6 +83,40 @@ enum TimeArgument {
             }
             return (t, try source.position(at: t))
         }
+    }
+}
+
+/// `{"at": …, "position": …, "services": {…}}` streamed to stdout with sorted keys, without
+/// building the whole text first (a million-event state is tens of megabytes).
+enum StateJSON {
+    static func write(_ state: State, at time: Timestamp, position: Int) {
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 21)
+        func flushIfLarge() {
+            if out.count >= 1 << 20 {
+                Output.write(out)
+                out.removeAll(keepingCapacity: true)
+            }
+        }
+        out.append(contentsOf: #"{"at":"#.utf8)
+        JSONValue.writeString(time.rfc3339, to: &out)
+        out.append(contentsOf: #","position":\#(position),"services":{"#.utf8)
+        for (i, service) in state.services.keys.sorted().enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(service, to: &out)
+            out.append(contentsOf: ":{".utf8)
+            let streams = state.services[service]!
+            for (j, stream) in streams.keys.sorted().enumerated() {
+                if j > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(stream, to: &out)
+                out.append(UInt8(ascii: ":"))
+                streams[stream]!.write(to: &out)
+                flushIfLarge()
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: "}}\n".utf8)
+        Output.write(out)
     }
 }
 
