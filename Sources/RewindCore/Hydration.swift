@@ -58,10 +58,12 @@ public struct Hydration: Sendable {
     public var bytesRead: Int
     /// Ops the fold skipped on the way.
     public var issues: [FoldIssue]
-    /// Irreversible events crossed (the undo strategy reports them).
-    public var irreversibleCrossed: [Event]
+    /// Irreversible events crossed backwards (the undo strategy reports them): the state is
+    /// rewound, but their effect outside the store stays.
+    public var irreversibleCrossed: [StreamTransition]
 
-    public init(state: State, position: Int, applied: Int, bytesRead: Int, issues: [FoldIssue] = [], irreversibleCrossed: [Event] = []) {
+    public init(state: State, position: Int, applied: Int, bytesRead: Int, issues: [FoldIssue] = [],
+                irreversibleCrossed: [StreamTransition] = []) {
         self.state = state
         self.position = position
         self.applied = applied

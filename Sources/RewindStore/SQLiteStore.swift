@@ -106,6 +106,24 @@ public final class SQLiteStore: EventStore {
                 );
                 """)
         }
+        m.registerMigration("v2-derived") { db in
+            try db.execute(sql: """
+                CREATE TABLE derived_meta (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1), rules TEXT NOT NULL,
+                    version INTEGER NOT NULL, events INTEGER NOT NULL, complete INTEGER NOT NULL
+                );
+                CREATE TABLE transitions (
+                    pos INTEGER PRIMARY KEY, service TEXT NOT NULL, stream TEXT NOT NULL,
+                    before TEXT, after TEXT,              -- the stream's document; NULL = none
+                    irreversible INTEGER NOT NULL, event_id TEXT NOT NULL, line INTEGER NOT NULL, type TEXT NOT NULL
+                );
+                CREATE TABLE days (day INTEGER PRIMARY KEY, first INTEGER NOT NULL, end INTEGER NOT NULL);
+                CREATE TABLE day_changes (
+                    day INTEGER NOT NULL, service TEXT NOT NULL, stream TEXT NOT NULL, doc TEXT,
+                    PRIMARY KEY (day, service, stream)
+                ) WITHOUT ROWID;
+                """)
+        }
         return m
     }
 
@@ -139,7 +157,8 @@ public final class SQLiteStore: EventStore {
 
     public func reset() throws {
         try queue.write { db in
-            for table in ["events", "duplicates", "rejected", "backwards", "import_state", "keyframes", "cached_states"] {
+            for table in ["events", "duplicates", "rejected", "backwards", "import_state", "keyframes", "cached_states",
+                          "derived_meta", "transitions", "days", "day_changes"] {
                 try db.execute(sql: "DELETE FROM \(table)")
             }
         }

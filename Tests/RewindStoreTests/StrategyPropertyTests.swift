@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+@testable import RewindCore
+@testable import RewindStore
+
+/// Random logs that exercise every op kind, duplicates, equal and backwards timestamps,
+/// deletes and irreversible events.
+struct RandomLog {
+    static let rules = """
+        services:
+          a:
+            Set:
+              ops:
+                - set: /x/y
+                  value: $.data.v
+            Inc:
+              ops:
+                - inc: /n
+                  by: $.data.v
+            Dec:
+              ops:
+                - inc: /n
+                  by: -$.data.v
+            Unset:
+              ops:
+                - unset: /x
+            Append:
+              ops:
+                - append: /list
+                  value: $.data
+            Merge:
+              ops:
+                - merge: $.data
+            Delete:
+              ops:
+                - delete: true
+            Mixed:
+              ops:
+                - set: /when
+                  value: $.ts
+                - inc: /n
+                  by: $.data.missing
+                - append: /x
+                  value: 1
+          b:
+            Email:
+              irreversible: true
+              ops:
+                - append: /sent
+                  value: $.data.to
+        """
+
+    static func text(seed: UInt64, lines: Int) -> String {
+        var rng = SplitMix64(seed: seed)
+        func pick<T>(_ xs: [T]) -> T { xs[Int(rng.next() % UInt64(xs.count))] }
+        var ts: Int64 = 1_767_225_600_000 + Int64(rng.next() % 1000)
+        var out: [String] = []
+        var ids: [String] = []
+        for i in 0..<lines {
+            switch rng.next() % 10 {
+            case 0: break                                        // equal timestamp
+            case 1: ts -= Int64(rng.next() % 5000)               // backwards
+            case 2: ts += 86_400_000 / 3                          // crosses UTC days
+            default: ts += Int64(rng.next() % 3000)
+            }
+            if !ids.isEmpty && rng.next() % 15 == 0 {            // duplicate delivery
+                out.append(#"{"id":"\#(pick(ids))","ts":\#(ts),"service":"a","stream":"s0","type":"Set","data":{"v":-1}}"#)
+                continue
+            }
+            let id = "e\(i)"
+            ids.append(id)
+            let service = rng.next() % 5 == 0 ? "b" : (rng.next() % 4 == 0 ? "c" : "a")
+            let stream = "s\(rng.next() % 5)"
+            let type = service == "b" ? pick(["Email", "Other"])
+                : pick(["Set", "Inc", "Dec", "Unset", "Append", "Merge", "Delete", "Mixed", "Plain"])
+            let v = pick(["1", "2.5", "-3", "\"text\"", "null", "{\"k\":1}", "[1,2]"])
+            let data = pick([#"{"v":\#(v)}"#, #"{"v":\#(v),"w":{"z":\#(v)}}"#, #"{"to":"x@y"}"#, "{}", #"{"x":null,"n":4}"#])
+            let meta = rng.next() % 7 == 0 ? #","meta":{"effect":"external"}"# : ""
+            let tsText = rng.next() % 2 == 0 ? "\(ts)" : "\"\(Timestamp(nanoseconds: ts * 1_000_000).rfc3339)\""
+            out.append(#"{"id":"\#(id)","ts":\#(tsText),"service":"\#(service)","stream":"\#(stream)","type":"\#(type)","data":\#(data)\#(meta)}"#)
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+}
+
+@Suite struct StrategyPropertyTests {
+    func openStore(seed: UInt64, lines: Int) throws -> (SQLiteStore, Fold) {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("r.jsonl").path
+        FileManager.default.createFile(atPath: path, contents: Data(RandomLog.text(seed: seed, lines: lines).utf8))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("r.rewind").path)
+        _ = try importFile(path, store: store)
+        return (store, Fold(rules: try Rules.parse(yaml: RandomLog.rules, file: "r.rules.yaml")))
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func everyStrategyReturnsReplaysStateAtRandomTimes(seed: UInt64) throws {
+        let (store, fold) = try openStore(seed: seed, lines: 400)
+        let (derived, status) = try store.ensureDerived(fold: fold, minimumKeyframeInterval: 8)
+        #expect(status != .upToDate)
+        #expect(try derived.keyframePositions().count > 3)
+        let replay = ReplayStrategy(source: store, fold: fold)
+        let strategies: [any HydrationStrategy] = [
+            DiffStrategy(derived: derived), UndoStrategy(derived: derived), SquashStrategy(derived: derived),
+            CacheStrategy(derived: derived, source: store, fold: fold, cacheAfter: 5),
+        ]
+        let count = try store.eventCount()
+        var times: [Timestamp] = [.min, Timestamp(nanoseconds: 0), .max]
+        try store.forEachEvent(in: 0..<count) { e in
+            times.append(e.ts)                                             // exactly at an event
+            times.append(Timestamp(nanoseconds: e.ts.nanoseconds - 1))
+        }
+        var rng = SplitMix64(seed: seed * 977)
+        let first = times[3].nanoseconds, last = times.last!.nanoseconds
+        for _ in 0..<400 {
+            times.append(Timestamp(nanoseconds: first - 10_000_000 + Int64(rng.next() % UInt64(last - first + 20_000_000))))
+        }
+        var checked = 0
+        for t in times.shuffled(using: &rng).prefix(700) {
+            let position = try store.position(at: t)
+            let expected = try replay.hydrate(to: position)
+            #expect(try replay.hydrate(to: position, partitions: 2).state == expected.state)
+            for s in strategies {
+                let h = try s.hydrate(to: position)
+                #expect(h.state == expected.state, "\(s.name) at position \(position) of \(count) (seed \(seed))")
+                #expect(h.state.hash == expected.state.hash)
+                checked += 1
+            }
+        }
+        #expect(checked == 700 * 4)
+        #expect(try derived.cachedPositions().count > 0, "the cache strategy stored what it computed")
+    }
+
+    @Test func undoListsTheIrreversibleEventsItCrosses() throws {
+        let (store, fold) = try openStore(seed: 9, lines: 300)
+        let (derived, _) = try store.ensureDerived(fold: fold, minimumKeyframeInterval: 1_000_000)
+        let count = try store.eventCount()
+        #expect(try derived.keyframePositions() == [0, count])
+        // From the head back to position 1: every event after the first is undone.
+        let h = try UndoStrategy(derived: derived).hydrate(to: 1)
+        var expected: [String] = []
+        try store.forEachEvent(in: 1..<count) { if fold.isIrreversible($0) { expected.append($0.id) } }
+        #expect(!expected.isEmpty)
+        #expect(h.irreversibleCrossed.map(\.eventID) == expected.reversed(), "newest first, as crossed")
+        #expect(h.applied == count - 1)
+    }
+
+    @Test func derivedDataIsRebuiltWhenTheRulesChangeAndCachesOfOtherRulesAreIgnored() throws {
+        let (store, fold) = try openStore(seed: 11, lines: 200)
+        let (derived, _) = try store.ensureDerived(fold: fold)
+        let count = try store.eventCount()
+        _ = try CacheStrategy(derived: derived, source: store, fold: fold, cacheAfter: 1).hydrate(to: count)
+        #expect(try derived.cachedPositions() == [count])
+        #expect(try store.ensureDerived(fold: fold).1 == .upToDate)
+
+        let other = Fold(rules: try Rules.parse(yaml: "services: {}", file: "other.yaml"))
+        let (rebuilt, status) = try store.ensureDerived(fold: other)
+        #expect(status == .built(reason: "the rules changed"))
+        #expect(try rebuilt.cachedPositions().isEmpty, "a cache written under other rules is never trusted")
+        let h = try CacheStrategy(derived: rebuilt, source: store, fold: other).hydrate(to: count)
+        #expect(h.state == (try ReplayStrategy(source: store, fold: other).hydrate(to: count)).state)
+    }
+}
