@@ -14,7 +14,8 @@ public struct RewindCommand: ParsableCommand {
             Exit codes: 0 success, 1 the work ran but found a problem (rejected lines, skipped ops),
             2 bad usage or input that cannot be opened.
             """,
-        subcommands: [StateCommand.self, ImportCommand.self, SimulateCommand.self, BenchCommand.self],
+        subcommands: [StateCommand.self, ImportCommand.self, CompareCommand.self, BisectCommand.self, VerifyCommand.self,
+                      SquashCommand.self, SimulateCommand.self, BenchCommand.self],
         defaultSubcommand: StateCommand.self
     )
 

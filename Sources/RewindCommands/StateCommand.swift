@@ -27,15 +27,15 @@ struct StateCommand: ParsableCommand {
     @Option(help: "Only this stream.")
     var stream: String?
 
-    @Option(help: "The hydration strategy: \(StrategyCatalog.names.joined(separator: ", ")).")
+    @Option(help: "The hydration strategy: \(Hydrator.names.joined(separator: ", ")).")
     var strategy: String = "replay"
 
     @Flag(help: "Print one JSON object.")
     var json = false
 
     func validate() throws {
-        guard StrategyCatalog.names.contains(strategy) else {
-            throw ValidationError("unknown strategy '\(strategy)' (available: \(StrategyCatalog.names.joined(separator: ", ")))")
+        guard Hydrator.names.contains(strategy) else {
+            throw ValidationError("unknown strategy '\(strategy)' (available: \(Hydrator.names.joined(separator: ", ")))")
         }
     }
 
@@ -44,8 +44,12 @@ struct StateCommand: ParsableCommand {
         let opened = try logOptions.open(problems: &problems)
         let store = opened.store
         let (time, position) = try TimeArgument.resolve(at, in: store)
-        let strategyImpl = try StrategyCatalog.make(strategy, source: store, fold: Fold(rules: opened.rules))
-        let hydration = try strategyImpl.hydrate(to: position)
+        let hydrator = Hydrator(opened: opened)
+        let hydration = try hydrator.hydrate(strategy, to: position)
+        if hydrator.foundDamage { problems = true }
+        if !hydration.irreversibleCrossed.isEmpty && !json {
+            Output.diagnostic(UndoReport.text(hydration.irreversibleCrossed))
+        }
         for issue in hydration.issues {
             Output.diagnostic("\(opened.sourcePath ?? opened.displayName):\(issue.line): \(Output.safe(issue.message))")
         }
@@ -138,14 +142,14 @@ enum StateText {
     }
 }
 
-/// The hydration strategies `--strategy` can name.
-enum StrategyCatalog {
-    static let names = ["replay"]
-
-    static func make(_ name: String, source: any EventSource, fold: Fold) throws -> any HydrationStrategy {
-        switch name {
-        case "replay": return ReplayStrategy(source: source, fold: fold)
-        default: throw UsageError(message: "unknown strategy '\(name)'")
+/// What the undo strategy could not take back.
+enum UndoReport {
+    static func text(_ crossed: [StreamTransition]) -> String {
+        var lines = ["undo crossed \(crossed.count) irreversible event\(crossed.count == 1 ? "" : "s"): the state is rewound, but their effects outside the store remain:"]
+        for t in crossed.prefix(20) {
+            lines.append("  line \(t.line): \(Output.safe(t.eventID)) \(Output.safe(t.service))/\(Output.safe(t.stream)) \(Output.safe(t.type))")
         }
+        if crossed.count > 20 { lines.append("  … and \(crossed.count - 20) more") }
+        return lines.joined(separator: "\n")
     }
 }

@@ -95,7 +95,7 @@ public struct SquashStrategy: HydrationStrategy {
 
 /// Hydrated states kept in the store: the nearest cached state at or before T plus the events
 /// after it, folded. What it computes is cached in turn (when it folded at least `cacheAfter`
-/// events), so a point in time visited once is near a cached state afterwards.
+/// events), so a point in time visited once is a cached state afterwards.
 public struct CacheStrategy: HydrationStrategy {
     public let name = "cache"
     public var derived: any DerivedData
@@ -103,7 +103,7 @@ public struct CacheStrategy: HydrationStrategy {
     public var fold: Fold
     public var cacheAfter: Int
 
-    public init(derived: any DerivedData, source: any EventSource, fold: Fold, cacheAfter: Int = 1000) {
+    public init(derived: any DerivedData, source: any EventSource, fold: Fold, cacheAfter: Int = 1) {
         self.derived = derived
         self.source = source
         self.fold = fold

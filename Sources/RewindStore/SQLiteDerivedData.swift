@@ -129,11 +129,19 @@ public final class SQLiteDerivedData: DerivedData, @unchecked Sendable {
                          position: position, what: "cached state")
     }
 
+    /// At most this many cached states are kept; the least recently written go first.
+    public static let cacheCapacity = 64
+
     public func storeCachedState(_ state: State, at position: Int) throws {
         let text = state.json.jsonText
         try queue.write { db in
+            let sequence = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(created), 0) + 1 FROM cached_states")) ?? 1
             try db.execute(sql: "INSERT OR REPLACE INTO cached_states VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [position, rules, version, text, ContentHash.hex(of: text), Int64(Date().timeIntervalSince1970)])
+                           arguments: [position, rules, version, text, ContentHash.hex(of: text), sequence])
+            try db.execute(sql: """
+                DELETE FROM cached_states WHERE pos NOT IN
+                    (SELECT pos FROM cached_states ORDER BY created DESC LIMIT ?)
+                """, arguments: [SQLiteDerivedData.cacheCapacity])
         }
     }
 
@@ -256,16 +264,21 @@ extension SQLiteStore {
 
 /// Reads the timeline in chunks, each read finished before the caller sees its events, so the
 /// caller may write to the same store between events (GRDB connections are not re-entrant).
-struct ChunkedReader: EventSource {
-    let store: SQLiteStore
-    var chunk = 20_000
+public struct ChunkedReader: EventSource {
+    public let store: SQLiteStore
+    public var chunk = 20_000
 
-    func eventCount() throws -> Int { try store.eventCount() }
-    func position(at time: Timestamp) throws -> Int { try store.position(at: time) }
-    func event(at position: Int) throws -> Event { try store.event(at: position) }
+    public init(store: SQLiteStore, chunk: Int = 20_000) {
+        self.store = store
+        self.chunk = chunk
+    }
+
+    public func eventCount() throws -> Int { try store.eventCount() }
+    public func position(at time: Timestamp) throws -> Int { try store.position(at: time) }
+    public func event(at position: Int) throws -> Event { try store.event(at: position) }
 
     @discardableResult
-    func forEachEvent(in range: Range<Int>, _ body: (Event) throws -> Void) throws -> Int {
+    public func forEachEvent(in range: Range<Int>, _ body: (Event) throws -> Void) throws -> Int {
         var bytes = 0
         var start = range.lowerBound
         while start < range.upperBound {

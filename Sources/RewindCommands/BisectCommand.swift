@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import RewindCore
+import RewindStore
+
+/// `rewind bisect LOG --invariant EXPR [--json]` (SPEC §7).
+struct BisectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bisect",
+        abstract: "Find the first event after which an invariant is false.",
+        discussion: """
+            EXPR is true or false over the state, e.g. 'all(accounts/*/balance >= 0)',
+            'sum(accounts/*/balance) == 1200', 'transfers/transfer-1/status != "failed"'.
+            Paths are service/stream/key/…, '*' matches any one segment. Exit 1 when the invariant
+            breaks, 0 when it holds at every position. With --json: {"holds": true} or
+            {"holds": false, "position": N, "event": {…}}.
+            """
+    )
+
+    @OptionGroup var logOptions: LogOptions
+
+    @Option(help: "The invariant.")
+    var invariant: String
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let parsed: Invariant
+        do throws(InvariantSyntaxError) {
+            parsed = try Invariant(invariant)
+        } catch {
+            throw UsageError(message: "--invariant: \(error)\n  \(invariant)\n  \(String(repeating: " ", count: max(0, error.column - 1)))^")
+        }
+        var problems = false
+        let opened = try logOptions.open(problems: &problems)
+        let hydrator = Hydrator(opened: opened)
+        let count = try opened.store.eventCount()
+        var failure: Int?
+        do {
+            failure = try Bisector(invariant: parsed).firstFailure(in: try hydrator.derived(), events: count)
+        } catch let damage as DerivedDataDamage {
+            hydrator.reportDamage(damage)
+            failure = try Bisector(invariant: parsed).firstFailure(in: try hydrator.derived(forceReason: "a damaged row was found"), events: count)
+        }
+        guard let position = failure else {
+            if json { Output.out(#"{"holds":true}"#) } else { Output.out("holds at every position (\(count) events)") }
+            if problems || hydrator.foundDamage { throw ExitCode(1) }
+            return
+        }
+        let event = try opened.store.event(at: position - 1)
+        if json {
+            Output.out(JSONValue.object(["holds": .bool(false), "position": .int(Int64(position)), "event": event.jsonObject]).jsonText)
+        } else {
+            Output.out("first false at position \(position) of \(count), \(event.ts.rfc3339), after line \(event.line):")
+            Output.out("  " + event.jsonObject.jsonText)
+        }
+        throw ExitCode(1)
+    }
+}
