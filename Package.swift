@@ -41,6 +41,8 @@ let package = Package(
         .executableTarget(name: "rewind", dependencies: ["RewindCommands"]),
         .testTarget(name: "RewindCoreTests", dependencies: ["RewindCore"]),
         .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore"]),
-        .testTarget(name: "RewindCommandTests", dependencies: ["RewindCommands", "RewindStore", "RewindCore"]),
+        .testTarget(name: "RewindCommandTests", dependencies: [
+            "RewindCommands", "RewindStore", "RewindCore", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
     ]
 )

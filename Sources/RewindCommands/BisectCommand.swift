@@ -26,14 +26,24 @@ struct BisectCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let parsed: Invariant
+        _ = try parseInvariant()  // a syntax error stops before the log is opened
+        var problems = false
+        let found = try logOptions.withLog(problems: &problems) { opened in try execute(opened) }
+        if found || problems { throw ExitCode(1) }
+    }
+
+    /// The command's work on an opened log; returns whether it found a problem (exit 1).
+    func parseInvariant() throws -> Invariant {
         do throws(InvariantSyntaxError) {
-            parsed = try Invariant(invariant)
+            return try Invariant(invariant)
         } catch {
             throw UsageError(message: "--invariant: \(error)\n  \(invariant)\n  \(String(repeating: " ", count: max(0, error.column - 1)))^")
         }
+    }
+
+    func execute(_ opened: OpenedLog) throws -> Bool {
+        let parsed = try parseInvariant()
         var problems = false
-        let opened = try logOptions.open(problems: &problems)
         let hydrator = Hydrator(opened: opened)
         let count = try opened.store.eventCount()
         var failure: Int?
@@ -45,8 +55,7 @@ struct BisectCommand: ParsableCommand {
         }
         guard let position = failure else {
             if json { Output.out(#"{"holds":true}"#) } else { Output.out("holds at every position (\(count) events)") }
-            if problems || hydrator.foundDamage { throw ExitCode(1) }
-            return
+            return problems || hydrator.foundDamage
         }
         let event = try opened.store.event(at: position - 1)
         if json {
@@ -55,6 +64,6 @@ struct BisectCommand: ParsableCommand {
             Output.out("first false at position \(position) of \(count), \(event.ts.rfc3339), after line \(event.line):")
             Output.out("  " + event.jsonObject.jsonText)
         }
-        throw ExitCode(1)
+        return true
     }
 }

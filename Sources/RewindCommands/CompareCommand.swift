@@ -25,7 +25,13 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         var problems = false
-        let opened = try logOptions.open(problems: &problems)
+        let found = try logOptions.withLog(problems: &problems) { opened in try execute(opened) }
+        if found || problems { throw ExitCode(1) }
+    }
+
+    /// The command's work on an opened log; returns whether it found a problem (exit 1).
+    func execute(_ opened: OpenedLog) throws -> Bool {
+        var problems = false
         let (time, position) = try TimeArgument.resolve(at, in: opened.store)
         let hydrator = Hydrator(opened: opened)
         _ = try hydrator.derived()
@@ -74,6 +80,6 @@ struct CompareCommand: ParsableCommand {
                 Output.out(UndoReport.text(crossed))
             }
         }
-        if disagree || hydrator.foundDamage || problems { throw ExitCode(1) }
+        return disagree || hydrator.foundDamage || problems
     }
 }

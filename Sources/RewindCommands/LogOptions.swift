@@ -14,12 +14,17 @@ struct LogOptions: ParsableArguments {
     /// Opens the log, importing it if needed, and reports the import on stderr.
     /// `problems` becomes true when the log has rejected lines.
     func open(quiet: Bool = false, problems: inout Bool) throws -> OpenedLog {
+        var damaged = false
         let progress = ProgressBar(label: "importing \(Output.safe(log))")
         let reporter = ImportReporter(file: log)
-        let opened = try LogOpener.open(log, rulesPath: rules) { importer in
+        let opened = try LogOpener.open(log, rulesPath: rules, onDamage: { why in
+            Output.diagnostic("\(log): the store is damaged (\(why)); rebuilding it from the log")
+            damaged = true
+        }) { importer in
             importer.onDiagnostic = { reporter.report($0) }
             importer.onProgress = { progress.update($0, of: $1) }
         }
+        if damaged { problems = true }
         progress.finish()
         reporter.finish()
         if let result = opened.importResult {
@@ -32,6 +37,22 @@ struct LogOptions: ParsableArguments {
             if result.summary.rejected > 0 { problems = true }
         }
         return opened
+    }
+}
+
+extension LogOptions {
+    /// Opens the log and runs `body`; when the store turns out to be damaged midway and it was
+    /// made from a `.jsonl`, the store is rebuilt from the log and `body` runs once more.
+    func withLog<T>(problems: inout Bool, _ body: (OpenedLog) throws -> T) throws -> T {
+        let opened = try open(problems: &problems)
+        do {
+            return try body(opened)
+        } catch where StoreError.isDamage(error) && opened.rebuildable {
+            Output.diagnostic("\(log): the store is damaged (\(error)); rebuilding it from the log")
+            problems = true
+            SQLiteStore.remove(at: opened.store.location)
+            return try body(try open(problems: &problems))
+        }
     }
 }
 

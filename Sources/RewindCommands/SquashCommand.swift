@@ -15,7 +15,13 @@ struct SquashCommand: ParsableCommand {
 
     func run() throws {
         var problems = false
-        let opened = try logOptions.open(problems: &problems)
+        let found = try logOptions.withLog(problems: &problems) { opened in try execute(opened) }
+        if found || problems { throw ExitCode(1) }
+    }
+
+    /// The command's work on an opened log; returns whether it found a problem (exit 1).
+    func execute(_ opened: OpenedLog) throws -> Bool {
+        var problems = false
         let hydrator = Hydrator(opened: opened)
         let derived = try hydrator.derived()
         Output.out("day         events  first   end      streams changed")
@@ -27,6 +33,6 @@ struct SquashCommand: ParsableCommand {
         }
         let bytes = try opened.store.derivedBytes()
         Output.out("squashed days take \(bytes["squash"] ?? 0) bytes")
-        if problems { throw ExitCode(1) }
+        return problems
     }
 }

@@ -41,7 +41,13 @@ struct StateCommand: ParsableCommand {
 
     func run() throws {
         var problems = false
-        let opened = try logOptions.open(problems: &problems)
+        let found = try logOptions.withLog(problems: &problems) { opened in try execute(opened) }
+        if found || problems { throw ExitCode(1) }
+    }
+
+    /// The command's work on an opened log; returns whether it found a problem (exit 1).
+    func execute(_ opened: OpenedLog) throws -> Bool {
+        var problems = false
         let store = opened.store
         let (time, position) = try TimeArgument.resolve(at, in: store)
         let hydrator = Hydrator(opened: opened)
@@ -61,7 +67,7 @@ struct StateCommand: ParsableCommand {
             Output.out(StateText.render(state, at: time, position: hydration.position,
                                         total: try store.eventCount(), log: opened.displayName))
         }
-        if problems { throw ExitCode(1) }
+        return problems
     }
 }
 

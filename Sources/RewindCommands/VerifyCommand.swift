@@ -32,7 +32,13 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         var problems = false
-        let opened = try logOptions.open(problems: &problems)
+        let found = try logOptions.withLog(problems: &problems) { opened in try execute(opened) }
+        if found || problems { throw ExitCode(1) }
+    }
+
+    /// The command's work on an opened log; returns whether it found a problem (exit 1).
+    func execute(_ opened: OpenedLog) throws -> Bool {
+        var problems = false
         let hydrator = Hydrator(opened: opened)
         let derived = try hydrator.derived()
         let store = opened.store
@@ -136,6 +142,6 @@ struct VerifyCommand: ParsableCommand {
         } else {
             Output.out(summary)
         }
-        if !findings.isEmpty || problems || hydrator.foundDamage { throw ExitCode(1) }
+        return !findings.isEmpty || problems || hydrator.foundDamage
     }
 }

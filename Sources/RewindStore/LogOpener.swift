@@ -11,6 +11,8 @@ public struct OpenError: Error, CustomStringConvertible, Sendable {
 /// An opened log: its store, and where its rules and quarantine live.
 public struct OpenedLog {
     public var store: SQLiteStore
+    /// The store was made from `sourcePath` by this opener (so it can be rebuilt from it).
+    public var rebuildable: Bool { importResult != nil }
     /// The JSON Lines file the store was imported from, when known.
     public var sourcePath: String?
     public var rules: Rules
@@ -91,6 +93,7 @@ public enum LogOpener {
     /// file is unchanged; a file that only grew imports its new tail), a store file is
     /// opened as it is.
     public static func open(_ log: String, rulesPath explicitRules: String? = nil, storePath: String? = nil,
+                            onDamage: (String) -> Void = { _ in },
                             configure: (JSONLImporter) -> Void = { _ in }) throws -> OpenedLog {
         if log.hasPrefix("postgres://") || log.hasPrefix("postgresql://") {
             throw OpenError("\(log): PostgreSQL stores are not supported by this build yet; import into a store file instead")
@@ -112,6 +115,11 @@ public enum LogOpener {
         let store: SQLiteStore
         do {
             store = try SQLiteStore(path: target)
+        } catch where StoreError.isDamage(error) {
+            // The store is a cache of the log: a damaged one is rebuilt, never read.
+            onDamage("\(error)")
+            SQLiteStore.remove(at: target)
+            do { store = try SQLiteStore(path: target) } catch { throw OpenError("\(error)") }
         } catch {
             throw OpenError("\(error)")
         }

@@ -55,7 +55,8 @@ extension SQLiteStore {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
                 guard rc == SQLITE_ROW else {
-                    throw StoreError("\(location): read failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
+                    throw StoreError("\(location): read failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))",
+                                     isDamage: rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
                 }
                 if partitions > 1, let service = SQLiteStore.columnBytes(s, 3), let stream = SQLiteStore.columnBytes(s, 4),
                    StreamPartition.of(service: service, stream: stream, count: partitions) != partition {

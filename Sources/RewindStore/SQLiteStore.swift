@@ -6,8 +6,20 @@ import RewindCore
 /// A problem with a store: it cannot be opened, or is not a rewind store.
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The store file is damaged (SQLite reports corruption, or the file is shorter than it says).
+    public var isDamage: Bool
+    public init(_ message: String, isDamage: Bool = false) {
+        self.message = message
+        self.isDamage = isDamage
+    }
     public var description: String { message }
+
+    /// Whether `error` means the store file itself is damaged.
+    public static func isDamage(_ error: any Error) -> Bool {
+        if let e = error as? StoreError { return e.isDamage }
+        if let e = error as? DatabaseError { return e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB }
+        return false
+    }
 }
 
 /// The embedded store: one SQLite file per log (GRDB.swift for connections, migrations and
@@ -53,8 +65,26 @@ public final class SQLiteStore: EventStore {
             _ = try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = TRUNCATE") }
             try SQLiteStore.migrator.migrate(queue)
         } catch let error as DatabaseError {
-            throw StoreError("\(path): not a usable rewind store (\(error.message ?? "\(error)"))")
+            throw StoreError("\(path): not a usable rewind store (\(error.message ?? "\(error)"))",
+                             isDamage: error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB)
         }
+        if try isTruncated() {
+            throw StoreError("\(path): the store file is shorter than its pages (truncated)", isDamage: true)
+        }
+    }
+
+    /// A file shorter than SQLite's page count says it is was cut off.
+    func isTruncated() throws -> Bool {
+        let (pages, pageSize) = try queue.read { db in
+            (try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0, try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0)
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: location)[.size] as? Int) ?? 0
+        return size < pages * pageSize
+    }
+
+    /// Removes a store file and its journal.
+    public static func remove(at path: String) {
+        for suffix in ["", "-journal", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
     /// Whether the file at `path` starts with SQLite's header.

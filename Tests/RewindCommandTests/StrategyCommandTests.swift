@@ -1,0 +1,152 @@
+import Foundation
+import GRDB
+import Testing
+@testable import RewindCore
+@testable import RewindStore
+
+@Suite struct StrategyCommandTests {
+    func sample() throws -> (URL, String) {
+        let dir = try Rewind.sampleFolder()
+        return (dir, dir.appendingPathComponent("bank.jsonl").path)
+    }
+
+    @Test func compareRunsAllFiveAndTheyAgree() throws {
+        let (_, log) = try sample()
+        let r = try Rewind.run(["compare", log, "--at", "2026-03-02T09:14:05Z", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try JSONParser.parse(r.stdout)
+        #expect(o["at"] == .string("2026-03-02T09:14:05Z") && o["position"] == .int(11))
+        let strategies = o["strategies"]?.arrayValue ?? []
+        #expect(strategies.compactMap { $0["name"]?.stringValue } == ["replay", "diff", "undo", "squash", "cache"])
+        let hashes = Set(strategies.compactMap { $0["hash"]?.stringValue })
+        #expect(hashes.count == 1)
+        for s in strategies {
+            #expect(s["agrees"] == .bool(true))
+            #expect(s["applied"]?.isNumber == true && s["seconds"]?.isNumber == true && s["bytes"]?.isNumber == true)
+        }
+        // Undo walks back from the head and names the two e-mails it cannot take back.
+        let undo = strategies[2]
+        #expect(undo["irreversible"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["evt-021", "evt-014"])
+        let table = try Rewind.run(["compare", log, "--at", "2026-03-02T09:14:05Z"])
+        #expect(table.stdout.contains("undo crossed 2 irreversible events"))
+    }
+
+    @Test func everyStrategyGivesTheSameStateJSON() throws {
+        let (_, log) = try sample()
+        for at in ["2026-03-01T00:00:00Z", "2026-03-02T09:14:01Z", "2026-03-02T23:59:59.999999999Z", "2026-03-03T08:00:03Z", "end"] {
+            let outputs = try ["replay", "diff", "undo", "squash", "cache"].map { try Rewind.run(["state", log, "--at", at, "--json", "--strategy", $0]) }
+            for o in outputs { #expect(o.status == 0, "\(o.stderr)") }
+            #expect(Set(outputs.map(\.stdout)).count == 1, "strategies disagree at \(at)")
+        }
+    }
+
+    @Test func bisectFindsTheFirstBreakOfANonMonotonicInvariant() throws {
+        let (_, log) = try sample()
+        // transfer-2's status is "failed" only between CommissionFailed and TransferCompensated.
+        let r = try Rewind.run(["bisect", log, "--invariant", #"transfers/transfer-2/status != "failed""#, "--json"])
+        #expect(r.status == 1)
+        let o = try JSONParser.parse(r.stdout)
+        #expect(o["holds"] == .bool(false) && o["position"] == .int(18))
+        #expect(o["event"]?["id"] == .string("evt-018") && o["event"]?["type"] == .string("CommissionFailed"))
+        #expect(o["event"]?["meta"]?["sagaId"] == .string("transfer-2"))
+
+        let holds = try Rewind.run(["bisect", log, "--invariant", "all(accounts/*/balance >= 0) && max(accounts/*/balance) <= 1000", "--json"])
+        #expect(holds.status == 0 && holds.stdout == "{\"holds\":true}\n")
+
+        let money = try Rewind.run(["bisect", log, "--invariant", "sum(accounts/*/balance) == 1200 || count(accounts/*/balance) < 3", "--json"])
+        #expect(try JSONParser.parse(money.stdout)["position"] == .int(3))
+    }
+
+    @Test func invariantSyntaxErrorsNameTheColumn() throws {
+        let (_, log) = try sample()
+        let r = try Rewind.run(["bisect", log, "--invariant", "sum(accounts/*/balance) = 1200"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("column 25"), "\(r.stderr)")
+        let wildcard = try Rewind.run(["bisect", log, "--invariant", "accounts/*/balance > 0"])
+        #expect(wildcard.status == 2 && wildcard.stderr.contains("column 1"))
+    }
+
+    /// Opens the sample's store directly, as damage on disk would find it.
+    func withDatabase(_ dir: URL, _ body: (Database) throws -> Void) throws {
+        let queue = try DatabaseQueue(path: dir.appendingPathComponent("bank.rewind").path)
+        try queue.write(body)
+    }
+
+    @Test func aDamagedKeyframeIsDetectedReportedAndRebuiltNeverServed() throws {
+        let (dir, log) = try sample()
+        let good = try Rewind.run(["state", log, "--json", "--at", "end"])
+        _ = try Rewind.run(["state", log, "--json", "--strategy", "diff"])
+        try withDatabase(dir) { db in
+            // Flip bytes inside the head keyframe's state, leaving its hash as it was.
+            try db.execute(sql: "UPDATE keyframes SET state = replace(state, '\"balance\":450', '\"balance\":999') WHERE pos = 21")
+            #expect(db.changesCount == 1)
+        }
+        let r = try Rewind.run(["state", log, "--json", "--strategy", "undo", "--at", "end"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("keyframe at position 21 is damaged"), "\(r.stderr)")
+        #expect(r.stdout == good.stdout, "the damaged keyframe must not be served")
+        let again = try Rewind.run(["state", log, "--json", "--strategy", "undo", "--at", "end"])
+        #expect(again.status == 0 && again.stdout == good.stdout)
+    }
+
+    @Test func aDamagedOrDriftedCachedStateIsFoundByVerifyAndRebuilt() throws {
+        let (dir, log) = try sample()
+        _ = try Rewind.run(["state", log, "--strategy", "cache", "--at", "2026-03-02T09:14:05Z"])
+        _ = try Rewind.run(["state", log, "--strategy", "cache", "--at", "end"])
+        // A cached state that is consistent with its hash but wrong: a drift, as a buggy writer makes.
+        let store = try SQLiteStore(path: dir.appendingPathComponent("bank.rewind").path)
+        let rules = try LogOpener.loadRules(explicit: nil, besideLog: log).0
+        let (derived, _) = try store.ensureDerived(fold: Fold(rules: rules))
+        var (wrong, _) = try derived.cachedState(at: 11)
+        wrong.services["accounts"]!["account-A"] = .object(["owner": .string("Alice"), "balance": .int(451)])
+        try derived.storeCachedState(wrong, at: 11)
+        // And a damaged one: content changed, hash not.
+        try withDatabase(dir) { db in
+            try db.execute(sql: "UPDATE cached_states SET state = replace(state, 'Bob', 'Rob') WHERE pos = 21")
+        }
+        let r = try Rewind.run(["verify", log, "--json"])
+        #expect(r.status == 1, "\(r.stderr)")
+        let o = try JSONParser.parse(r.stdout)
+        let findings = o["findings"]?.arrayValue ?? []
+        #expect(findings.count == 2)
+        let drift = findings.first { $0["problem"] == .string("drifted") }
+        #expect(drift?["position"] == .int(11))
+        #expect(drift?["streams"] == .array([.string("accounts/account-A")]))
+        #expect(drift?["event"]?["id"] == .string("evt-009"), "the last event of account-A the cache claims to include")
+        #expect(findings.contains { $0["problem"] == .string("damaged") && $0["position"] == .int(21) })
+        #expect(o["rebuilt"] == .int(2))
+        let clean = try Rewind.run(["verify", log])
+        #expect(clean.status == 0 && clean.stdout.contains("0 drifted, 0 damaged"), "\(clean.stdout)")
+    }
+
+    @Test func changedRulesInvalidateDerivedDataAndIgnoreOldCaches() throws {
+        let (dir, log) = try sample()
+        _ = try Rewind.run(["state", log, "--strategy", "cache", "--at", "end"])
+        let rules = dir.appendingPathComponent("bank.rules.yaml")
+        var yaml = try String(contentsOf: rules, encoding: .utf8)
+        yaml = yaml.replacingOccurrences(of: "by: -$.data.amount", with: "by: $.data.amount")  // debits now add
+        try yaml.write(to: rules, atomically: true, encoding: .utf8)
+        let r = try Rewind.run(["state", log, "--strategy", "cache", "--json", "--service", "accounts", "--stream", "account-A"])
+        #expect(r.stderr.contains("the rules changed"), "\(r.stderr)")
+        #expect(try JSONParser.parse(r.stdout)["services"]?["accounts"]?["account-A"]?["balance"] == .int(2150))
+        let replay = try Rewind.run(["state", log, "--json", "--service", "accounts", "--stream", "account-A"])
+        #expect(r.stdout == replay.stdout)
+        let verify = try Rewind.run(["verify", log])
+        #expect(verify.stdout.contains("written under other rules ignored") || verify.stdout.contains("0 drifted"), "\(verify.stdout)")
+    }
+
+    @Test func aTruncatedOrGarbageStoreIsRebuiltFromTheLog() throws {
+        let (dir, log) = try sample()
+        let good = try Rewind.run(["state", log, "--json", "--strategy", "diff"])
+        let storePath = dir.appendingPathComponent("bank.rewind").path
+        let size = try FileManager.default.attributesOfItem(atPath: storePath)[.size] as! Int
+        #expect(truncate(storePath, off_t(size / 2)) == 0)
+        let truncated = try Rewind.run(["state", log, "--json", "--strategy", "diff"])
+        #expect(truncated.stderr.contains("store is damaged"), "\(truncated.stderr)")
+        #expect(truncated.stdout == good.stdout)
+        try Data("not a database at all, just some bytes".utf8).write(to: URL(fileURLWithPath: storePath))
+        let garbage = try Rewind.run(["state", log, "--json"])
+        #expect(garbage.stderr.contains("store is damaged"))
+        #expect(garbage.stdout == good.stdout)
+    }
+}
