@@ -4,7 +4,7 @@ import RewindCore
 import RewindStore
 
 /// `rewind bisect LOG --invariant EXPR [--json]` (SPEC §7).
-struct BisectCommand: ParsableCommand {
+struct BisectCommand: LogCommand {
     static let configuration = CommandConfiguration(
         commandName: "bisect",
         abstract: "Find the first event after which an invariant is false.",
@@ -25,14 +25,11 @@ struct BisectCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
-    func run() throws {
-        _ = try parseInvariant()  // a syntax error stops before the log is opened
-        var problems = false
-        let found = try logOptions.withLog(problems: &problems) { opened in try execute(opened) }
-        if found || problems { throw ExitCode(1) }
+    func validate() throws {
+        // A syntax error stops before the log is opened (exit 2).
+        do { _ = try parseInvariant() } catch let e as UsageError { throw ValidationError(e.message) }
     }
 
-    /// The command's work on an opened log; returns whether it found a problem (exit 1).
     func parseInvariant() throws -> Invariant {
         do throws(InvariantSyntaxError) {
             return try Invariant(invariant)

@@ -4,7 +4,7 @@ import RewindCore
 import RewindStore
 
 /// `rewind compare LOG --at T [--json]`: every strategy at T, and whether it agrees with replay.
-struct CompareCommand: ParsableCommand {
+struct CompareCommand: LogCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
         abstract: "Reach T with every hydration strategy and compare cost and result.",
@@ -23,13 +23,6 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
-    func run() throws {
-        var problems = false
-        let found = try logOptions.withLog(problems: &problems) { opened in try execute(opened) }
-        if found || problems { throw ExitCode(1) }
-    }
-
-    /// The command's work on an opened log; returns whether it found a problem (exit 1).
     func execute(_ opened: OpenedLog) throws -> Bool {
         var problems = false
         let (time, position) = try TimeArgument.resolve(at, in: opened.store)

@@ -40,6 +40,21 @@ struct LogOptions: ParsableArguments {
     }
 }
 
+/// A command that works on one LOG: it opens the log (importing it if needed, rebuilding a
+/// damaged store) and runs `execute`, which returns whether it found a problem (exit 1).
+protocol LogCommand: ParsableCommand {
+    var logOptions: LogOptions { get }
+    func execute(_ opened: OpenedLog) throws -> Bool
+}
+
+extension LogCommand {
+    func run() throws {
+        var problems = false
+        let found = try logOptions.withLog(problems: &problems) { opened in try execute(opened) }
+        if found || problems { throw ExitCode(1) }
+    }
+}
+
 extension LogOptions {
     /// Opens the log and runs `body`; when the store turns out to be damaged midway and it was
     /// made from a `.jsonl`, the store is rebuilt from the log and `body` runs once more.

@@ -4,7 +4,7 @@ import RewindCore
 import RewindStore
 
 /// `rewind squash LOG`: build the per-UTC-day composite diffs and show them.
-struct SquashCommand: ParsableCommand {
+struct SquashCommand: LogCommand {
     static let configuration = CommandConfiguration(
         commandName: "squash",
         abstract: "Build the daily squashed diffs (one composite diff per UTC day) and list them.",
@@ -13,13 +13,6 @@ struct SquashCommand: ParsableCommand {
 
     @OptionGroup var logOptions: LogOptions
 
-    func run() throws {
-        var problems = false
-        let found = try logOptions.withLog(problems: &problems) { opened in try execute(opened) }
-        if found || problems { throw ExitCode(1) }
-    }
-
-    /// The command's work on an opened log; returns whether it found a problem (exit 1).
     func execute(_ opened: OpenedLog) throws -> Bool {
         var problems = false
         let hydrator = Hydrator(opened: opened)

@@ -4,7 +4,7 @@ import RewindCore
 import RewindStore
 
 /// `rewind state LOG --at T [--service S] [--stream X] [--strategy NAME] [--json]`
-struct StateCommand: ParsableCommand {
+struct StateCommand: LogCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
         abstract: "Print every service's state at a point in time.",
@@ -39,13 +39,6 @@ struct StateCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
-        var problems = false
-        let found = try logOptions.withLog(problems: &problems) { opened in try execute(opened) }
-        if found || problems { throw ExitCode(1) }
-    }
-
-    /// The command's work on an opened log; returns whether it found a problem (exit 1).
     func execute(_ opened: OpenedLog) throws -> Bool {
         var problems = false
         let store = opened.store

@@ -4,7 +4,7 @@ import RewindCore
 import RewindStore
 
 /// `rewind verify LOG`: recompute by full replay and check every cached state and keyframe.
-struct VerifyCommand: ParsableCommand {
+struct VerifyCommand: LogCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check cached states and keyframes against a full replay; rebuild the bad ones.",
@@ -30,13 +30,6 @@ struct VerifyCommand: ParsableCommand {
         var firstEvent: Int?
     }
 
-    func run() throws {
-        var problems = false
-        let found = try logOptions.withLog(problems: &problems) { opened in try execute(opened) }
-        if found || problems { throw ExitCode(1) }
-    }
-
-    /// The command's work on an opened log; returns whether it found a problem (exit 1).
     func execute(_ opened: OpenedLog) throws -> Bool {
         var problems = false
         let hydrator = Hydrator(opened: opened)

@@ -105,7 +105,7 @@ public struct BankScenario: Sendable {
         func line(_ service: String, _ stream: String, _ type: String, _ data: String, _ meta: String) {
             guard written < events else { return }
             counter += 1
-            now += Int64(rng.next() % 400_000_000) + 1_000_000
+            now += Int64(rng.next() % 5_000_000_000) + 1_000_000  // 0–5 s: a million events span about a month
             var ts = now
             if skewRate > 0, Double(rng.next() % 1_000_000) / 1_000_000 < skewRate {
                 ts -= Int64(rng.next() % 5_000_000_000) + 1_000_000_000

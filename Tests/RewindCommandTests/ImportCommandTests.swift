@@ -116,3 +116,26 @@ import Testing
         #expect(bad.status == 2)
     }
 }
+
+@Suite struct ProgressBarTests {
+    /// `script` gives the command a real terminal: the bar is drawn there, and not into a file.
+    @Test func aProgressBarOnATerminalAndSilenceOtherwise() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux script(1) is needed")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-progress-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let log = dir.appendingPathComponent("p.jsonl").path
+        _ = try Rewind.run(["simulate", "bank", "--events", "20000", "--out", log])
+        let typescript = dir.appendingPathComponent("typescript").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        p.arguments = ["-qec", "\(Rewind.binary) import \(log) --to \(dir.path)/tty.rewind", typescript]
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let screen = String(decoding: try Data(contentsOf: URL(fileURLWithPath: typescript)), as: UTF8.self)
+        #expect(screen.contains("importing") && screen.contains("100%"), "\(screen.prefix(300))")
+        let piped = try Rewind.run(["import", log, "--to", "\(dir.path)/pipe.rewind"])
+        #expect(!piped.stderr.contains("%") && !piped.stderr.contains("\u{1B}"))
+    }
+}

@@ -186,20 +186,23 @@ import Testing
 }
 
 @Suite struct FormatConversionTests {
-    @Test func kcatEnvelopesBecomeEvents() throws {
+    func importLines(_ lines: [String], format: LogFormat) throws -> (SQLiteStore, ImportResult) {
         let dir = temporaryDirectory()
-        let path = dir.appendingPathComponent("k.jsonl").path
-        let text = [
+        let path = dir.appendingPathComponent("f.jsonl").path
+        FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("f.rewind").path)
+        let importer = JSONLImporter(path: path, store: store, quarantinePath: dir.appendingPathComponent("f.rejected.jsonl").path)
+        importer.format = format
+        return (store, try importer.run())
+    }
+
+    @Test func kcatEnvelopesBecomeEvents() throws {
+        let (store, result) = try importLines([
             #"{"topic":"accounts","partition":2,"offset":7,"tstype":"create","ts":1767225600000,"broker":1,"key":"account-A","payload":"{\"type\":\"MoneyDeposited\",\"amount\":5}"}"#,
             #"{"topic":"accounts","partition":2,"offset":8,"ts":1767225601000,"key":"account-A","payload":"{\"id\":\"evt-9\",\"ts\":\"2026-01-01T00:00:01Z\",\"service\":\"accounts\",\"stream\":\"account-A\",\"type\":\"Closed\"}"}"#,
             #"{"topic":"accounts","partition":2,"offset":7,"ts":1767225600000,"key":"account-A","payload":"{\"type\":\"MoneyDeposited\",\"amount\":5}"}"#,
             #"{"no":"envelope"}"#,
-        ].joined(separator: "\n") + "\n"
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-        let store = try SQLiteStore(path: dir.appendingPathComponent("k.rewind").path)
-        let importer = JSONLImporter(path: path, store: store, quarantinePath: dir.appendingPathComponent("k.rejected.jsonl").path)
-        importer.format = .kcat
-        let result = try importer.run()
+        ], format: .kcat)
         #expect(result.summary.accepted == 2 && result.summary.duplicates == 1 && result.summary.rejected == 1)
         let first = try store.event(at: 0)
         #expect(first.id == "accounts-2-7" && first.service == "accounts" && first.stream == "account-A")
@@ -209,18 +212,11 @@ import Testing
     }
 
     @Test func debeziumChangeEventsBecomeEvents() throws {
-        let dir = temporaryDirectory()
-        let path = dir.appendingPathComponent("d.jsonl").path
-        let text = [
+        let (store, result) = try importLines([
             #"{"payload":{"before":null,"after":{"id":"A","balance":10},"source":{"db":"bank","table":"accounts","ts_ms":1767225600000,"lsn":100},"op":"c","ts_ms":1767225600100}}"#,
             #"{"before":{"id":"A","balance":10},"after":{"id":"A","balance":7},"source":{"db":"bank","table":"accounts","ts_ms":1767225601000,"lsn":101},"op":"u"}"#,
             #"{"before":{"id":"A","balance":7},"after":null,"source":{"db":"bank","table":"accounts","ts_ms":1767225602000,"lsn":102},"op":"d"}"#,
-        ].joined(separator: "\n") + "\n"
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-        let store = try SQLiteStore(path: dir.appendingPathComponent("d.rewind").path)
-        let importer = JSONLImporter(path: path, store: store, quarantinePath: dir.appendingPathComponent("d.rejected.jsonl").path)
-        importer.format = .debezium
-        let result = try importer.run()
+        ], format: .debezium)
         #expect(result.summary.accepted == 3)
         let replay = ReplayStrategy(source: store, fold: Fold())
         #expect(try replay.hydrate(to: 2).state.document(service: "accounts", stream: "A") == .object(["id": .string("A"), "balance": .int(7)]))
