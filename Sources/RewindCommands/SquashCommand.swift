@@ -8,15 +8,45 @@ struct SquashCommand: LogCommand {
     static let configuration = CommandConfiguration(
         commandName: "squash",
         abstract: "Build the daily squashed diffs (one composite diff per UTC day) and list them.",
-        discussion: "The squash strategy reaches T by applying whole days, then that day's events."
+        discussion: """
+            The squash strategy reaches T by applying whole days, then that day's events.
+            --compact --before DATE rewrites the store (not the log file): the events of every UTC day
+            before DATE become one squashed event per stream and day, holding the stream's document at
+            the end of that day. It first shows how many intermediate states become unreachable per
+            service, asks for confirmation on a terminal (or takes --yes), and keeps the old store as
+            NAME.rewind.backup-TIME.
+            """
     )
 
     @OptionGroup var logOptions: LogOptions
+
+    @Flag(help: "Rewrite the store: one squashed event per stream per day before --before.")
+    var compact = false
+
+    @Option(help: "With --compact: the first day to keep whole (YYYY-MM-DD or RFC 3339).")
+    var before: String?
+
+    @Flag(help: "With --compact: do not ask for confirmation.")
+    var yes = false
+
+    func validate() throws {
+        if compact && before == nil { throw ValidationError("--compact needs --before DATE") }
+        if !compact && (before != nil || yes) { throw ValidationError("--before and --yes go with --compact") }
+        if let before, SquashCommand.parseDate(before) == nil {
+            throw ValidationError("--before: '\(before)' is not a date (YYYY-MM-DD) or an RFC 3339 time")
+        }
+    }
+
+    static func parseDate(_ text: String) -> Timestamp? {
+        if let t = try? Timestamp.parse(text) { return t }
+        return try? Timestamp.parse(text + "T00:00:00Z")
+    }
 
     func execute(_ opened: OpenedLog) throws -> Bool {
         var problems = false
         let hydrator = Hydrator(opened: opened)
         let derived = try hydrator.derived()
+        if compact { return try runCompaction(opened, derived: derived) || problems }
         Output.out("day         events  first   end      streams changed")
         for day in try derived.squashedDays() {
             var streams = 0
@@ -27,5 +57,40 @@ struct SquashCommand: LogCommand {
         let bytes = try opened.store.derivedBytes()
         Output.out("squashed days take \(bytes["squash"] ?? 0) bytes")
         return problems
+    }
+
+    func runCompaction(_ opened: OpenedLog, derived: SQLiteDerivedData) throws -> Bool {
+        let date = SquashCommand.parseDate(before!)!
+        let store = opened.store
+        let plan = try store.compactionPlan(before: date, derived: derived)
+        let day = String(Timestamp(nanoseconds: date.utcDay * 86_400_000_000_000).rfc3339.prefix(10))
+        guard plan.end > 0 else {
+            Output.out("nothing to compact: no whole UTC day before \(day)")
+            return false
+        }
+        Output.out("compacting \(plan.days) UTC day\(plan.days == 1 ? "" : "s") before \(day): \(plan.events) events become \(plan.squashed) squashed events")
+        Output.out("service                  events  squashed  intermediate states lost")
+        for s in plan.services {
+            Output.out(Output.safe(s.service).padding(toLength: 22, withPad: " ", startingAt: 0)
+                       + String(format: " %8d %9d %12d", s.events, s.squashed, s.unreachable))
+        }
+        Output.out("States at the end of each compacted day, and everything after \(day), stay reachable.")
+        if !yes {
+            guard isatty(0) == 1 else {
+                throw UsageError(message: "not compacted: confirm with --yes (standard input is not a terminal)")
+            }
+            FileHandle.standardError.write(Data("Compact the store? Type 'yes' to continue: ".utf8))
+            guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
+                Output.out("not compacted")
+                return false
+            }
+        }
+        let stamp = Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)).rfc3339
+            .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
+        let backup = "\(store.location).backup-\(stamp)Z"
+        try FileManager.default.copyItem(atPath: store.location, toPath: backup)
+        try store.compact(plan, derived: derived)
+        Output.out("compacted: \(plan.events) events → \(plan.squashed); the old store is kept as \(backup)")
+        return false
     }
 }

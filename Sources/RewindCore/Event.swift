@@ -52,6 +52,14 @@ public struct Event: Sendable, Equatable {
         return o
     }
 
+    /// An event that `rewind squash --compact` wrote in place of a day of a stream's events
+    /// (`meta.rewind = "squashed"`): its `data` is the stream's whole document at the end of that
+    /// day, which the fold sets rather than merges (`meta.deleted = true`: no document).
+    public var isSquashed: Bool {
+        guard let metaText, metaText.contains("squashed") else { return false }
+        return meta?["rewind"] == .string("squashed")
+    }
+
     /// `meta.effect == "external"`: the event's effect lies outside the store.
     public var hasExternalEffect: Bool {
         guard let metaText, metaText.contains("external") else { return false }

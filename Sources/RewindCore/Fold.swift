@@ -21,6 +21,11 @@ public struct Fold: Sendable {
 
     /// Applies `event` to `state`. Ops that cannot apply are skipped and reported to `issues`.
     public func apply(_ event: Event, to state: inout State, issues: inout [FoldIssue]) {
+        if event.isSquashed {
+            state.set(service: event.service, stream: event.stream,
+                      to: event.meta?["deleted"] == .bool(true) ? nil : event.data)
+            return
+        }
         guard let rule = rules.rule(service: event.service, type: event.type) else {
             state.services[event.service, default: [:]][event.stream, default: .emptyObject].mergePatch(event.data)
             return

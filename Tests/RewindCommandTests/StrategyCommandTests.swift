@@ -150,3 +150,43 @@ import Testing
         #expect(garbage.stdout == good.stdout)
     }
 }
+
+@Suite struct CompactionTests {
+    @Test func compactShowsTheLossAsksAndKeepsABackup() throws {
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("bank.jsonl").path
+        let dayEnd = try Rewind.run(["state", log, "--json", "--at", "2026-03-02T23:59:59Z"])
+        let end = try Rewind.run(["state", log, "--json"])
+        let midNextDay = try Rewind.run(["state", log, "--json", "--at", "2026-03-03T08:00:02Z"])
+
+        let refused = try Rewind.run(["squash", log, "--compact", "--before", "2026-03-03"])
+        #expect(refused.status == 2 && refused.stderr.contains("--yes"))
+        #expect(refused.stdout.contains("accounts                      9         3            6"), "\(refused.stdout)")
+        #expect(try Rewind.run(["state", log, "--json"]).stdout == end.stdout, "nothing changed without confirmation")
+
+        let done = try Rewind.run(["squash", log, "--compact", "--before", "2026-03-03", "--yes"])
+        #expect(done.status == 0, "\(done.stderr)")
+        #expect(done.stdout.contains("15 events become 6 squashed events"))
+        let backups = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("bank.rewind.backup-") }
+        #expect(backups.count == 1)
+        let backup = dir.appendingPathComponent(backups[0]).path
+        #expect(try Rewind.run(["state", backup, "--json"]).stdout == end.stdout, "the backup is the old store")
+
+        func services(_ r: Rewind.Result) throws -> JSONValue? { try JSONParser.parse(r.stdout)["services"] }
+        #expect(try services(Rewind.run(["state", log, "--json", "--at", "2026-03-02T23:59:59Z"])) == services(dayEnd))
+        #expect(try services(Rewind.run(["state", log, "--json"])) == services(end))
+        #expect(try services(Rewind.run(["state", log, "--json", "--at", "2026-03-03T08:00:02Z"])) == services(midNextDay))
+        let compare = try Rewind.run(["compare", log, "--at", "2026-03-03T08:00:02Z", "--json"])
+        #expect(compare.status == 0, "every strategy still agrees after compaction")
+        #expect(try JSONParser.parse(compare.stdout)["position"] == .int(9))  // 6 squashed + 3 kept events
+    }
+
+    @Test func compactNeedsADate() throws {
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("bank.jsonl").path
+        #expect(try Rewind.run(["squash", log, "--compact"]).status == 2)
+        #expect(try Rewind.run(["squash", log, "--compact", "--before", "someday"]).status == 2)
+        let nothing = try Rewind.run(["squash", log, "--compact", "--before", "2026-03-01", "--yes"])
+        #expect(nothing.status == 0 && nothing.stdout.contains("nothing to compact"))
+    }
+}
