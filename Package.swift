@@ -30,16 +30,23 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // The explorer: model, actions, update, and views drawn into an in-memory screen buffer.
+        .target(name: "RewindExplorer", dependencies: ["RewindCore"]),
+        // ncurses, for RewindTerminal only (macros wrapped as functions in shim.h).
+        .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
+        // The one module that talks to the terminal.
+        .target(name: "RewindTerminal", dependencies: ["CNcursesw", "RewindExplorer"]),
         // The command line: one type per command.
         .target(
             name: "RewindCommands",
             dependencies: [
-                "RewindCore", "RewindStore",
+                "RewindCore", "RewindStore", "RewindExplorer", "RewindTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "rewind", dependencies: ["RewindCommands"]),
         .testTarget(name: "RewindCoreTests", dependencies: ["RewindCore"]),
+        .testTarget(name: "RewindExplorerTests", dependencies: ["RewindExplorer", "RewindCore"]),
         .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore"]),
         .testTarget(name: "RewindCommandTests", dependencies: [
             "RewindCommands", "RewindStore", "RewindCore", .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,0 +1,85 @@
+import RewindCore
+
+/// What the explorer reads: the timeline and the state at any position. The command layer
+/// backs it with a store; tests back it with an in-memory timeline.
+public protocol ExplorerData: AnyObject {
+    var logName: String { get }
+    func eventCount() throws -> Int
+    /// The event at timeline index `index` (0-based).
+    func event(at index: Int) throws -> Event
+    /// The state after the first `position` events.
+    func state(at position: Int) throws -> State
+    /// The stream documents before and after the event at `index`.
+    func transition(at index: Int) throws -> StreamTransition
+    func position(at time: Timestamp) throws -> Int
+    /// Events per bucket, `buckets` buckets over the timeline's time span.
+    func density(buckets: Int) throws -> [Int]
+    /// Marked timeline indices: irreversible events, backwards timestamps, duplicate deliveries.
+    func markers() throws -> [TimelineMarker]
+}
+
+public struct TimelineMarker: Sendable, Equatable {
+    public enum Kind: Sendable { case irreversible, backwards, duplicate }
+    public var index: Int
+    public var kind: Kind
+    public init(index: Int, kind: Kind) {
+        self.index = index
+        self.kind = kind
+    }
+}
+
+/// `ExplorerData` over an in-memory timeline, for tests and small logs.
+public final class MemoryExplorerData: ExplorerData {
+    public let logName: String
+    let timeline: MemoryTimeline
+    let fold: Fold
+    var transitions: [StreamTransition] = []
+    var states: [State] = [State()]
+    let extraMarkers: [TimelineMarker]
+
+    public init(logName: String, events: [Event], fold: Fold, markers: [TimelineMarker] = []) {
+        self.logName = logName
+        timeline = MemoryTimeline(events)
+        self.fold = fold
+        extraMarkers = markers
+        var state = State()
+        var issues: [FoldIssue] = []
+        for (i, e) in timeline.events.enumerated() {
+            let before = state.document(service: e.service, stream: e.stream)
+            fold.apply(e, to: &state, issues: &issues)
+            transitions.append(StreamTransition(position: i, service: e.service, stream: e.stream, before: before,
+                                                after: state.document(service: e.service, stream: e.stream),
+                                                irreversible: fold.isIrreversible(e), eventID: e.id, line: e.line, type: e.type))
+            states.append(state)
+        }
+    }
+
+    public func eventCount() -> Int { timeline.events.count }
+    public func event(at index: Int) -> Event { timeline.events[index] }
+    public func state(at position: Int) -> State { states[max(0, min(position, states.count - 1))] }
+    public func transition(at index: Int) -> StreamTransition { transitions[index] }
+    public func position(at time: Timestamp) -> Int { timeline.position(at: time) }
+
+    public func density(buckets: Int) -> [Int] {
+        Timeline.density(times: timeline.events.map(\.ts), buckets: buckets)
+    }
+
+    public func markers() -> [TimelineMarker] {
+        transitions.filter(\.irreversible).map { TimelineMarker(index: $0.position, kind: .irreversible) } + extraMarkers
+    }
+}
+
+public enum Timeline {
+    /// How many of `times` (ascending) fall in each of `buckets` equal slices of their span.
+    public static func density(times: [Timestamp], buckets: Int) -> [Int] {
+        guard buckets > 0 else { return [] }
+        var out = Array(repeating: 0, count: buckets)
+        guard let first = times.first, let last = times.last else { return out }
+        let span = max(1, Double(last.nanoseconds - first.nanoseconds))
+        for t in times {
+            let b = Int(Double(t.nanoseconds - first.nanoseconds) / span * Double(buckets - 1) + 0.5)
+            out[min(buckets - 1, max(0, b))] += 1
+        }
+        return out
+    }
+}

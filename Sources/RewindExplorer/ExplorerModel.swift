@@ -1,0 +1,163 @@
+import RewindCore
+
+/// What happened in the explorer (actions are named for what the user did).
+public enum ExplorerAction: Sendable, Equatable {
+    case stepForward, stepBackward
+    case jump(seconds: Int64)
+    case goToStart, goToEnd
+    case openGoto, toggleHelp
+    case selectNextStream, selectPreviousStream
+    case typed(Character), erased, submitted, cancelled
+    case resized(width: Int, height: Int)
+    case clickedTimeline(x: Int)
+    case quit
+}
+
+/// The explorer's whole state: everything a view needs besides the data.
+public struct ExplorerState: Sendable, Equatable {
+    public enum Mode: Sendable, Equatable {
+        case normal
+        case goto(text: String)
+        case help
+    }
+
+    /// Events applied (0 … count).
+    public var position = 0
+    public var count = 0
+    public var selected: StreamKey?
+    public var mode: Mode = .normal
+    public var message: String?
+    public var width: Int
+    public var height: Int
+    public var quit = false
+
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
+}
+
+/// The explorer: state + data + `update`. Views draw it into a `ScreenBuffer`.
+public final class Explorer {
+    public let data: any ExplorerData
+    public private(set) var state: ExplorerState
+    /// The hydrated state at `state.position`.
+    public private(set) var current = State()
+    public var ascii = false
+
+    public init(data: any ExplorerData, width: Int, height: Int) throws {
+        self.data = data
+        state = ExplorerState(width: width, height: height)
+        state.count = try data.eventCount()
+        try move(to: state.count)
+    }
+
+    /// The cursor's time: the timestamp of the last event applied (the first event's at 0).
+    public func cursorTime() throws -> Timestamp? {
+        guard state.count > 0 else { return nil }
+        return try data.event(at: max(0, state.position - 1)).ts
+    }
+
+    /// Streams of the current state, sorted.
+    public var streams: [StreamKey] {
+        current.services.keys.sorted().flatMap { s in current.services[s]!.keys.sorted().map { StreamKey(service: s, stream: $0) } }
+    }
+
+    func move(to position: Int) throws {
+        let p = max(0, min(state.count, position))
+        current = try data.state(at: p)
+        state.position = p
+        // Follow the stream the last event changed; keep the selection otherwise, if it still exists.
+        let list = streams
+        if p > 0 {
+            let e = try data.event(at: p - 1)
+            let key = StreamKey(service: e.service, stream: e.stream)
+            if list.contains(key) { state.selected = key; return }
+        }
+        if let s = state.selected, list.contains(s) { return }
+        state.selected = list.first
+    }
+
+    /// What a key does in the current mode.
+    public func action(for key: Key) -> ExplorerAction? {
+        if case .resize(let w, let h) = key { return .resized(width: w, height: h) }
+        if case .ctrl("c") = key { return .quit }
+        switch state.mode {
+        case .goto:
+            switch key {
+            case .enter: return .submitted
+            case .escape: return .cancelled
+            case .backspace: return .erased
+            case .char(let c): return .typed(c)
+            default: return nil
+            }
+        case .help:
+            if key == .char("q") { return .quit }
+            return .toggleHelp  // any key closes the help
+        case .normal:
+            if case .mouseClick(let x, let y) = key, y == 1 || y == 2 { return .clickedTimeline(x: x) }
+            return KeyBindings.action(for: key)
+        }
+    }
+
+    public func handle(_ key: Key) throws {
+        if let a = action(for: key) { try update(a) }
+    }
+
+    /// Applies an action.
+    public func update(_ action: ExplorerAction) throws {
+        state.message = nil
+        switch action {
+        case .stepForward:
+            if state.position < state.count { try move(to: state.position + 1) } else { state.message = "at the last event" }
+        case .stepBackward:
+            if state.position > 0 { try move(to: state.position - 1) } else { state.message = "at the start" }
+        case .jump(let seconds):
+            guard let t = try cursorTime() else { return }
+            let target = Timestamp(nanoseconds: t.nanoseconds &+ seconds &* 1_000_000_000)
+            var p = try data.position(at: target)
+            if seconds < 0 && p >= state.position { p = max(0, state.position - 1) }
+            if seconds > 0 && p <= state.position { p = min(state.count, state.position + 1) }
+            try move(to: p)
+        case .goToStart: try move(to: 0)
+        case .goToEnd: try move(to: state.count)
+        case .openGoto: state.mode = .goto(text: "")
+        case .toggleHelp: state.mode = state.mode == .help ? .normal : .help
+        case .selectNextStream, .selectPreviousStream:
+            let list = streams
+            guard !list.isEmpty else { return }
+            let i = state.selected.flatMap { list.firstIndex(of: $0) } ?? 0
+            let next = action == .selectNextStream ? min(list.count - 1, i + 1) : max(0, i - 1)
+            state.selected = list[next]
+        case .typed(let c):
+            if case .goto(let text) = state.mode, text.count < 64 { state.mode = .goto(text: text + String(c)) }
+        case .erased:
+            if case .goto(let text) = state.mode { state.mode = .goto(text: String(text.dropLast())) }
+        case .cancelled:
+            state.mode = .normal
+        case .submitted:
+            guard case .goto(let text) = state.mode else { return }
+            state.mode = .normal
+            let t: Timestamp
+            do throws(TimestampError) {
+                t = try Timestamp.parse(text)
+            } catch {
+                state.message = "cannot go there: \(error.message)"
+                return
+            }
+            try move(to: try data.position(at: t))
+            state.message = "went to \(t.rfc3339)"
+        case .resized(let w, let h):
+            state.width = w
+            state.height = h
+        case .clickedTimeline(let x):
+            guard state.count > 0, state.width > 1 else { return }
+            // The scrubber spans the log's time range, as the sparkline does.
+            let first = try data.event(at: 0).ts.nanoseconds, last = try data.event(at: state.count - 1).ts.nanoseconds
+            let t = first + Int64(Double(last - first) * Double(max(0, min(x, state.width - 1))) / Double(state.width - 1))
+            try move(to: try data.position(at: Timestamp(nanoseconds: t)))
+        case .quit:
+            state.quit = true
+        }
+    }
+}

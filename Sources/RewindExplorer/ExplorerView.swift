@@ -1,0 +1,181 @@
+import RewindCore
+
+/// Draws the explorer into a screen buffer. Layout, top to bottom: header, timeline scrubber
+/// (sparkline, then markers and the cursor), the panes (streams | events | document), and the
+/// footer (keys, a message or the go-to prompt). The help overlay covers the panes.
+public enum ExplorerView {
+    public static func render(_ explorer: Explorer) throws -> ScreenBuffer {
+        let s = explorer.state
+        var b = ScreenBuffer(width: s.width, height: s.height, ascii: explorer.ascii)
+        guard s.width >= 40, s.height >= 10 else {
+            b.put(0, 0, "too small", .warning)
+            b.put(0, 1, "need 40x10", .warning)
+            return b
+        }
+        try header(explorer, &b)
+        try scrubber(explorer, &b)
+        let top = 4, bottom = s.height - 2
+        let left = max(16, min(30, s.width / 5))
+        let middle = (s.width - left) / 2
+        try streamsPane(explorer, &b, x: 0, y: top, w: left - 1, h: bottom - top + 1)
+        try eventsPane(explorer, &b, x: left, y: top, w: middle - 1, h: bottom - top + 1)
+        try documentPane(explorer, &b, x: left + middle, y: top, w: s.width - left - middle, h: bottom - top + 1)
+        for y in top...bottom {
+            b.put(left - 1, y, b.glyph("│", "|"), .faint)
+            b.put(left + middle - 1, y, b.glyph("│", "|"), .faint)
+        }
+        footer(explorer, &b)
+        if s.mode == .help { help(&b) }
+        return b
+    }
+
+    static func header(_ e: Explorer, _ b: inout ScreenBuffer) throws {
+        let s = e.state
+        b.fill(0, 0, s.width, " ", .selected)
+        var text = " rewind  \(e.data.logName)  \(s.count) events  \(e.current.services.count) services  "
+        if let t = try e.cursorTime() {
+            text += (s.position == 0 ? "before " : "") + t.rfc3339
+        } else {
+            text += "empty log"
+        }
+        text += "  position \(s.position)/\(s.count)"
+        b.put(0, 0, text, CellStyle(bold: true, reverse: true), maxWidth: s.width)
+    }
+
+    /// Row 1: event density as a sparkline; row 2: markers and the cursor.
+    static func scrubber(_ e: Explorer, _ b: inout ScreenBuffer) throws {
+        let s = e.state
+        let w = s.width
+        let density = try e.data.density(buckets: w)
+        let peak = max(1, density.max() ?? 1)
+        let levels: [String] = b.ascii ? [" ", ".", ":", "|", "#"] : [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+        for (x, n) in density.enumerated() {
+            let level = n == 0 ? 0 : 1 + (n * (levels.count - 2)) / peak
+            b.put(x, 1, levels[min(level, levels.count - 1)], .faint)
+        }
+        guard s.count > 0 else { return }
+        let first = try e.data.event(at: 0).ts.nanoseconds
+        let last = try e.data.event(at: s.count - 1).ts.nanoseconds
+        func column(_ index: Int) throws -> Int {
+            let t = try e.data.event(at: index).ts.nanoseconds
+            return last == first ? 0 : Int(Double(t - first) / Double(last - first) * Double(w - 1) + 0.5)
+        }
+        for m in try e.data.markers() where m.index < s.count {
+            let (glyph, style): (String, CellStyle) = switch m.kind {
+            case .irreversible: ("!", .warning)
+            case .backwards: ("<", .marker)
+            case .duplicate: ("=", .marker)
+            }
+            b.put(try column(m.index), 2, glyph, style)
+        }
+        let cursor = s.position == 0 ? 0 : try column(s.position - 1)
+        b.put(cursor, 2, b.glyph("▲", "^"), .title)
+        b.setStyle(cursor, 1, 1, .selected)
+        b.put(0, 3, "streams", .title)
+    }
+
+    static func streamsPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        var rows: [(String, CellStyle)] = []
+        for service in e.current.services.keys.sorted() {
+            let streams = e.current.services[service]!
+            rows.append(("\(service) (\(streams.count))", .title))
+            for stream in streams.keys.sorted() {
+                let key = StreamKey(service: service, stream: stream)
+                rows.append(("  " + stream, key == e.state.selected ? .selected : .plain))
+            }
+        }
+        if rows.isEmpty { rows.append(("(no state yet)", .faint)) }
+        let selectedRow = rows.firstIndex { $0.1 == .selected } ?? 0
+        let offset = max(0, min(selectedRow - h / 2, rows.count - h))
+        for (i, row) in rows.dropFirst(offset).prefix(h).enumerated() {
+            b.put(x, y + i, row.0, row.1, maxWidth: w)
+        }
+    }
+
+    /// HH:MM:SS.mmm in UTC (the header shows the full RFC 3339 time of the cursor).
+    static func clock(_ t: Timestamp) -> String {
+        let ns = t.nanoseconds
+        let day: Int64 = 86_400_000_000_000
+        let ofDay = ((ns % day) + day) % day
+        let ms = ofDay / 1_000_000
+        func pad(_ v: Int64, _ w: Int) -> String { String(repeating: "0", count: max(0, w - String(v).count)) + String(v) }
+        return "\(pad(ms / 3_600_000, 2)):\(pad(ms / 60_000 % 60, 2)):\(pad(ms / 1000 % 60, 2)).\(pad(ms % 1000, 3))"
+    }
+
+    static func eventsPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        let s = e.state
+        b.put(x, y - 1, "events", .title)
+        guard s.count > 0 else { b.put(x, y, "(no events)", .faint); return }
+        let current = s.position - 1
+        let start = max(0, min(current - h / 2, s.count - h))
+        for row in 0..<h {
+            let i = start + row
+            guard i < s.count else { break }
+            let ev = try e.data.event(at: i)
+            let text = "\(clock(ev.ts)) \(ev.type)  \(ev.service)/\(ev.stream)"
+            let style: CellStyle = i == current ? .selected : (i > current ? .faint : .plain)
+            if i == current { b.fill(x, y + row, w, " ", .selected) }
+            b.put(x, y + row, text, style, maxWidth: w)
+        }
+    }
+
+    static func documentPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        guard let key = e.state.selected, let doc = e.current.document(service: key.service, stream: key.stream) else {
+            b.put(x, y - 1, "document", .title)
+            b.put(x, y, "(nothing selected)", .faint)
+            return
+        }
+        b.put(x, y - 1, "\(key.service)/\(key.stream)", .title, maxWidth: w)
+        // Fields the last step changed, when it changed this stream.
+        var changed = Set<String>()
+        if e.state.position > 0 {
+            let t = try e.data.transition(at: e.state.position - 1)
+            if t.service == key.service && t.stream == key.stream {
+                let before = t.before?.objectValue ?? [:], after = t.after?.objectValue ?? [:]
+                for k in Set(before.keys).union(after.keys) where before[k] != after[k] { changed.insert(k) }
+            }
+        }
+        let lines = doc.prettyText().split(separator: "\n", omittingEmptySubsequences: false)
+        for (i, line) in lines.prefix(h).enumerated() {
+            let trimmed = line.drop { $0 == " " }
+            let isChanged = changed.contains { trimmed.hasPrefix(JSONValue.string($0).jsonText + ":") } && line.hasPrefix("  \"")
+                && !line.hasPrefix("    ")
+            b.put(x, y + i, String(line), isChanged ? .changed : .plain, maxWidth: w)
+        }
+        if lines.count > h { b.put(x, y + h - 1, "… \(lines.count - h + 1) more lines", .faint, maxWidth: w) }
+    }
+
+    static func footer(_ e: Explorer, _ b: inout ScreenBuffer) {
+        let y = e.state.height - 1
+        if case .goto(let text) = e.state.mode {
+            b.put(0, y, "go to (RFC 3339 or epoch ms): " + text + "_", .title, maxWidth: e.state.width)
+        } else if let m = e.state.message {
+            b.put(0, y, m, .warning, maxWidth: e.state.width)
+        } else {
+            b.put(0, y, "\(b.glyph("←/→", "h/l")) step  [ ] minute  { } hour  ( ) day  g go to  ? help  q quit",
+                  .faint, maxWidth: e.state.width)
+        }
+    }
+
+    /// The help overlay, generated from `KeyBindings.all`.
+    static func help(_ b: inout ScreenBuffer) {
+        let rows = KeyBindings.all.map { binding in
+            (binding.keys.map { key -> String in
+                if b.ascii, case .right = key { return "Right" }
+                if b.ascii, case .left = key { return "Left" }
+                if b.ascii, case .up = key { return "Up" }
+                if b.ascii, case .down = key { return "Down" }
+                return key.description
+            }.joined(separator: " "), binding.help)
+        }
+        let keyWidth = rows.map(\.0.count).max() ?? 0
+        let w = min(b.width - 2, keyWidth + 3 + (rows.map(\.1.count).max() ?? 0) + 4)
+        let h = min(b.height - 2, rows.count + 4)
+        let x = max(1, (b.width - w) / 2), y = max(1, (b.height - h) / 2)
+        for row in 0..<h { b.fill(x, y + row, w, " ", .plain) }
+        b.put(x + 2, y, "keys (any key closes this)", .title, maxWidth: w - 2)
+        for (i, r) in rows.enumerated() where i + 2 < h {
+            b.put(x + 2, y + 2 + i, r.0.padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "   " + r.1, .plain, maxWidth: w - 3)
+        }
+    }
+}

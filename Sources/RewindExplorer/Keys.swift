@@ -1,0 +1,67 @@
+/// A key as the explorer sees it; the terminal module translates ncurses codes into these.
+public enum Key: Hashable, Sendable, CustomStringConvertible {
+    case char(Character)
+    case ctrl(Character)
+    case up, down, left, right, home, end, pageUp, pageDown
+    case enter, escape, backspace, tab
+    case resize(width: Int, height: Int)
+    case mouseClick(x: Int, y: Int)
+
+    public var description: String {
+        switch self {
+        case .char(let c): return String(c)
+        case .ctrl(let c): return "Ctrl-\(c.uppercased())"
+        case .up: return "↑"
+        case .down: return "↓"
+        case .left: return "←"
+        case .right: return "→"
+        case .home: return "Home"
+        case .end: return "End"
+        case .pageUp: return "PgUp"
+        case .pageDown: return "PgDn"
+        case .enter: return "Enter"
+        case .escape: return "Esc"
+        case .backspace: return "Backspace"
+        case .tab: return "Tab"
+        case .resize: return "resize"
+        case .mouseClick: return "click"
+        }
+    }
+}
+
+/// A key binding: keys, what they do, and the line the help overlay shows for them.
+public struct Binding: Sendable {
+    public var keys: [Key]
+    public var action: ExplorerAction
+    public var help: String
+}
+
+/// Every key of the explorer, as data: the help overlay is generated from this table.
+public enum KeyBindings {
+    public static let all: [Binding] = [
+        Binding(keys: [.right, .char("l")], action: .stepForward, help: "step one event forward"),
+        Binding(keys: [.left, .char("h")], action: .stepBackward, help: "step one event back"),
+        Binding(keys: [.char("]"), .char("[")], action: .jump(seconds: 60), help: "jump a minute forward / back"),
+        Binding(keys: [.char("}"), .char("{")], action: .jump(seconds: 3600), help: "jump an hour forward / back"),
+        Binding(keys: [.char(")"), .char("(")], action: .jump(seconds: 86_400), help: "jump a day forward / back"),
+        Binding(keys: [.home, .end], action: .goToStart, help: "first / last event"),
+        Binding(keys: [.char("g")], action: .openGoto, help: "go to a time (RFC 3339 or epoch ms)"),
+        Binding(keys: [.down, .char("j")], action: .selectNextStream, help: "next stream"),
+        Binding(keys: [.up, .char("k")], action: .selectPreviousStream, help: "previous stream"),
+        Binding(keys: [.char("?")], action: .toggleHelp, help: "show / hide this help"),
+        Binding(keys: [.char("q"), .ctrl("c")], action: .quit, help: "quit"),
+    ]
+
+    /// The action a key means in normal mode (the second key of a pair means the reverse).
+    public static func action(for key: Key) -> ExplorerAction? {
+        for b in all {
+            guard let i = b.keys.firstIndex(of: key) else { continue }
+            switch (b.action, i) {
+            case (.jump(let s), 1): return .jump(seconds: -s)
+            case (.goToStart, 1): return .goToEnd
+            default: return b.action
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+@testable import RewindCore
+@testable import RewindExplorer
+
+/// The bank sample, held in memory.
+func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let text = try String(contentsOf: root.appendingPathComponent("sample-logs/bank.jsonl"), encoding: .utf8)
+    let yaml = try String(contentsOf: root.appendingPathComponent("sample-logs/bank.rules.yaml"), encoding: .utf8)
+    let log = ParsedLog(text: text)
+    let data = MemoryExplorerData(logName: "bank.jsonl", events: log.events, fold: Fold(rules: try Rules.parse(yaml: yaml, file: "r")))
+    return try Explorer(data: data, width: width, height: height)
+}
+
+@Suite struct ExplorerUpdateTests {
+    @Test func opensAtTheEndAndStepsEventByEvent() throws {
+        let e = try bankExplorer()
+        #expect(e.state.position == 21 && e.state.count == 21)
+        try e.handle(.right)
+        #expect(e.state.position == 21 && e.state.message == "at the last event")
+        try e.handle(.left)
+        try e.handle(.char("h"))
+        #expect(e.state.position == 19)
+        try e.handle(.char("l"))
+        #expect(e.state.position == 20)
+        try e.handle(.home)
+        #expect(e.state.position == 0 && e.current.services.isEmpty)
+        try e.handle(.end)
+        #expect(e.state.position == 21)
+    }
+
+    @Test func goToATimeAndAClearMessageForOneItCannotRead() throws {
+        let e = try bankExplorer()
+        for key in [Key.char("g")] + "2026-03-02T09:14:05Z".map { Key.char($0) } + [.enter] { try e.handle(key) }
+        #expect(e.state.position == 11 && e.state.mode == .normal)
+        #expect(e.state.message == "went to 2026-03-02T09:14:05Z")
+        #expect(try e.cursorTime()?.rfc3339 == "2026-03-02T09:14:05Z")
+        for key in [Key.char("g")] + "2026-02-30".map { Key.char($0) } + [.backspace, .char("1"), .enter] { try e.handle(key) }
+        #expect(e.state.position == 11)
+        #expect(e.state.message?.hasPrefix("cannot go there:") == true)
+        try e.handle(.char("g"))
+        try e.handle(.escape)
+        #expect(e.state.mode == .normal && e.state.position == 11)
+    }
+
+    @Test func jumpsByMinuteHourAndDay() throws {
+        let e = try bankExplorer()
+        try e.update(.goToStart)
+        try e.handle(.char("]"))  // 09:00:00 + a minute: the four events up to 09:01:00
+        #expect(e.state.position == 4)
+        try e.handle(.char(")"))  // a day later: past every event
+        #expect(e.state.position == 21)
+        try e.handle(.char("("))  // 2026-03-03T08:00:05 − a day: before the first event
+        #expect(e.state.position == 0)
+        try e.handle(.char("}"))  // 09:00:00 + an hour: the whole first day (last event 09:30)
+        #expect(e.state.position == 15)
+    }
+
+    @Test func selectionFollowsTheLastEventAndMovesWithKeys() throws {
+        let e = try bankExplorer()
+        #expect(e.state.selected == StreamKey(service: "notifications", stream: "customer-A"))
+        try e.handle(.up)
+        #expect(e.state.selected == StreamKey(service: "accounts", stream: "account-fees"))
+        try e.handle(.char("j"))
+        #expect(e.state.selected == StreamKey(service: "notifications", stream: "customer-A"))
+    }
+
+    @Test func helpAndQuit() throws {
+        let e = try bankExplorer()
+        try e.handle(.char("?"))
+        #expect(e.state.mode == .help)
+        try e.handle(.char("x"))
+        #expect(e.state.mode == .normal)
+        try e.handle(.char("q"))
+        #expect(e.state.quit)
+        let f = try bankExplorer()
+        try f.handle(.ctrl("c"))
+        #expect(f.state.quit)
+    }
+}
+
+@Suite struct ExplorerViewTests {
+    static let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("golden")
+
+    /// Compares a screen with its golden file; REWIND_UPDATE_GOLDEN=1 rewrites the file.
+    func expectGolden(_ buffer: ScreenBuffer, _ name: String) throws {
+        let url = Self.goldenDirectory.appendingPathComponent(name + ".screen")
+        let text = buffer.lines.map { $0.replacingOccurrences(of: " +$", with: "", options: .regularExpression) }.joined(separator: "\n") + "\n"
+        if ProcessInfo.processInfo.environment["REWIND_UPDATE_GOLDEN"] == "1" {
+            try FileManager.default.createDirectory(at: Self.goldenDirectory, withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        let golden = try String(contentsOf: url, encoding: .utf8)
+        #expect(text == golden, "screen \(name) differs from its golden file:\n\(text)")
+    }
+
+    @Test func mainLayoutAt80x24() throws {
+        let e = try bankExplorer(width: 80, height: 24)
+        try e.update(.goToStart)
+        for _ in 0..<11 { try e.update(.stepForward) }
+        let b = try ExplorerView.render(e)
+        try expectGolden(b, "main-80x24")
+        #expect(b.lines[0].contains("2026-03-02T09:14:05Z") && b.lines[0].contains("position 11/21"))
+        // The current event is highlighted; the field the last step changed is marked.
+        let row = try #require(b.lines.firstIndex { $0.contains("09:14:05.000 SessionRefreshed") })
+        let x = try #require(b.lines[row].range(of: "09:14:05.000")).lowerBound.utf16Offset(in: b.lines[row])
+        #expect(b.cell(x, row).style == .selected)
+        let changedRow = try #require(b.lines.firstIndex { $0.contains("\"lastSeen\": \"2026-03-02T09:14") })
+        let cx = try #require(b.lines[changedRow].range(of: "\"lastSeen\"")).lowerBound.utf16Offset(in: b.lines[changedRow])
+        #expect(b.cell(cx, changedRow).style == .changed)
+    }
+
+    @Test func mainLayoutAt200x60() throws {
+        let e = try bankExplorer(width: 200, height: 60)
+        let b = try ExplorerView.render(e)
+        try expectGolden(b, "main-200x60")
+        #expect(b.lines[2].contains("!"), "irreversible e-mails are marked on the scrubber")
+    }
+
+    @Test func helpIsGeneratedFromTheBindings() throws {
+        let e = try bankExplorer()
+        try e.update(.toggleHelp)
+        let b = try ExplorerView.render(e)
+        try expectGolden(b, "help-80x24")
+        for binding in KeyBindings.all { #expect(b.text.contains(binding.help)) }
+    }
+
+    @Test func asciiFallbackAndTinyWindows() throws {
+        let e = try bankExplorer()
+        e.ascii = true
+        let b = try ExplorerView.render(e)
+        #expect(b.text.unicodeScalars.allSatisfy { $0.value < 0x80 })
+        try e.update(.resized(width: 10, height: 5))
+        #expect(try ExplorerView.render(e).lines[0].hasPrefix("too small"))
+    }
+
+    @Test func textFromTheLogIsDrawnAsData() throws {
+        var b = ScreenBuffer(width: 40, height: 2)
+        b.put(0, 0, "a\u{1B}[31mred\u{7}\u{9B}x")
+        #expect(b.lines[0].hasPrefix("a\\u{1b}[31mred\\u{7}\\u{9b}x"))
+        #expect(!b.text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+    }
+}
