@@ -10,13 +10,14 @@ public struct RewindCommand: ParsableCommand {
         abstract: "A time machine for event logs: scrub every service's state to any timestamp.",
         discussion: """
             LOG is a .jsonl event log (imported once into a store beside it and reused while the
-            file is unchanged) or a store file. `rewind LOG` prints the state at the end of the log.
+            file is unchanged) or a store file. `rewind LOG` opens the terminal UI (on a terminal;
+            otherwise it prints the state at the end of the log).
             Exit codes: 0 success, 1 the work ran but found a problem (rejected lines, skipped ops),
             2 bad usage or input that cannot be opened.
             """,
-        subcommands: [StateCommand.self, ImportCommand.self, CompareCommand.self, BisectCommand.self, VerifyCommand.self,
+        subcommands: [OpenCommand.self, StateCommand.self, ImportCommand.self, CompareCommand.self, BisectCommand.self, VerifyCommand.self,
                       SquashCommand.self, SimulateCommand.self, BenchCommand.self],
-        defaultSubcommand: StateCommand.self
+        defaultSubcommand: OpenCommand.self
     )
 
     public init() {}

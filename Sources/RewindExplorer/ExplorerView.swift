@@ -60,7 +60,9 @@ public enum ExplorerView {
             let t = try e.data.event(at: index).ts.nanoseconds
             return last == first ? 0 : Int(Double(t - first) / Double(last - first) * Double(w - 1) + 0.5)
         }
-        for m in try e.data.markers() where m.index < s.count {
+        // Irreversible events win a shared column: drawn last.
+        let order: [TimelineMarker.Kind: Int] = [.duplicate: 0, .backwards: 1, .irreversible: 2]
+        for m in try e.data.markers().sorted(by: { order[$0.kind]! < order[$1.kind]! }) where m.index < s.count {
             let (glyph, style): (String, CellStyle) = switch m.kind {
             case .irreversible: ("!", .warning)
             case .backwards: ("<", .marker)

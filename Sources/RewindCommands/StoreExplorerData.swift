@@ -1,0 +1,75 @@
+import Foundation
+import RewindCore
+import RewindExplorer
+import RewindStore
+
+/// The explorer's data over a store: stepping applies one stored transition to the current
+/// state; longer moves go through the diff strategy (nearest keyframe, then diffs).
+final class StoreExplorerData: ExplorerData {
+    let logName: String
+    let store: SQLiteStore
+    let derived: SQLiteDerivedData
+    private var current = State()
+    private var currentPosition = 0
+    private var events: [Int: Event] = [:]
+    private var densityCache: (buckets: Int, values: [Int])?
+    private var markerCache: [TimelineMarker]?
+
+    init(opened: OpenedLog, derived: SQLiteDerivedData) {
+        logName = URL(fileURLWithPath: opened.displayName).lastPathComponent
+        store = opened.store
+        self.derived = derived
+    }
+
+    func eventCount() throws -> Int { try store.eventCount() }
+
+    func event(at index: Int) throws -> Event {
+        if let e = events[index] { return e }
+        if events.count > 4096 { events.removeAll() }
+        let e = try store.event(at: index)
+        events[index] = e
+        return e
+    }
+
+    func state(at position: Int) throws -> State {
+        let distance = abs(position - currentPosition)
+        if distance == 0 { return current }
+        if distance <= 2000 {
+            if position > currentPosition {
+                try derived.forEachTransition(in: currentPosition..<position, backward: false) { current.apply($0) }
+            } else {
+                try derived.forEachTransition(in: position..<currentPosition, backward: true) { current.revert($0) }
+            }
+        } else {
+            current = try DiffStrategy(derived: derived).hydrate(to: position).state
+        }
+        currentPosition = position
+        return current
+    }
+
+    func transition(at index: Int) throws -> StreamTransition {
+        var found: StreamTransition?
+        try derived.forEachTransition(in: index..<(index + 1), backward: false) { found = $0 }
+        guard let found else { throw DerivedDataDamage("the diff of position \(index)") }
+        return found
+    }
+
+    func position(at time: Timestamp) throws -> Int { try store.position(at: time) }
+
+    func density(buckets: Int) throws -> [Int] {
+        if let c = densityCache, c.buckets == buckets { return c.values }
+        let values = try store.density(buckets: buckets)
+        densityCache = (buckets, values)
+        return values
+    }
+
+    func markers() throws -> [TimelineMarker] {
+        if let m = markerCache { return m }
+        let (backwards, duplicated) = try store.timelineMarkers()
+        let m = try derived.irreversibleIndices().map { TimelineMarker(index: $0, kind: .irreversible) }
+            + backwards.map { TimelineMarker(index: $0, kind: .backwards) }
+            + duplicated.map { TimelineMarker(index: $0, kind: .duplicate) }
+        markerCache = m
+        return m
+    }
+}

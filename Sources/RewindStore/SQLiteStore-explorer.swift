@@ -1,0 +1,40 @@
+import GRDB
+import RewindCore
+
+/// Queries the explorer's timeline scrubber needs.
+extension SQLiteStore {
+    /// Events per bucket over the timeline's time span (`buckets` equal slices).
+    public func density(buckets: Int) throws -> [Int] {
+        guard buckets > 0 else { return [] }
+        return try queue.read { db in
+            var out = Array(repeating: 0, count: buckets)
+            guard let range = try Row.fetchOne(db, sql: "SELECT MIN(ts), MAX(ts) FROM events"),
+                  let first = range[0] as Int64?, let last = range[1] as Int64? else { return out }
+            let span = Double(max(1, last - first))
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT CAST((ts - ?) / ? * ? + 0.5 AS INTEGER) AS bucket, COUNT(*) FROM events GROUP BY bucket
+                """, arguments: [first, span, Double(buckets - 1)])
+            for row in rows {
+                let b: Int = row[0]
+                out[min(buckets - 1, max(0, b))] += row[1] as Int
+            }
+            return out
+        }
+    }
+
+    /// Timeline indices of backwards timestamps, and of the first delivery of each duplicated id.
+    public func timelineMarkers() throws -> (backwards: [Int], duplicated: [Int]) {
+        try queue.read { db in
+            let backwards = try Int.fetchAll(db, sql: "SELECT e.pos FROM backwards b JOIN events e ON e.line = b.line ORDER BY e.pos")
+            let duplicated = try Int.fetchAll(db, sql: "SELECT DISTINCT e.pos FROM duplicates d JOIN events e ON e.line = d.first_line ORDER BY e.pos")
+            return (backwards, duplicated)
+        }
+    }
+}
+
+extension SQLiteDerivedData {
+    /// Timeline indices of irreversible events.
+    public func irreversibleIndices() throws -> [Int] {
+        try store.queue.read { db in try Int.fetchAll(db, sql: "SELECT pos FROM transitions WHERE irreversible = 1 ORDER BY pos") }
+    }
+}

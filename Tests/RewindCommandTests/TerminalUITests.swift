@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+
+/// Drives the real binary in a real terminal (tmux): opens the sample log, steps, jumps with
+/// `g`, shows help, survives a resize and quits, giving the terminal back.
+@Suite(.serialized) struct TerminalUITests {
+    struct Tmux {
+        let socket = "rewind-test-\(UUID().uuidString.prefix(8))"
+
+        @discardableResult
+        func run(_ args: [String]) throws -> String {
+            // posix_spawn + waitpid, with output through a file: the tmux server that the first
+            // call starts daemonises, and Foundation's Process did not notice its client exit.
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let argv = ["/usr/bin/env", "tmux", "-L", socket, "-f", "/dev/null"] + args
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, file, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+            var cArgs = argv.map { strdup($0) } + [nil]
+            defer { for a in cArgs { free(a) } }
+            // Test threads block signals (libdispatch workers do); the tmux server and the UI under
+            // it must start with none blocked, or SIGWINCH never reaches the UI.
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            var none = sigset_t(), all = sigset_t()
+            sigemptyset(&none)
+            sigfillset(&all)
+            posix_spawnattr_setsigmask(&attributes, &none)
+            posix_spawnattr_setsigdefault(&attributes, &all)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+            var pid: pid_t = 0
+            let rc = posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, &cArgs, environ)
+            guard rc == 0 else { throw POSIXError(.init(rawValue: rc) ?? .EIO) }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data(), as: UTF8.self)
+        }
+
+        func screen() throws -> String { try run(["capture-pane", "-p", "-t", "s"]) }
+
+        func keys(_ keys: String...) throws { try run(["send-keys", "-t", "s"] + keys) }
+
+        func type(_ text: String) throws { try run(["send-keys", "-t", "s", "-l", text]) }
+
+        /// Waits until the screen satisfies `condition` (10 s at most); returns the last screen.
+        @discardableResult
+        func waitFor(_ what: String, _ condition: (String) -> Bool) throws -> String {
+            let deadline = Date().addingTimeInterval(10)
+            var last = ""
+            while Date() < deadline {
+                last = try screen()
+                if condition(last) { return last }
+                usleep(100_000)
+            }
+            Issue.record("timed out waiting for \(what); screen:\n\(last)")
+            return last
+        }
+
+        func kill() { _ = try? run(["kill-server"]) }
+    }
+
+    static var hasTmux: Bool {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
+            FileManager.default.isExecutableFile(atPath: "\($0)/tmux")
+        }
+    }
+
+    func start(_ tmux: Tmux, log: String, environment: String = "LANG=C.UTF-8", width: Int = 100, height: Int = 30) throws {
+        try tmux.run(["new-session", "-d", "-s", "s", "-x", "\(width)", "-y", "\(height)",
+                      "env \(environment) '\(Rewind.binary)' '\(log)'; echo EXITED-$?; sleep 60"])
+    }
+
+    @Test func opensStepsJumpsShowsHelpSurvivesResizeAndQuits() throws {
+        try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
+        let dir = try Rewind.sampleFolder()
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try start(tmux, log: dir.appendingPathComponent("bank.jsonl").path)
+        let first = try tmux.waitFor("the explorer") { $0.contains("position 21/21") }
+        #expect(first.contains("2026-03-03T08:00:05Z"), "the cursor's time, in RFC 3339")
+        #expect(first.contains("notifications/customer-A") && first.contains("alice@example.com"))
+
+        try tmux.keys("Left")
+        try tmux.waitFor("a step back") { $0.contains("position 20/21") && $0.contains("2026-03-03T08:00:04Z") }
+        try tmux.keys("l")
+        try tmux.waitFor("a step forward") { $0.contains("position 21/21") }
+
+        try tmux.keys("g")
+        try tmux.type("2026-03-02T09:14:05Z")
+        try tmux.keys("Enter")
+        let jumped = try tmux.waitFor("the jump") { $0.contains("position 11/21") }
+        #expect(jumped.contains("went to 2026-03-02T09:14:05Z"))
+        #expect(jumped.contains("sessions/alice-web"))
+
+        try tmux.keys("g")
+        try tmux.type("2026-02-30T00:00:00Z")
+        try tmux.keys("Enter")
+        try tmux.waitFor("a clear message") { $0.contains("cannot go there") && $0.contains("day 30 does not exist") }
+
+        try tmux.keys("?")
+        let help = try tmux.waitFor("help") { $0.contains("keys (any key closes this)") }
+        #expect(help.contains("step one event forward") && help.contains("quit"))
+        try tmux.keys("x")
+        try tmux.waitFor("help to close") { !$0.contains("keys (any key closes this)") }
+
+        try tmux.run(["resize-window", "-t", "s", "-x", "80", "-y", "24"])
+        let small = try tmux.waitFor("the resize") { screen in
+            screen.contains("position 11/21") && screen.split(separator: "\n").allSatisfy { $0.count <= 80 }
+        }
+        #expect(small.contains("q quit"))
+
+        try tmux.keys("q")
+        let after = try tmux.waitFor("the terminal to come back") { $0.contains("EXITED-0") }
+        #expect(!after.contains("position 11/21"), "the UI's screen is gone once it quits")
+    }
+
+    @Test func ctrlCQuitsAndASCIIWithoutUTF8OrColour() throws {
+        try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
+        let dir = try Rewind.sampleFolder()
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try start(tmux, log: dir.appendingPathComponent("bank.jsonl").path, environment: "LANG=C LC_ALL=C NO_COLOR=1")
+        let screen = try tmux.waitFor("the explorer") { $0.contains("position 21/21") }
+        #expect(screen.unicodeScalars.allSatisfy { $0.value < 0x80 }, "ASCII only without a UTF-8 locale")
+        #expect(screen.contains("^"))
+        try tmux.keys("C-c")
+        try tmux.waitFor("Ctrl-C to quit") { $0.contains("EXITED-0") }
+    }
+}
