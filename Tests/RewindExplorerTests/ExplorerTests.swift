@@ -66,6 +66,18 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(e.state.selected == StreamKey(service: "notifications", stream: "customer-A"))
     }
 
+    @Test func aClickOnTheTimelineJumpsToThatTime() throws {
+        let e = try bankExplorer(width: 80, height: 24)
+        try e.handle(.mouseClick(x: 0, y: 1))
+        #expect(e.state.position == 1, "the left edge is the first event's time")
+        try e.handle(.mouseClick(x: 79, y: 2))
+        #expect(e.state.position == 21, "the right edge is the last event's time")
+        try e.handle(.mouseClick(x: 40, y: 1))
+        #expect(e.state.position == 15, "mid-span is the night between the two days: the first day's 15 events")
+        try e.handle(.mouseClick(x: 10, y: 12))
+        #expect(e.state.position == 15, "clicks outside the scrubber do not move the cursor")
+    }
+
     @Test func helpAndQuit() throws {
         let e = try bankExplorer()
         try e.handle(.char("?"))
