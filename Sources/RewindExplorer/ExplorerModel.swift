@@ -6,6 +6,10 @@ public enum ExplorerAction: Sendable, Equatable {
     case jump(seconds: Int64)
     case goToStart, goToEnd
     case openGoto, toggleHelp
+    /// Show the document, or the changes since the previous event (or the mark).
+    case toggleDiff
+    /// Pin the cursor's position as the mark the diff compares against (again: unpin).
+    case toggleMark
     case selectNextStream, selectPreviousStream
     case typed(Character), erased, submitted, cancelled
     case resized(width: Int, height: Int)
@@ -26,6 +30,10 @@ public struct ExplorerState: Sendable, Equatable {
     public var count = 0
     public var selected: StreamKey?
     public var mode: Mode = .normal
+    /// The document pane shows changes instead of the document.
+    public var showDiff = false
+    /// A pinned position the diff compares against (else: the previous event).
+    public var mark: Int?
     public var message: String?
     public var width: Int
     public var height: Int
@@ -56,6 +64,26 @@ public final class Explorer {
     public func cursorTime() throws -> Timestamp? {
         guard state.count > 0 else { return nil }
         return try data.event(at: max(0, state.position - 1)).ts
+    }
+
+    private var diffCache: (position: Int, mark: Int?, changes: [PathChange])?
+
+    /// The changes the diff view shows: since the mark when one is pinned, else since the
+    /// previous event.
+    public func changes() throws -> [PathChange] {
+        if let c = diffCache, c.position == state.position, c.mark == state.mark { return c.changes }
+        var result: [PathChange] = []
+        if let mark = state.mark {
+            let before = try data.state(at: mark)
+            let after = try data.state(at: state.position)
+            result = StateDiff.changes(from: before, to: after)
+            current = after
+        } else if state.position > 0 {
+            let t = try data.transition(at: state.position - 1)
+            result = StateDiff.changes(from: t.before, to: t.after, path: "\(t.service)/\(t.stream)")
+        }
+        diffCache = (state.position, state.mark, result)
+        return result
     }
 
     /// Streams of the current state, sorted.
@@ -123,6 +151,16 @@ public final class Explorer {
         case .goToEnd: try move(to: state.count)
         case .openGoto: state.mode = .goto(text: "")
         case .toggleHelp: state.mode = state.mode == .help ? .normal : .help
+        case .toggleDiff: state.showDiff.toggle()
+        case .toggleMark:
+            if state.mark == state.position {
+                state.mark = nil
+                state.message = "mark removed"
+            } else {
+                state.mark = state.position
+                state.showDiff = true
+                state.message = "mark pinned at position \(state.position); the diff compares against it"
+            }
         case .selectNextStream, .selectPreviousStream:
             let list = streams
             guard !list.isEmpty else { return }

@@ -70,6 +70,7 @@ public enum ExplorerView {
             }
             b.put(try column(m.index), 2, glyph, style)
         }
+        if let mark = s.mark { b.put(mark == 0 ? 0 : try column(mark - 1), 2, "M", .title) }
         let cursor = s.position == 0 ? 0 : try column(s.position - 1)
         b.put(cursor, 2, b.glyph("▲", "^"), .title)
         b.setStyle(cursor, 1, 1, .selected)
@@ -121,7 +122,24 @@ public enum ExplorerView {
         }
     }
 
+    static func diffPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        let title = e.state.mark.map { "changes since the mark (position \($0))" } ?? "changes of the last event"
+        b.put(x, y - 1, title, .title, maxWidth: w)
+        let changes = try e.changes()
+        if changes.isEmpty { b.put(x, y, "(no changes)", .faint, maxWidth: w) }
+        for (i, c) in changes.prefix(h).enumerated() {
+            let style: CellStyle = switch c.kind {
+            case .added: .changed
+            case .removed: .warning
+            case .changed: CellStyle(bold: true, role: .accent)
+            }
+            b.put(x, y + i, c.description, style, maxWidth: w)
+        }
+        if changes.count > h { b.put(x, y + h - 1, "… \(changes.count - h + 1) more changes", .faint, maxWidth: w) }
+    }
+
     static func documentPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        if e.state.showDiff { return try diffPane(e, &b, x: x, y: y, w: w, h: h) }
         guard let key = e.state.selected, let doc = e.current.document(service: key.service, stream: key.stream) else {
             b.put(x, y - 1, "document", .title)
             b.put(x, y, "(nothing selected)", .faint)
@@ -154,7 +172,7 @@ public enum ExplorerView {
         } else if let m = e.state.message {
             b.put(0, y, m, .warning, maxWidth: e.state.width)
         } else {
-            b.put(0, y, "\(b.glyph("←/→", "h/l")) step  [ ] minute  { } hour  ( ) day  g go to  ? help  q quit",
+            b.put(0, y, "\(b.glyph("←/→", "h/l")) step  [ ] minute  { } hour  ( ) day  g go to  d diff  m mark  ? help  q quit",
                   .faint, maxWidth: e.state.width)
         }
     }

@@ -240,3 +240,19 @@ func json(_ text: String) -> JSONValue { try! JSONParser.parse(text) }
         #expect(h.state.document(service: "transfers", stream: "transfer-1")?["status"] == .string("requested"))
     }
 }
+
+@Suite struct StateDiffTests {
+    @Test func addedRemovedAndChangedPaths() {
+        let old = State(services: ["a": ["s": json(#"{"x":1,"y":{"z":2,"w":3},"list":[1]}"#), "gone": json("{}")]])
+        let new = State(services: ["a": ["s": json(#"{"x":2,"y":{"z":2,"v":4},"list":[1,2]}"#), "new": json(#"{"k":true}"#)]])
+        #expect(StateDiff.changes(from: old, to: new).map(\.description) == [
+            "- a/gone: {}",
+            "+ a/new: {\"k\":true}",
+            "~ a/s/list: [1] → [1,2]",
+            "~ a/s/x: 1 → 2",
+            "+ a/s/y/v: 4",
+            "- a/s/y/w: 3",
+        ])
+        #expect(StateDiff.changes(from: new, to: new).isEmpty)
+    }
+}

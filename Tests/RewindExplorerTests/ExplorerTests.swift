@@ -78,6 +78,37 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(e.state.position == 15, "clicks outside the scrubber do not move the cursor")
     }
 
+    @Test func diffAgainstThePreviousEventAndAgainstAPinnedMark() throws {
+        let e = try bankExplorer()
+        try e.update(.goToStart)
+        for _ in 0..<8 { try e.update(.stepForward) }            // after evt-008: A debited 500
+        try e.handle(.char("d"))
+        #expect(e.state.showDiff)
+        #expect(try e.changes().map(\.description) == ["~ accounts/account-A/balance: 1000 → 500"])
+        try e.handle(.char("m"))                                  // pin here
+        #expect(e.state.mark == 8)
+        for _ in 0..<5 { try e.handle(.right) }                   // through the rest of saga 1
+        #expect(try e.changes().map(\.description) == [
+            "~ accounts/account-A/balance: 500 → 450",
+            "~ accounts/account-B/balance: 200 → 700",
+            "~ accounts/account-fees/balance: 0 → 50",
+            "+ sessions/alice-web/lastSeen: \"2026-03-02T09:14:05Z\"",
+            "~ transfers/transfer-1/status: \"requested\" → \"completed\"",
+        ])
+        try e.update(.resized(width: 200, height: 40))
+        let b = try ExplorerView.render(e)
+        #expect(b.text.contains("changes since the mark (position 8)"))
+        #expect(b.text.contains("~ accounts/account-B/balance: 200 → 700"))
+        try e.update(.goToEnd)
+        #expect(try ExplorerView.render(e).lines[2].contains("M"), "the mark is on the scrubber")
+        try e.update(.goToStart)
+        for _ in 0..<8 { try e.update(.stepForward) }
+        try e.handle(.char("m"))                                  // same position again: unpinned
+        #expect(e.state.mark == nil)
+        try e.handle(.char("d"))
+        #expect(!e.state.showDiff)
+    }
+
     @Test func helpAndQuit() throws {
         let e = try bankExplorer()
         try e.handle(.char("?"))
