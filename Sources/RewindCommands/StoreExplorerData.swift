@@ -56,6 +56,10 @@ final class StoreExplorerData: ExplorerData {
 
     func position(at time: Timestamp) throws -> Int { try store.position(at: time) }
 
+    func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) throws {
+        try derived.forEachTransition(in: range, backward: false, body)
+    }
+
     func density(buckets: Int) throws -> [Int] {
         if let c = densityCache, c.buckets == buckets { return c.values }
         let values = try store.density(buckets: buckets)

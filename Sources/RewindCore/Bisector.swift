@@ -10,14 +10,25 @@ public struct Bisector {
 
     /// The position after which the invariant first fails, or nil when it always holds.
     public func firstFailure(in derived: any DerivedData, events count: Int, chunk: Int = 50_000) throws -> Int? {
+        try breaks(events: count, limit: 1, transitions: { range, body in
+            try derived.forEachTransition(in: range, backward: false, body)
+        }).first
+    }
+
+    /// Positions (1 … count) where the invariant turns false: the first position when it is
+    /// false there, and every position where it was true just before. At most `limit`.
+    /// `transitions` hands over the transitions of a range, in order.
+    public func breaks(events count: Int, limit: Int = 1000, chunk: Int = 50_000,
+                       transitions: (Range<Int>, (StreamTransition) throws -> Void) throws -> Void) throws -> [Int] {
         var state = State()
         var trackers = invariant.aggregates.map { AggregateTracker(aggregate: $0) }
+        var found: [Int] = []
+        var holding = true
         var start = 0
-        while start < count {
+        while start < count && found.count < limit {
             let end = min(count, start + chunk)
-            var failure: Int?
-            try derived.forEachTransition(in: start..<end, backward: false) { t in
-                guard failure == nil else { return }
+            try transitions(start..<end) { t in
+                guard found.count < limit else { return }
                 state.apply(t)
                 let relevant = invariant.paths.contains { $0.matches(service: t.service, stream: t.stream) }
                 if relevant {
@@ -29,15 +40,14 @@ public struct Bisector {
                 if relevant || t.position == 0 {
                     var values: [JSONValue] = []
                     for tracker in trackers { values.append(tracker.value(state: state, aggregates: values)) }
-                    if !InvariantEvaluator(state: state, aggregateValues: values).truth(invariant.root) {
-                        failure = t.position + 1
-                    }
+                    let holds = InvariantEvaluator(state: state, aggregateValues: values).truth(invariant.root)
+                    if !holds && holding { found.append(t.position + 1) }
+                    holding = holds
                 }
             }
-            if let failure { return failure }
             start = end
         }
-        return nil
+        return found
     }
 }
 

@@ -16,6 +16,8 @@ public protocol ExplorerData: AnyObject {
     func density(buckets: Int) throws -> [Int]
     /// Marked timeline indices: irreversible events, backwards timestamps, duplicate deliveries.
     func markers() throws -> [TimelineMarker]
+    /// The transitions at `range`, in order.
+    func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) throws
 }
 
 public struct TimelineMarker: Sendable, Equatable {
@@ -62,6 +64,10 @@ public final class MemoryExplorerData: ExplorerData {
 
     public func density(buckets: Int) -> [Int] {
         Timeline.density(times: timeline.events.map(\.ts), buckets: buckets)
+    }
+
+    public func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) rethrows {
+        for i in range { try body(transitions[i]) }
     }
 
     public func markers() -> [TimelineMarker] {

@@ -1,3 +1,4 @@
+import Foundation
 import RewindCore
 
 /// What happened in the explorer (actions are named for what the user did).
@@ -6,6 +7,8 @@ public enum ExplorerAction: Sendable, Equatable {
     case jump(seconds: Int64)
     case goToStart, goToEnd
     case openGoto, toggleHelp
+    case openInvariant
+    case nextBreak, previousBreak
     /// Show the document, or the changes since the previous event (or the mark).
     case toggleDiff
     /// Pin the cursor's position as the mark the diff compares against (again: unpin).
@@ -22,6 +25,7 @@ public struct ExplorerState: Sendable, Equatable {
     public enum Mode: Sendable, Equatable {
         case normal
         case goto(text: String)
+        case invariant(text: String)
         case help
     }
 
@@ -34,6 +38,9 @@ public struct ExplorerState: Sendable, Equatable {
     public var showDiff = false
     /// A pinned position the diff compares against (else: the previous event).
     public var mark: Int?
+    /// The invariant set with `i`, and the positions where it turns false.
+    public var invariant: String?
+    public var breaks: [Int] = []
     public var message: String?
     public var width: Int
     public var height: Int
@@ -64,6 +71,33 @@ public final class Explorer {
     public func cursorTime() throws -> Timestamp? {
         guard state.count > 0 else { return nil }
         return try data.event(at: max(0, state.position - 1)).ts
+    }
+
+    /// Sets (or, with empty text, clears) the invariant and finds where it breaks.
+    func setInvariant(_ text: String) throws {
+        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+            state.invariant = nil
+            state.breaks = []
+            state.message = "invariant cleared"
+            return
+        }
+        let invariant: Invariant
+        do throws(InvariantSyntaxError) {
+            invariant = try Invariant(text)
+        } catch {
+            state.message = "invariant: \(error)"
+            return
+        }
+        state.invariant = text
+        state.breaks = try Bisector(invariant: invariant).breaks(events: state.count) { range, body in
+            try data.forEachTransition(in: range, body)
+        }
+        if let first = state.breaks.first {
+            try move(to: first)
+            state.message = "breaks \(state.breaks.count) time\(state.breaks.count == 1 ? "" : "s"); first at position \(first) (x / X: next / previous)"
+        } else {
+            state.message = "holds at every position"
+        }
     }
 
     private var diffCache: (position: Int, mark: Int?, changes: [PathChange])?
@@ -111,7 +145,7 @@ public final class Explorer {
         if case .resize(let w, let h) = key { return .resized(width: w, height: h) }
         if case .ctrl("c") = key { return .quit }
         switch state.mode {
-        case .goto:
+        case .goto, .invariant:
             switch key {
             case .enter: return .submitted
             case .escape: return .cancelled
@@ -167,13 +201,29 @@ public final class Explorer {
             let i = state.selected.flatMap { list.firstIndex(of: $0) } ?? 0
             let next = action == .selectNextStream ? min(list.count - 1, i + 1) : max(0, i - 1)
             state.selected = list[next]
+        case .openInvariant: state.mode = .invariant(text: state.invariant ?? "")
+        case .nextBreak, .previousBreak:
+            let candidates = action == .nextBreak ? state.breaks.filter { $0 > state.position } : state.breaks.filter { $0 < state.position }.reversed()
+            guard let target = candidates.first else {
+                state.message = state.breaks.isEmpty ? "no invariant breaks (set one with i)" : "no more breaks that way"
+                return
+            }
+            try move(to: target)
+            state.message = "invariant breaks here (break \((state.breaks.firstIndex(of: target) ?? 0) + 1) of \(state.breaks.count))"
         case .typed(let c):
             if case .goto(let text) = state.mode, text.count < 64 { state.mode = .goto(text: text + String(c)) }
+            if case .invariant(let text) = state.mode, text.count < 400 { state.mode = .invariant(text: text + String(c)) }
         case .erased:
             if case .goto(let text) = state.mode { state.mode = .goto(text: String(text.dropLast())) }
+            if case .invariant(let text) = state.mode { state.mode = .invariant(text: String(text.dropLast())) }
         case .cancelled:
             state.mode = .normal
         case .submitted:
+            if case .invariant(let text) = state.mode {
+                state.mode = .normal
+                try setInvariant(text)
+                return
+            }
             guard case .goto(let text) = state.mode else { return }
             state.mode = .normal
             let t: Timestamp

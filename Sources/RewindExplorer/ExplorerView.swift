@@ -39,6 +39,7 @@ public enum ExplorerView {
             text += "empty log"
         }
         text += "  position \(s.position)/\(s.count)"
+        if let inv = s.invariant { text += s.breaks.contains(s.position) ? "  BREAKS: \(inv)" : "  invariant: \(inv)" }
         b.put(0, 0, text, CellStyle(bold: true, reverse: true), maxWidth: s.width)
     }
 
@@ -70,6 +71,7 @@ public enum ExplorerView {
             }
             b.put(try column(m.index), 2, glyph, style)
         }
+        for p in s.breaks where p > 0 { b.put(try column(p - 1), 2, "x", .warning) }
         if let mark = s.mark { b.put(mark == 0 ? 0 : try column(mark - 1), 2, "M", .title) }
         let cursor = s.position == 0 ? 0 : try column(s.position - 1)
         b.put(cursor, 2, b.glyph("▲", "^"), .title)
@@ -169,6 +171,8 @@ public enum ExplorerView {
         let y = e.state.height - 1
         if case .goto(let text) = e.state.mode {
             b.put(0, y, "go to (RFC 3339 or epoch ms): " + text + "_", .title, maxWidth: e.state.width)
+        } else if case .invariant(let text) = e.state.mode {
+            b.put(0, y, "invariant (e.g. all(accounts/*/balance >= 0)): " + text + "_", .title, maxWidth: e.state.width)
         } else if let m = e.state.message {
             b.put(0, y, m, .warning, maxWidth: e.state.width)
         } else {

@@ -50,6 +50,8 @@ public enum KeyBindings {
         Binding(keys: [.up, .char("k")], action: .selectPreviousStream, help: "previous stream"),
         Binding(keys: [.char("d")], action: .toggleDiff, help: "document / changes (since the previous event or the mark)"),
         Binding(keys: [.char("m")], action: .toggleMark, help: "pin the mark here (again: unpin); the diff compares against it"),
+        Binding(keys: [.char("i")], action: .openInvariant, help: "set an invariant; its breaks are marked x"),
+        Binding(keys: [.char("x"), .char("X")], action: .nextBreak, help: "next / previous invariant break"),
         Binding(keys: [.char("?")], action: .toggleHelp, help: "show / hide this help"),
         Binding(keys: [.char("q"), .ctrl("c")], action: .quit, help: "quit"),
     ]
@@ -61,6 +63,7 @@ public enum KeyBindings {
             switch (b.action, i) {
             case (.jump(let s), 1): return .jump(seconds: -s)
             case (.goToStart, 1): return .goToEnd
+            case (.nextBreak, 1): return .previousBreak
             default: return b.action
             }
         }

@@ -109,6 +109,35 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(!e.state.showDiff)
     }
 
+    @Test func anInvariantMarksEveryBreakAndJumpsToTheFirst() throws {
+        let e = try bankExplorer(width: 100, height: 30)
+        try e.handle(.char("i"))
+        for c in "accounts/account-A/balance != 450" { try e.handle(.char(c)) }
+        try e.handle(.enter)
+        #expect(e.state.breaks == [9, 19], "false after the commission, true during saga 2, false after its compensation")
+        #expect(e.state.position == 9)
+        #expect(e.state.message?.hasPrefix("breaks 2 times; first at position 9") == true)
+        let b = try ExplorerView.render(e)
+        #expect(b.lines[0].contains("BREAKS: accounts/ac"), "the header says the cursor is at a break")
+        #expect(b.lines[2].contains("x"))
+        try e.handle(.char("x"))
+        #expect(e.state.position == 19)
+        try e.handle(.char("x"))
+        #expect(e.state.position == 19 && e.state.message == "no more breaks that way")
+        try e.handle(.char("X"))
+        #expect(e.state.position == 9)
+
+        try e.handle(.char("i"))
+        for _ in 0..<40 { try e.handle(.backspace) }
+        for c in "sum(accounts/*/balance) = 1" { try e.handle(.char(c)) }
+        try e.handle(.enter)
+        #expect(e.state.message?.contains("column 25") == true)
+        try e.handle(.char("i"))
+        for _ in 0..<40 { try e.handle(.backspace) }
+        try e.handle(.enter)
+        #expect(e.state.invariant == nil && e.state.breaks.isEmpty)
+    }
+
     @Test func helpAndQuit() throws {
         let e = try bankExplorer()
         try e.handle(.char("?"))
