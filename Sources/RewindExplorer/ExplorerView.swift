@@ -176,7 +176,7 @@ public enum ExplorerView {
         } else if let m = e.state.message {
             b.put(0, y, m, .warning, maxWidth: e.state.width)
         } else {
-            b.put(0, y, "\(b.glyph("←/→", "h/l")) step  [ ] minute  { } hour  ( ) day  g go to  d diff  m mark  ? help  q quit",
+            b.put(0, y, "\(b.glyph("←/→", "h/l")) step  g go to  d diff  m mark  i invariant  ? all keys  q quit",
                   .faint, maxWidth: e.state.width)
         }
     }
