@@ -56,6 +56,8 @@ final class StoreExplorerData: ExplorerData {
 
     func position(at time: Timestamp) throws -> Int { try store.position(at: time) }
 
+    func search(_ query: EventQuery) throws -> [Int] { try store.search(query) }
+
     func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) throws {
         try derived.forEachTransition(in: range, backward: false, body)
     }

@@ -18,6 +18,8 @@ public protocol ExplorerData: AnyObject {
     func markers() throws -> [TimelineMarker]
     /// The transitions at `range`, in order.
     func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) throws
+    /// Timeline indices of the events a query matches, ascending.
+    func search(_ query: EventQuery) throws -> [Int]
 }
 
 public struct TimelineMarker: Sendable, Equatable {
@@ -68,6 +70,10 @@ public final class MemoryExplorerData: ExplorerData {
 
     public func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) rethrows {
         for i in range { try body(transitions[i]) }
+    }
+
+    public func search(_ query: EventQuery) -> [Int] {
+        timeline.events.indices.filter { query.matches(timeline.events[$0]) }
     }
 
     public func markers() -> [TimelineMarker] {

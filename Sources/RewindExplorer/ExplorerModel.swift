@@ -9,6 +9,10 @@ public enum ExplorerAction: Sendable, Equatable {
     case openGoto, toggleHelp
     case openInvariant
     case nextBreak, previousBreak
+    case openSearch
+    case nextMatch, previousMatch
+    /// The next event of the selected stream.
+    case nextEventOfStream
     /// Show the document, or the changes since the previous event (or the mark).
     case toggleDiff
     /// Pin the cursor's position as the mark the diff compares against (again: unpin).
@@ -26,6 +30,7 @@ public struct ExplorerState: Sendable, Equatable {
         case normal
         case goto(text: String)
         case invariant(text: String)
+        case search(text: String)
         case help
     }
 
@@ -41,6 +46,9 @@ public struct ExplorerState: Sendable, Equatable {
     /// The invariant set with `i`, and the positions where it turns false.
     public var invariant: String?
     public var breaks: [Int] = []
+    /// The search set with `/`, and the timeline indices of its matches.
+    public var search: String?
+    public var matches: [Int] = []
     public var message: String?
     public var width: Int
     public var height: Int
@@ -145,7 +153,7 @@ public final class Explorer {
         if case .resize(let w, let h) = key { return .resized(width: w, height: h) }
         if case .ctrl("c") = key { return .quit }
         switch state.mode {
-        case .goto, .invariant:
+        case .goto, .invariant, .search:
             switch key {
             case .enter: return .submitted
             case .escape: return .cancelled
@@ -202,6 +210,22 @@ public final class Explorer {
             let next = action == .selectNextStream ? min(list.count - 1, i + 1) : max(0, i - 1)
             state.selected = list[next]
         case .openInvariant: state.mode = .invariant(text: state.invariant ?? "")
+        case .openSearch: state.mode = .search(text: state.search ?? "")
+        case .nextMatch, .previousMatch:
+            // A match is shown as the current event: the cursor goes just after it.
+            let current = state.position - 1
+            let candidates = action == .nextMatch ? state.matches.filter { $0 > current } : state.matches.filter { $0 < current }.reversed()
+            guard let target = candidates.first else {
+                state.message = state.matches.isEmpty ? "no matches (search with /)" : "no more matches that way"
+                return
+            }
+            try move(to: target + 1)
+            state.message = "match \((state.matches.firstIndex(of: target) ?? 0) + 1) of \(state.matches.count)"
+        case .nextEventOfStream:
+            guard let key = state.selected else { return }
+            let next = try data.search(EventQuery(service: key.service, stream: key.stream)).first { $0 >= state.position }
+            guard let next else { state.message = "no later event of \(key.service)/\(key.stream)"; return }
+            try move(to: next + 1)
         case .nextBreak, .previousBreak:
             let candidates = action == .nextBreak ? state.breaks.filter { $0 > state.position } : state.breaks.filter { $0 < state.position }.reversed()
             guard let target = candidates.first else {
@@ -213,15 +237,37 @@ public final class Explorer {
         case .typed(let c):
             if case .goto(let text) = state.mode, text.count < 64 { state.mode = .goto(text: text + String(c)) }
             if case .invariant(let text) = state.mode, text.count < 400 { state.mode = .invariant(text: text + String(c)) }
+            if case .search(let text) = state.mode, text.count < 200 { state.mode = .search(text: text + String(c)) }
         case .erased:
             if case .goto(let text) = state.mode { state.mode = .goto(text: String(text.dropLast())) }
             if case .invariant(let text) = state.mode { state.mode = .invariant(text: String(text.dropLast())) }
+            if case .search(let text) = state.mode { state.mode = .search(text: String(text.dropLast())) }
         case .cancelled:
             state.mode = .normal
         case .submitted:
             if case .invariant(let text) = state.mode {
                 state.mode = .normal
                 try setInvariant(text)
+                return
+            }
+            if case .search(let text) = state.mode {
+                state.mode = .normal
+                let query = EventQuery(text)
+                guard !query.isEmpty else {
+                    state.search = nil
+                    state.matches = []
+                    state.message = "search cleared"
+                    return
+                }
+                state.search = text
+                state.matches = try data.search(query)
+                if state.matches.isEmpty {
+                    state.message = "no event matches \(text)"
+                } else {
+                    let target = state.matches.first { $0 >= state.position } ?? state.matches[0]
+                    try move(to: target + 1)
+                    state.message = "\(state.matches.count) match\(state.matches.count == 1 ? "" : "es"); n / N: next / previous"
+                }
                 return
             }
             guard case .goto(let text) = state.mode else { return }

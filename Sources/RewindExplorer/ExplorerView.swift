@@ -71,6 +71,7 @@ public enum ExplorerView {
             }
             b.put(try column(m.index), 2, glyph, style)
         }
+        for m in s.matches.prefix(5000) { b.put(try column(m), 2, "*", .title) }
         for p in s.breaks where p > 0 { b.put(try column(p - 1), 2, "x", .warning) }
         if let mark = s.mark { b.put(mark == 0 ? 0 : try column(mark - 1), 2, "M", .title) }
         let cursor = s.position == 0 ? 0 : try column(s.position - 1)
@@ -113,12 +114,14 @@ public enum ExplorerView {
         guard s.count > 0 else { b.put(x, y, "(no events)", .faint); return }
         let current = s.position - 1
         let start = max(0, min(current - h / 2, s.count - h))
+        let matched = Set(s.matches.filter { $0 >= start && $0 < start + h })
         for row in 0..<h {
             let i = start + row
             guard i < s.count else { break }
             let ev = try e.data.event(at: i)
             let text = "\(clock(ev.ts)) \(ev.type)  \(ev.service)/\(ev.stream)"
-            let style: CellStyle = i == current ? .selected : (i > current ? .faint : .plain)
+            let isMatch = matched.contains(i)
+            let style: CellStyle = i == current ? .selected : (isMatch ? .title : (i > current ? .faint : .plain))
             if i == current { b.fill(x, y + row, w, " ", .selected) }
             b.put(x, y + row, text, style, maxWidth: w)
         }
@@ -171,6 +174,8 @@ public enum ExplorerView {
         let y = e.state.height - 1
         if case .goto(let text) = e.state.mode {
             b.put(0, y, "go to (RFC 3339 or epoch ms): " + text + "_", .title, maxWidth: e.state.width)
+        } else if case .search(let text) = e.state.mode {
+            b.put(0, y, "search (words, service:S stream:X type:T): " + text + "_", .title, maxWidth: e.state.width)
         } else if case .invariant(let text) = e.state.mode {
             b.put(0, y, "invariant (e.g. all(accounts/*/balance >= 0)): " + text + "_", .title, maxWidth: e.state.width)
         } else if let m = e.state.message {

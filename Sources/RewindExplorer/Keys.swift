@@ -52,6 +52,9 @@ public enum KeyBindings {
         Binding(keys: [.char("m")], action: .toggleMark, help: "pin the mark here (again: unpin); the diff compares against it"),
         Binding(keys: [.char("i")], action: .openInvariant, help: "set an invariant; its breaks are marked x"),
         Binding(keys: [.char("x"), .char("X")], action: .nextBreak, help: "next / previous invariant break"),
+        Binding(keys: [.char("/")], action: .openSearch, help: "search: words, service:S stream:X type:T"),
+        Binding(keys: [.char("n"), .char("N")], action: .nextMatch, help: "next / previous match"),
+        Binding(keys: [.char("s")], action: .nextEventOfStream, help: "next event of the selected stream"),
         Binding(keys: [.char("?")], action: .toggleHelp, help: "show / hide this help"),
         Binding(keys: [.char("q"), .ctrl("c")], action: .quit, help: "quit"),
     ]
@@ -64,6 +67,7 @@ public enum KeyBindings {
             case (.jump(let s), 1): return .jump(seconds: -s)
             case (.goToStart, 1): return .goToEnd
             case (.nextBreak, 1): return .previousBreak
+            case (.nextMatch, 1): return .previousMatch
             default: return b.action
             }
         }

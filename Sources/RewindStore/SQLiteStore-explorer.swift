@@ -38,3 +38,25 @@ extension SQLiteDerivedData {
         try store.queue.read { db in try Int.fetchAll(db, sql: "SELECT pos FROM transitions WHERE irreversible = 1 ORDER BY pos") }
     }
 }
+
+extension SQLiteStore {
+    /// Timeline indices of the events `query` matches (at most `limit`). Every value is bound as
+    /// a parameter: text typed by a user or read from a log never becomes SQL.
+    public func search(_ query: EventQuery, limit: Int = 100_000) throws -> [Int] {
+        var clauses: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let s = query.service { clauses.append("service = ?"); arguments.append(s) }
+        if let s = query.stream { clauses.append("stream = ?"); arguments.append(s) }
+        if let t = query.type { clauses.append("type = ?"); arguments.append(t) }
+        for w in query.words {
+            clauses.append("(instr(COALESCE(data, ''), ?) > 0 OR instr(COALESCE(meta, ''), ?) > 0 OR instr(id, ?) > 0)")
+            arguments += [w, w, w]
+        }
+        let condition = clauses.isEmpty ? "1" : clauses.joined(separator: " AND ")
+        arguments.append(limit)
+        return try queue.read { db in
+            try Int.fetchAll(db, sql: "SELECT pos FROM events WHERE \(condition) ORDER BY pos LIMIT ?",
+                             arguments: StatementArguments(arguments))
+        }
+    }
+}

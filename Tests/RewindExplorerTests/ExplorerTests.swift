@@ -138,6 +138,37 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(e.state.invariant == nil && e.state.breaks.isEmpty)
     }
 
+    @Test func searchFiltersByTypeAndTextAndStepsThroughMatches() throws {
+        let e = try bankExplorer(width: 100, height: 30)
+        try e.handle(.char("/"))
+        for c in "type:MoneyDebited" { try e.handle(.char(c)) }
+        try e.handle(.enter)
+        #expect(e.state.matches == [7, 8, 16])
+        #expect(e.state.position == 8, "no match after the end: the first match")
+        #expect(e.state.message == "3 matches; n / N: next / previous")
+        try e.handle(.char("n"))
+        #expect(e.state.position == 9)
+        try e.handle(.char("n"))
+        #expect(e.state.position == 17)
+        try e.handle(.char("n"))
+        #expect(e.state.message == "no more matches that way")
+        try e.handle(.char("N"))
+        #expect(e.state.position == 9)
+        #expect(try ExplorerView.render(e).lines[2].contains("*"), "matches are marked on the scrubber")
+
+        try e.handle(.char("/"))
+        for _ in 0..<30 { try e.handle(.backspace) }
+        for c in "service:notifications failed" { try e.handle(.char(c)) }
+        try e.handle(.enter)
+        #expect(e.state.matches == [20], "words match inside the payload")
+
+        try e.update(.goToStart)
+        try e.update(.stepForward)          // AccountOpened A: A is selected
+        #expect(e.state.selected == StreamKey(service: "accounts", stream: "account-A"))
+        try e.handle(.char("s"))
+        #expect(e.state.position == 4, "A's next event: the deposit")
+    }
+
     @Test func helpAndQuit() throws {
         let e = try bankExplorer()
         try e.handle(.char("?"))

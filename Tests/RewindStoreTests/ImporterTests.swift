@@ -224,3 +224,22 @@ import Testing
         #expect(try store.event(at: 1).type == "Updated")
     }
 }
+
+@Suite struct StoreSearchTests {
+    @Test func searchBindsItsTextAndNeverRunsItAsSQL() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("s.jsonl").path
+        let lines = [line("a", "2026-01-01T00:00:01Z", type: "Paid", data: #"{"note":"it's fine"}"#),
+                     line("b", "2026-01-01T00:00:02Z", stream: "t", type: "Paid"),
+                     line("c", "2026-01-01T00:00:03Z", type: "Refunded", data: #"{"note":"x'); DROP TABLE events; --"}"#)]
+        FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("s.rewind").path)
+        _ = try importFile(path, store: store)
+        #expect(try store.search(EventQuery("type:Paid")) == [0, 1])
+        #expect(try store.search(EventQuery("type:Paid stream:t")) == [1])
+        #expect(try store.search(EventQuery("it's")) == [0])
+        #expect(try store.search(EventQuery("'); DROP TABLE events; --")) == [2], "matched as text, in c's payload")
+        #expect(try store.search(EventQuery("DROP")) == [2])
+        #expect(try store.eventCount() == 3, "the table is still there")
+    }
+}

@@ -1,0 +1,35 @@
+/// A search over events: `service:S`, `stream:X` and `type:T` terms match exactly; any other
+/// word must appear in the event's payload, meta or id. All terms must match.
+public struct EventQuery: Sendable, Equatable {
+    public var service: String?
+    public var stream: String?
+    public var type: String?
+    public var words: [String] = []
+
+    public init(_ text: String) {
+        for term in text.split(separator: " ", omittingEmptySubsequences: true) {
+            if term.hasPrefix("service:") { service = String(term.dropFirst(8)) }
+            else if term.hasPrefix("stream:") { stream = String(term.dropFirst(7)) }
+            else if term.hasPrefix("type:") { type = String(term.dropFirst(5)) }
+            else { words.append(String(term)) }
+        }
+    }
+
+    public init(service: String? = nil, stream: String? = nil, type: String? = nil, words: [String] = []) {
+        self.service = service
+        self.stream = stream
+        self.type = type
+        self.words = words
+    }
+
+    public var isEmpty: Bool { service == nil && stream == nil && type == nil && words.isEmpty }
+
+    public func matches(_ e: Event) -> Bool {
+        if let service, e.service != service { return false }
+        if let stream, e.stream != stream { return false }
+        if let type, e.type != type { return false }
+        guard !words.isEmpty else { return true }
+        let text = e.data.jsonText + (e.metaText ?? "") + e.id
+        return words.allSatisfy { text.contains($0) || (e.metaText ?? "").contains($0) }
+    }
+}
