@@ -29,7 +29,7 @@ struct OpenCommand: LogCommand {
             return !h.issues.isEmpty
         }
         let hydrator = Hydrator(opened: opened)
-        let data = StoreExplorerData(opened: opened, derived: try hydrator.derived())
+        let data = try StoreExplorerData(opened: opened, hydrator: hydrator)
         let explorer = try Explorer(data: data, width: 80, height: 24)
         explorer.ascii = ProcessInfo.processInfo.environment["REWIND_ASCII"] == "1"
         do {

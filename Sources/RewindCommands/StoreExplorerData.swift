@@ -14,11 +14,22 @@ final class StoreExplorerData: ExplorerData {
     private var events: [Int: Event] = [:]
     private var densityCache: (buckets: Int, values: [Int])?
     private var markerCache: [TimelineMarker]?
+    let hydrator: Hydrator
+    var drivingStrategy = "diff"
 
-    init(opened: OpenedLog, derived: SQLiteDerivedData) {
+    init(opened: OpenedLog, hydrator: Hydrator) throws {
         logName = URL(fileURLWithPath: opened.displayName).lastPathComponent
         store = opened.store
-        self.derived = derived
+        self.hydrator = hydrator
+        derived = try hydrator.derived()
+    }
+
+    func compareStrategies(at position: Int) throws -> [StrategyOutcome] {
+        try StrategyComparison.run(try Hydrator.names.map { try hydrator.strategy($0) }, to: position)
+    }
+
+    func verifyCache() throws -> String {
+        try DerivedVerifier(store: store, derived: try hydrator.derived(), fold: hydrator.fold).run().summary
     }
 
     func eventCount() throws -> Int { try store.eventCount() }
@@ -41,7 +52,7 @@ final class StoreExplorerData: ExplorerData {
                 try derived.forEachTransition(in: position..<currentPosition, backward: true) { current.revert($0) }
             }
         } else {
-            current = try DiffStrategy(derived: derived).hydrate(to: position).state
+            current = try hydrator.hydrate(drivingStrategy, to: position).state
         }
         currentPosition = position
         return current

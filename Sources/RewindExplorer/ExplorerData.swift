@@ -20,6 +20,12 @@ public protocol ExplorerData: AnyObject {
     func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) throws
     /// Timeline indices of the events a query matches, ascending.
     func search(_ query: EventQuery) throws -> [Int]
+    /// Every hydration strategy at `position` (replay first), with cost and agreement.
+    func compareStrategies(at position: Int) throws -> [StrategyOutcome]
+    /// Checks the cached states (and keyframes) against a full replay; a one-line summary.
+    func verifyCache() throws -> String
+    /// The strategy that reaches a position on a jump.
+    var drivingStrategy: String { get set }
 }
 
 public struct TimelineMarker: Sendable, Equatable {
@@ -40,12 +46,15 @@ public final class MemoryExplorerData: ExplorerData {
     var transitions: [StreamTransition] = []
     var states: [State] = [State()]
     let extraMarkers: [TimelineMarker]
+    let derived: MemoryDerivedData
+    public var drivingStrategy = "diff"
 
     public init(logName: String, events: [Event], fold: Fold, markers: [TimelineMarker] = []) {
         self.logName = logName
         timeline = MemoryTimeline(events)
         self.fold = fold
         extraMarkers = markers
+        derived = try! MemoryDerivedData(source: MemoryTimeline(events), fold: fold)
         var state = State()
         var issues: [FoldIssue] = []
         for (i, e) in timeline.events.enumerated() {
@@ -70,6 +79,19 @@ public final class MemoryExplorerData: ExplorerData {
 
     public func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) rethrows {
         for i in range { try body(transitions[i]) }
+    }
+
+    public func compareStrategies(at position: Int) throws -> [StrategyOutcome] {
+        try StrategyComparison.run([
+            ReplayStrategy(source: timeline, fold: fold), DiffStrategy(derived: derived), UndoStrategy(derived: derived),
+            SquashStrategy(derived: derived), CacheStrategy(derived: derived, source: timeline, fold: fold),
+        ], to: position)
+    }
+
+    public func verifyCache() throws -> String {
+        var drifted = 0
+        for p in derived.cachedPositions() where try derived.cachedState(at: p).0 != states[p] { drifted += 1 }
+        return "verified \(derived.cachedPositions().count) cached states against replay: \(drifted) drifted"
     }
 
     public func search(_ query: EventQuery) -> [Int] {

@@ -13,6 +13,12 @@ public enum ExplorerAction: Sendable, Equatable {
     case nextMatch, previousMatch
     /// The next event of the selected stream.
     case nextEventOfStream
+    /// Show every strategy's cost at the cursor (again: back to the document).
+    case toggleStrategies
+    /// Let the next strategy drive the view (replay → diff → undo → squash → cache).
+    case switchStrategy
+    /// Check the cache against a full replay.
+    case verifyCache
     /// Show the document, or the changes since the previous event (or the mark).
     case toggleDiff
     /// Pin the cursor's position as the mark the diff compares against (again: unpin).
@@ -49,6 +55,9 @@ public struct ExplorerState: Sendable, Equatable {
     /// The search set with `/`, and the timeline indices of its matches.
     public var search: String?
     public var matches: [Int] = []
+    /// The document pane shows the strategies at the cursor.
+    public var showStrategies = false
+    public var drivingStrategy = "diff"
     public var message: String?
     public var width: Int
     public var height: Int
@@ -72,6 +81,7 @@ public final class Explorer {
         self.data = data
         state = ExplorerState(width: width, height: height)
         state.count = try data.eventCount()
+        state.drivingStrategy = data.drivingStrategy
         try move(to: state.count)
     }
 
@@ -106,6 +116,16 @@ public final class Explorer {
         } else {
             state.message = "holds at every position"
         }
+    }
+
+    private var strategyCache: (position: Int, outcomes: [StrategyOutcome])?
+
+    /// Every strategy at the cursor (computed once per position).
+    public func strategies() throws -> [StrategyOutcome] {
+        if let c = strategyCache, c.position == state.position { return c.outcomes }
+        let outcomes = try data.compareStrategies(at: state.position)
+        strategyCache = (state.position, outcomes)
+        return outcomes
     }
 
     private var diffCache: (position: Int, mark: Int?, changes: [PathChange])?
@@ -193,7 +213,9 @@ public final class Explorer {
         case .goToEnd: try move(to: state.count)
         case .openGoto: state.mode = .goto(text: "")
         case .toggleHelp: state.mode = state.mode == .help ? .normal : .help
-        case .toggleDiff: state.showDiff.toggle()
+        case .toggleDiff:
+            state.showDiff.toggle()
+            if state.showDiff { state.showStrategies = false }
         case .toggleMark:
             if state.mark == state.position {
                 state.mark = nil
@@ -221,6 +243,17 @@ public final class Explorer {
             }
             try move(to: target + 1)
             state.message = "match \((state.matches.firstIndex(of: target) ?? 0) + 1) of \(state.matches.count)"
+        case .toggleStrategies:
+            state.showStrategies.toggle()
+            if state.showStrategies { state.showDiff = false }
+        case .switchStrategy:
+            let names = StrategyComparison.names
+            let next = names[((names.firstIndex(of: data.drivingStrategy) ?? 0) + 1) % names.count]
+            data.drivingStrategy = next
+            state.drivingStrategy = next
+            state.message = "\(next) now reaches the positions you jump to"
+        case .verifyCache:
+            state.message = try data.verifyCache()
         case .nextEventOfStream:
             guard let key = state.selected else { return }
             let next = try data.search(EventQuery(service: key.service, stream: key.stream)).first { $0 >= state.position }

@@ -1,3 +1,4 @@
+import Foundation
 import RewindCore
 
 /// Draws the explorer into a screen buffer. Layout, top to bottom: header, timeline scrubber
@@ -143,7 +144,32 @@ public enum ExplorerView {
         if changes.count > h { b.put(x, y + h - 1, "… \(changes.count - h + 1) more changes", .faint, maxWidth: w) }
     }
 
+    static func strategiesPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        b.put(x, y - 1, "strategies at position \(e.state.position) (\(e.state.drivingStrategy) drives the view)", .title, maxWidth: w)
+        let outcomes = try e.strategies()
+        var row = 0
+        for o in outcomes {
+            let ms = String(format: "%8.3f ms", o.seconds * 1000)
+            let line = o.name.padding(toLength: 7, withPad: " ", startingAt: 0) + String(format: "%7d applied ", o.applied) + ms
+                + (o.agrees ? "  agrees" : "  DISAGREES")
+            b.put(x, y + row, line, o.agrees ? (o.name == e.state.drivingStrategy ? .title : .plain) : .warning, maxWidth: w)
+            row += 1
+        }
+        let crossed = outcomes.first { $0.name == "undo" }?.irreversible ?? []
+        row += 1
+        if crossed.isEmpty {
+            b.put(x, y + row, "undo crosses no irreversible event from the head to here", .faint, maxWidth: w)
+        } else {
+            b.put(x, y + row, "undo crosses \(crossed.count) irreversible event\(crossed.count == 1 ? "" : "s") (rewound, not undone):", .warning, maxWidth: w)
+            for t in crossed where row + 2 < h {
+                row += 1
+                b.put(x, y + row, "  line \(t.line): \(t.eventID) \(t.service)/\(t.stream) \(t.type)", .plain, maxWidth: w)
+            }
+        }
+    }
+
     static func documentPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        if e.state.showStrategies { return try strategiesPane(e, &b, x: x, y: y, w: w, h: h) }
         if e.state.showDiff { return try diffPane(e, &b, x: x, y: y, w: w, h: h) }
         guard let key = e.state.selected, let doc = e.current.document(service: key.service, stream: key.stream) else {
             b.put(x, y - 1, "document", .title)
@@ -199,12 +225,12 @@ public enum ExplorerView {
         }
         let keyWidth = rows.map(\.0.count).max() ?? 0
         let w = min(b.width - 2, keyWidth + 3 + (rows.map(\.1.count).max() ?? 0) + 4)
-        let h = min(b.height - 2, rows.count + 4)
-        let x = max(1, (b.width - w) / 2), y = max(1, (b.height - h) / 2)
+        let h = min(b.height - 1, rows.count + 2)
+        let x = max(1, (b.width - w) / 2), y = max(0, min(1, b.height - 1 - h))
         for row in 0..<h { b.fill(x, y + row, w, " ", .plain) }
         b.put(x + 2, y, "keys (any key closes this)", .title, maxWidth: w - 2)
-        for (i, r) in rows.enumerated() where i + 2 < h {
-            b.put(x + 2, y + 2 + i, r.0.padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "   " + r.1, .plain, maxWidth: w - 3)
+        for (i, r) in rows.enumerated() where i + 1 < h {
+            b.put(x + 2, y + 1 + i, r.0.padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "   " + r.1, .plain, maxWidth: w - 3)
         }
     }
 }

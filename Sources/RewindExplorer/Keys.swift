@@ -55,6 +55,9 @@ public enum KeyBindings {
         Binding(keys: [.char("/")], action: .openSearch, help: "search: words, service:S stream:X type:T"),
         Binding(keys: [.char("n"), .char("N")], action: .nextMatch, help: "next / previous match"),
         Binding(keys: [.char("s")], action: .nextEventOfStream, help: "next event of the selected stream"),
+        Binding(keys: [.char("c")], action: .toggleStrategies, help: "the five strategies at the cursor: cost, agreement"),
+        Binding(keys: [.char("t")], action: .switchStrategy, help: "switch the strategy that drives the view"),
+        Binding(keys: [.char("v")], action: .verifyCache, help: "verify the cache against a full replay"),
         Binding(keys: [.char("?")], action: .toggleHelp, help: "show / hide this help"),
         Binding(keys: [.char("q"), .ctrl("c")], action: .quit, help: "quit"),
     ]

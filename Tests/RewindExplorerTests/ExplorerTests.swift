@@ -169,6 +169,30 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(e.state.position == 4, "A's next event: the deposit")
     }
 
+    @Test func theStrategiesPaneShowsEveryStrategyAndUndosIrreversibleEvents() throws {
+        let e = try bankExplorer(width: 120, height: 30)
+        try e.handle(.char("g"))
+        for c in "2026-03-02T09:14:05Z" { try e.handle(.char(c)) }
+        try e.handle(.enter)
+        try e.handle(.char("c"))
+        #expect(e.state.showStrategies)
+        let outcomes = try e.strategies()
+        #expect(outcomes.map(\.name) == ["replay", "diff", "undo", "squash", "cache"])
+        #expect(outcomes.filter { !$0.agrees }.isEmpty)
+        #expect(outcomes[2].irreversible.map(\.eventID) == ["evt-021", "evt-014"])
+        let b = try ExplorerView.render(e)
+        #expect(b.text.contains("strategies at position 11 (diff drives the view)"))
+        #expect(b.text.contains("undo crosses 2 irreversible events"))
+        #expect(b.text.contains("line 15: evt-014 notifications/custom"))
+        try e.handle(.char("t"))
+        #expect(e.state.drivingStrategy == "undo" && e.data.drivingStrategy == "undo")
+        try e.handle(.home)
+        try e.handle(.end)
+        #expect(e.state.position == 21, "undo now reaches the jumps, with the same result")
+        try e.handle(.char("v"))
+        #expect(e.state.message?.hasPrefix("verified") == true)
+    }
+
     @Test func helpAndQuit() throws {
         let e = try bankExplorer()
         try e.handle(.char("?"))
@@ -226,7 +250,11 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         try e.update(.toggleHelp)
         let b = try ExplorerView.render(e)
         try expectGolden(b, "help-80x24")
-        for binding in KeyBindings.all { #expect(b.text.contains(binding.help)) }
+        // Every binding's keys and text, on one line of the overlay (at 80×24).
+        for binding in KeyBindings.all {
+            let key = binding.keys[0].description
+            #expect(b.lines.contains { $0.contains(key) && $0.contains(binding.help) }, "help lacks \(key): \(binding.help)")
+        }
     }
 
     @Test func asciiFallbackAndTinyWindows() throws {
