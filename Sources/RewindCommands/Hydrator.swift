@@ -20,11 +20,11 @@ final class Hydrator {
 
     var logName: String { opened.sourcePath ?? opened.displayName }
 
-    func derived(forceReason: String? = nil) throws -> SQLiteDerivedData {
+    func derived(forceReason: String? = nil, quiet: Bool = false) throws -> SQLiteDerivedData {
         if let derivedData, forceReason == nil { return derivedData }
         let started = Date()
         let (d, status) = try opened.store.ensureDerived(fold: fold, forceReason: forceReason)
-        if case .built(let reason) = status {
+        if case .built(let reason) = status, !quiet {
             Output.diagnostic("\(logName): built diffs, keyframes and squashed days (\(reason)) in "
                               + String(format: "%.2f s", Date().timeIntervalSince(started)))
         }

@@ -11,7 +11,7 @@ struct OpenCommand: LogCommand {
         commandName: "open",
         abstract: "Explore the log in the terminal: scrub every service's state through time.",
         discussion: """
-            Keys: ←/→ (h/l) step an event, [ ] a minute, { } an hour, ( ) a day, Home/End, g go to a
+            Keys: f follows a growing log; ←/→ (h/l) step an event, [ ] a minute, { } an hour, ( ) a day, Home/End, g go to a
             time, ↑/↓ (k/j) choose a stream, ? all keys, q or Ctrl-C quit. Click the timeline to jump.
             When standard input or output is not a terminal, prints the state at the end instead.
             NO_COLOR turns colours off; REWIND_ASCII=1 draws with ASCII only.
@@ -29,7 +29,18 @@ struct OpenCommand: LogCommand {
             return !h.issues.isEmpty
         }
         let hydrator = Hydrator(opened: opened)
-        let data = try StoreExplorerData(opened: opened, hydrator: hydrator)
+        // Follow mode re-runs the importer on the same store: only the new tail is read.
+        var reimport: (() throws -> Void)?
+        if let source = opened.sourcePath, opened.rebuildable {
+            let store = opened.store
+            let quarantine = LogOpener.quarantinePath(forLog: source)
+            reimport = {
+                let importer = JSONLImporter(path: source, store: store, quarantinePath: quarantine)
+                if let format = try store.checkpoint().flatMap({ LogFormat(rawValue: $0.format) }) { importer.format = format }
+                _ = try importer.run()
+            }
+        }
+        let data = try StoreExplorerData(opened: opened, hydrator: hydrator, reimport: reimport)
         let explorer = try Explorer(data: data, width: 80, height: 24)
         explorer.ascii = ProcessInfo.processInfo.environment["REWIND_ASCII"] == "1"
         do {

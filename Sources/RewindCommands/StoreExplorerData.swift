@@ -8,7 +8,9 @@ import RewindStore
 final class StoreExplorerData: ExplorerData {
     let logName: String
     let store: SQLiteStore
-    let derived: SQLiteDerivedData
+    private(set) var derived: SQLiteDerivedData
+    /// Imports what was appended to the log (nil for a store file: nothing to follow).
+    let reimport: (() throws -> Void)?
     private var current = State()
     private var currentPosition = 0
     private var events: [Int: Event] = [:]
@@ -17,11 +19,28 @@ final class StoreExplorerData: ExplorerData {
     let hydrator: Hydrator
     var drivingStrategy = "diff"
 
-    init(opened: OpenedLog, hydrator: Hydrator) throws {
+    init(opened: OpenedLog, hydrator: Hydrator, reimport: (() throws -> Void)?) throws {
         logName = URL(fileURLWithPath: opened.displayName).lastPathComponent
         store = opened.store
         self.hydrator = hydrator
+        self.reimport = reimport
         derived = try hydrator.derived()
+    }
+
+    /// Imports the log's new tail; when the timeline changed, the derived data is rebuilt
+    /// (in full: extending it in place is future work) and the cached views are dropped.
+    func refresh() throws -> Bool {
+        guard let reimport else { return false }
+        let before = try store.eventCount()
+        try reimport()
+        guard try store.eventCount() != before else { return false }
+        derived = try hydrator.derived(forceReason: "the log grew", quiet: true)
+        current = State()
+        currentPosition = 0
+        events.removeAll()
+        densityCache = nil
+        markerCache = nil
+        return true
     }
 
     func compareStrategies(at position: Int) throws -> [StrategyOutcome] {

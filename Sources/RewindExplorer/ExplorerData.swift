@@ -26,6 +26,8 @@ public protocol ExplorerData: AnyObject {
     func verifyCache() throws -> String
     /// The strategy that reaches a position on a jump.
     var drivingStrategy: String { get set }
+    /// Reads what was appended to the log since; returns whether the timeline changed.
+    func refresh() throws -> Bool
 }
 
 public struct TimelineMarker: Sendable, Equatable {
@@ -80,6 +82,9 @@ public final class MemoryExplorerData: ExplorerData {
     public func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) rethrows {
         for i in range { try body(transitions[i]) }
     }
+
+    /// An in-memory timeline does not grow.
+    public func refresh() -> Bool { false }
 
     public func compareStrategies(at position: Int) throws -> [StrategyOutcome] {
         try StrategyComparison.run([

@@ -19,6 +19,10 @@ public enum ExplorerAction: Sendable, Equatable {
     case switchStrategy
     /// Check the cache against a full replay.
     case verifyCache
+    /// Follow a growing log: the head advances as lines are appended.
+    case toggleFollow
+    /// Time passed (the terminal polls twice a second).
+    case ticked
     /// Show the document, or the changes since the previous event (or the mark).
     case toggleDiff
     /// Pin the cursor's position as the mark the diff compares against (again: unpin).
@@ -57,6 +61,7 @@ public struct ExplorerState: Sendable, Equatable {
     public var matches: [Int] = []
     /// The document pane shows the strategies at the cursor.
     public var showStrategies = false
+    public var follow = false
     public var drivingStrategy = "diff"
     public var message: String?
     public var width: Int
@@ -254,6 +259,19 @@ public final class Explorer {
             state.message = "\(next) now reaches the positions you jump to"
         case .verifyCache:
             state.message = try data.verifyCache()
+        case .toggleFollow:
+            state.follow.toggle()
+            state.message = state.follow ? "following the log: new events appear as they are appended" : "stopped following"
+            if state.follow { try update(.ticked) }
+        case .ticked:
+            guard state.follow, try data.refresh() else { return }
+            let atHead = state.position == state.count
+            let before = state.count
+            state.count = try data.eventCount()
+            diffCache = nil
+            strategyCache = nil
+            try move(to: atHead ? state.count : min(state.position, state.count))
+            state.message = "following: \(state.count - before) new event\(state.count - before == 1 ? "" : "s")"
         case .nextEventOfStream:
             guard let key = state.selected else { return }
             let next = try data.search(EventQuery(service: key.service, stream: key.stream)).first { $0 >= state.position }

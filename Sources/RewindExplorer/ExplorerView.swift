@@ -40,6 +40,7 @@ public enum ExplorerView {
             text += "empty log"
         }
         text += "  position \(s.position)/\(s.count)"
+        if s.follow { text += "  FOLLOWING" }
         if let inv = s.invariant { text += s.breaks.contains(s.position) ? "  BREAKS: \(inv)" : "  invariant: \(inv)" }
         b.put(0, 0, text, CellStyle(bold: true, reverse: true), maxWidth: s.width)
     }

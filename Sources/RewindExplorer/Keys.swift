@@ -58,6 +58,7 @@ public enum KeyBindings {
         Binding(keys: [.char("c")], action: .toggleStrategies, help: "the five strategies at the cursor: cost, agreement"),
         Binding(keys: [.char("t")], action: .switchStrategy, help: "switch the strategy that drives the view"),
         Binding(keys: [.char("v")], action: .verifyCache, help: "verify the cache against a full replay"),
+        Binding(keys: [.char("f")], action: .toggleFollow, help: "follow the log as it grows"),
         Binding(keys: [.char("?")], action: .toggleHelp, help: "show / hide this help"),
         Binding(keys: [.char("q"), .ctrl("c")], action: .quit, help: "quit"),
     ]

@@ -37,9 +37,14 @@ public enum Terminal {
         }
         explorer.ascii = explorer.ascii || !localeIsUTF8
         try explorer.update(.resized(width: Int(rw_cols()), height: Int(rw_lines())))
+        // Wake twice a second without a key, so follow mode can read appended lines.
+        wtimeout(rw_stdscr(), 500)
         while !explorer.state.quit {
             draw(try ExplorerView.render(explorer), colors: colors)
-            guard let key = readKey() else { continue }
+            guard let key = readKey() else {
+                if explorer.state.follow { try explorer.update(.ticked) }
+                continue
+            }
             try explorer.handle(key)
         }
     }

@@ -119,6 +119,27 @@ import Testing
         #expect(!after.contains("position 11/21"), "the UI's screen is gone once it quits")
     }
 
+    @Test func followModeShowsLinesAsTheyAreAppended() throws {
+        try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("bank.jsonl")
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try start(tmux, log: log.path)
+        try tmux.waitFor("the explorer") { $0.contains("position 21/21") }
+        try tmux.keys("f")
+        try tmux.waitFor("follow mode") { $0.contains("FOLLOWING") }
+        let h = try FileHandle(forWritingTo: log)
+        try h.seekToEnd()
+        h.write(Data((#"{"id":"evt-022","ts":"2026-03-03T09:00:00Z","service":"accounts","stream":"account-B","type":"MoneyDebited","data":{"amount":100}}"# + "\n").utf8))
+        try h.close()
+        let after = try tmux.waitFor("the appended event") { $0.contains("position 22/22") }
+        #expect(after.contains("2026-03-03T09:00:00Z") && after.contains("MoneyDebited"))
+        #expect(after.contains("\"balance\": 600"), "account-B's document after the new debit")
+        try tmux.keys("q")
+        try tmux.waitFor("quit") { $0.contains("EXITED-0") }
+    }
+
     @Test func ctrlCQuitsAndASCIIWithoutUTF8OrColour() throws {
         try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
         let dir = try Rewind.sampleFolder()
