@@ -140,6 +140,25 @@ import Testing
         try tmux.waitFor("quit") { $0.contains("EXITED-0") }
     }
 
+    /// A crash (here SIGSEGV from outside) gives the terminal back before the process dies.
+    @Test func aCrashRestoresTheTerminal() throws {
+        try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
+        let dir = try Rewind.sampleFolder()
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try start(tmux, log: dir.appendingPathComponent("bank.jsonl").path)
+        try tmux.waitFor("the explorer") { $0.contains("position 21/21") }
+        let shell = try tmux.run(["display-message", "-p", "-t", "s", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let children = try String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)
+        let pid = try #require(children.split(separator: " ").compactMap { Int32($0) }.first, "the rewind process under the shell")
+        #expect(kill(pid, SIGSEGV) == 0)
+        let after = try tmux.waitFor("the shell to come back") { $0.contains("EXITED-139") }
+        #expect(!after.contains("position 21/21"), "the UI's screen is gone: the terminal was restored")
+        // The terminal works normally again: typed text echoes (raw mode and noecho are undone).
+        try tmux.type("typed-after-crash")
+        try tmux.waitFor("the tty to echo again") { $0.contains("typed-after-crash") }
+    }
+
     @Test func ctrlCQuitsAndASCIIWithoutUTF8OrColour() throws {
         try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
         let dir = try Rewind.sampleFolder()
