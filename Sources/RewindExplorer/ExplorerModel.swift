@@ -23,6 +23,11 @@ public enum ExplorerAction: Sendable, Equatable {
     case toggleFollow
     /// Time passed (the terminal polls twice a second).
     case ticked
+    /// Arrow keys move in the streams list or in the document.
+    case toggleFocus
+    case moveTreeCursor(by: Int)
+    /// Fold or unfold the container under the document cursor.
+    case toggleNode
     /// Show the document, or the changes since the previous event (or the mark).
     case toggleDiff
     /// Pin the cursor's position as the mark the diff compares against (again: unpin).
@@ -62,6 +67,11 @@ public struct ExplorerState: Sendable, Equatable {
     /// The document pane shows the strategies at the cursor.
     public var showStrategies = false
     public var follow = false
+    /// Which pane the arrow keys move in.
+    public var focusOnDocument = false
+    /// The tree row the document cursor is on, and the folded containers (JSON Pointers).
+    public var treeRow = 0
+    public var collapsed: Set<String> = []
     public var drivingStrategy = "diff"
     public var message: String?
     public var width: Int
@@ -121,6 +131,12 @@ public final class Explorer {
         } else {
             state.message = "holds at every position"
         }
+    }
+
+    /// The selected stream's document as tree rows.
+    public func documentRows() -> [DocumentTree.Row] {
+        guard let key = state.selected, let doc = current.document(service: key.service, stream: key.stream) else { return [] }
+        return DocumentTree.rows(doc, collapsed: state.collapsed, ascii: ascii)
     }
 
     private var strategyCache: (position: Int, outcomes: [StrategyOutcome])?
@@ -191,6 +207,14 @@ public final class Explorer {
             return .toggleHelp  // any key closes the help
         case .normal:
             if case .mouseClick(let x, let y) = key, y == 1 || y == 2 { return .clickedTimeline(x: x) }
+            if state.focusOnDocument {
+                switch key {
+                case .up, .char("k"): return .moveTreeCursor(by: -1)
+                case .down, .char("j"): return .moveTreeCursor(by: 1)
+                case .enter, .char(" "): return .toggleNode
+                default: break
+                }
+            }
             return KeyBindings.action(for: key)
         }
     }
@@ -259,6 +283,17 @@ public final class Explorer {
             state.message = "\(next) now reaches the positions you jump to"
         case .verifyCache:
             state.message = try data.verifyCache()
+        case .toggleFocus:
+            state.focusOnDocument.toggle()
+            state.treeRow = 0
+            state.message = state.focusOnDocument ? "document: ↑/↓ move, Enter folds or unfolds; Tab back to streams" : nil
+        case .moveTreeCursor(let delta):
+            state.treeRow = max(0, min(documentRows().count - 1, state.treeRow + delta))
+        case .toggleNode:
+            let rows = documentRows()
+            guard state.treeRow < rows.count, rows[state.treeRow].isContainer else { return }
+            let pointer = rows[state.treeRow].pointer
+            if state.collapsed.contains(pointer) { state.collapsed.remove(pointer) } else { state.collapsed.insert(pointer) }
         case .toggleFollow:
             state.follow.toggle()
             state.message = state.follow ? "following the log: new events appear as they are appended" : "stopped following"

@@ -187,14 +187,17 @@ public enum ExplorerView {
                 for k in Set(before.keys).union(after.keys) where before[k] != after[k] { changed.insert(k) }
             }
         }
-        let lines = doc.prettyText().split(separator: "\n", omittingEmptySubsequences: false)
-        for (i, line) in lines.prefix(h).enumerated() {
-            let trimmed = line.drop { $0 == " " }
-            let isChanged = changed.contains { trimmed.hasPrefix(JSONValue.string($0).jsonText + ":") } && line.hasPrefix("  \"")
-                && !line.hasPrefix("    ")
-            b.put(x, y + i, String(line), isChanged ? .changed : .plain, maxWidth: w)
+        _ = doc
+        let rows = e.documentRows()
+        let cursor = min(e.state.treeRow, max(0, rows.count - 1))
+        let offset = max(0, min(cursor - h / 2, rows.count - h))
+        for (i, row) in rows.dropFirst(offset).prefix(h).enumerated() {
+            let isCursor = e.state.focusOnDocument && offset + i == cursor
+            let style: CellStyle = isCursor ? .selected : (row.depth > 0 && changed.contains(row.topKey) ? .changed : .plain)
+            b.put(x, y + i, String(repeating: "  ", count: row.depth) + row.label, style, maxWidth: w)
         }
-        if lines.count > h { b.put(x, y + h - 1, "… \(lines.count - h + 1) more lines", .faint, maxWidth: w) }
+        let lines = rows
+        if lines.count > h && offset + h < lines.count { b.put(x, y + h - 1, "… \(lines.count - offset - h + 1) more rows", .faint, maxWidth: w) }
     }
 
     static func footer(_ e: Explorer, _ b: inout ScreenBuffer) {

@@ -48,6 +48,7 @@ public enum KeyBindings {
         Binding(keys: [.char("g")], action: .openGoto, help: "go to a time (RFC 3339 or epoch ms)"),
         Binding(keys: [.down, .char("j")], action: .selectNextStream, help: "next stream"),
         Binding(keys: [.up, .char("k")], action: .selectPreviousStream, help: "previous stream"),
+        Binding(keys: [.tab], action: .toggleFocus, help: "focus streams / document (↑↓ rows, Enter folds)"),
         Binding(keys: [.char("d")], action: .toggleDiff, help: "document / changes (since the previous event or the mark)"),
         Binding(keys: [.char("m")], action: .toggleMark, help: "pin the mark here (again: unpin); the diff compares against it"),
         Binding(keys: [.char("i")], action: .openInvariant, help: "set an invariant; its breaks are marked x"),

@@ -193,6 +193,27 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(e.state.message?.hasPrefix("verified") == true)
     }
 
+    @Test func theDocumentIsACollapsibleTree() throws {
+        let e = try bankExplorer(width: 120, height: 30)     // at the end: notifications/customer-A is selected
+        #expect(e.documentRows().map(\.label) == ["▾ {1 key}", "▾ \"sent\": [2 items]", "  \"0\": \"alice@example.com\"",
+                                                  "  \"1\": \"alice@example.com\""])
+        try e.handle(.tab)
+        #expect(e.state.focusOnDocument)
+        try e.handle(.down)                                   // onto "sent"
+        try e.handle(.enter)                                  // fold it
+        #expect(e.state.collapsed == ["/sent"])
+        #expect(e.documentRows().map(\.label) == ["▾ {1 key}", "▸ \"sent\": [2 items]"])
+        let b = try ExplorerView.render(e)
+        let row = try #require(b.lines.firstIndex { $0.contains("▸ \"sent\": [2 items]") })
+        let x = try #require(b.lines[row].range(of: "▸")).lowerBound.utf16Offset(in: b.lines[row])
+        #expect(b.cell(x, row).style == .selected, "the document cursor is on the folded row")
+        try e.handle(.char(" "))                              // unfold
+        #expect(e.state.collapsed.isEmpty && e.documentRows().count == 4)
+        try e.handle(.tab)
+        try e.handle(.up)                                     // arrows move in the streams list again
+        #expect(e.state.selected == StreamKey(service: "accounts", stream: "account-fees"))
+    }
+
     @Test func helpAndQuit() throws {
         let e = try bankExplorer()
         try e.handle(.char("?"))
@@ -233,7 +254,7 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         let row = try #require(b.lines.firstIndex { $0.contains("09:14:05.000 SessionRefreshed") })
         let x = try #require(b.lines[row].range(of: "09:14:05.000")).lowerBound.utf16Offset(in: b.lines[row])
         #expect(b.cell(x, row).style == .selected)
-        let changedRow = try #require(b.lines.firstIndex { $0.contains("\"lastSeen\": \"2026-03-02T09:14") })
+        let changedRow = try #require(b.lines.firstIndex { $0.contains("\"lastSeen\": \"2026-03-02T09:1") })
         let cx = try #require(b.lines[changedRow].range(of: "\"lastSeen\"")).lowerBound.utf16Offset(in: b.lines[changedRow])
         #expect(b.cell(cx, changedRow).style == .changed)
     }
