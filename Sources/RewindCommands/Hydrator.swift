@@ -32,6 +32,12 @@ final class Hydrator {
         return d
     }
 
+    /// The derived data after the log changed: extended when it only grew, else rebuilt.
+    func derivedAfterChange() throws -> SQLiteDerivedData {
+        derivedData = nil
+        return try derived(quiet: true)
+    }
+
     func strategy(_ name: String) throws -> any HydrationStrategy {
         switch name {
         case "replay": return ReplayStrategy(source: opened.store, fold: fold)

@@ -27,14 +27,14 @@ final class StoreExplorerData: ExplorerData {
         derived = try hydrator.derived()
     }
 
-    /// Imports the log's new tail; when the timeline changed, the derived data is rebuilt
-    /// (in full: extending it in place is future work) and the cached views are dropped.
+    /// Imports the log's new tail; when the timeline changed, the derived data is extended (or
+    /// rebuilt, when a backwards timestamp moved earlier positions) and the cached views dropped.
     func refresh() throws -> Bool {
         guard let reimport else { return false }
         let before = try store.eventCount()
         try reimport()
         guard try store.eventCount() != before else { return false }
-        derived = try hydrator.derived(forceReason: "the log grew", quiet: true)
+        derived = try hydrator.derivedAfterChange()
         current = State()
         currentPosition = 0
         events.removeAll()

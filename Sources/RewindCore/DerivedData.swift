@@ -81,18 +81,28 @@ public struct DerivedBuilder {
     /// Returns the issues the fold reported.
     @discardableResult
     public func build<S: DerivedSink>(from source: any EventSource, into sink: inout S) throws -> [FoldIssue] {
+        try sink.keyframe(State(), at: 0)
+        return try extend(from: source, start: 0, state: State(), lastDay: nil, into: &sink)
+    }
+
+    /// Continues a build after the first `start` events, from `state` (the state there — the head
+    /// keyframe of the earlier build). `lastDay` is the earlier build's last day, which the new
+    /// events may continue: its composite is then re-emitted with only their changes (a sink
+    /// upserts them) and its original first position.
+    @discardableResult
+    public func extend<S: DerivedSink>(from source: any EventSource, start: Int, state initial: State,
+                                       lastDay: SquashedDayIndex?, into sink: inout S) throws -> [FoldIssue] {
         let count = try source.eventCount()
-        var state = State()
+        var state = initial
         var issues: [FoldIssue] = []
-        var stateWeight = 0
+        var stateWeight = state.services.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + DerivedBuilder.weight($1) } }
         var sinceKeyframe = 0
-        var lastKeyframe = 0
-        var dayStart = 0
-        var currentDay: Int64?
+        var lastKeyframe = start
+        var dayStart = lastDay?.first ?? start
+        var currentDay: Int64? = lastDay?.day
         var dayChanges: [StreamKey: JSONValue?] = [:]
-        try sink.keyframe(state, at: 0)
-        var position = 0
-        try source.forEachEvent(in: 0..<count) { event in
+        var position = start
+        try source.forEachEvent(in: start..<count) { event in
             let day = event.ts.utcDay
             if let d = currentDay, d != day {
                 try sink.day(SquashedDay(day: d, first: dayStart, end: position, changes: dayChanges))
@@ -117,10 +127,10 @@ public struct DerivedBuilder {
                 lastKeyframe = position
             }
         }
-        if let d = currentDay {
+        if let d = currentDay, count > start || lastDay == nil {
             try sink.day(SquashedDay(day: d, first: dayStart, end: position, changes: dayChanges))
         }
-        if count > 0 { try sink.keyframe(state, at: count) }
+        if count > 0 && count > start { try sink.keyframe(state, at: count) }
         return issues
     }
 }

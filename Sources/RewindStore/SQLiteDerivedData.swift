@@ -193,8 +193,10 @@ struct SQLiteDerivedSink: DerivedSink {
     mutating func day(_ day: SquashedDay) throws {
         try flush()
         try store.queue.write { db in
-            try db.execute(sql: "INSERT INTO days VALUES (?, ?, ?)", arguments: [day.day, day.first, day.end])
-            let statement = try db.makeStatement(sql: "INSERT INTO day_changes VALUES (?, ?, ?, ?)")
+            // Upserts: an extended build re-emits the day it continues with only the new changes.
+            try db.execute(sql: "INSERT INTO days VALUES (?, ?, ?) ON CONFLICT(day) DO UPDATE SET end = excluded.end",
+                           arguments: [day.day, day.first, day.end])
+            let statement = try db.makeStatement(sql: "INSERT OR REPLACE INTO day_changes VALUES (?, ?, ?, ?)")
             for (key, doc) in day.changes {
                 try statement.execute(arguments: [day.day, key.service, key.stream, doc?.jsonText])
             }
@@ -217,7 +219,7 @@ extension SQLiteStore {
         let derived = SQLiteDerivedData(store: self, rules: fold.rules.fingerprint)
         let count = try eventCount()
         let meta = try queue.read { db in
-            try Row.fetchOne(db, sql: "SELECT rules, version, events, complete FROM derived_meta")
+            try Row.fetchOne(db, sql: "SELECT rules, version, events, complete, head FROM derived_meta")
         }
         var reason = forceReason
         if reason == nil {
@@ -232,20 +234,61 @@ extension SQLiteStore {
             }
         }
         guard let reason else { return (derived, .upToDate) }
+        if reason == "the log changed", let meta, let head = meta["head"] as String?, let old = meta["events"] as Int?,
+           old > 0, old < count, (try? event(at: old - 1).id) == head,
+           try extendDerived(derived, fold: fold, from: old, to: count, minimumKeyframeInterval: minimumKeyframeInterval) {
+            return (SQLiteDerivedData(store: self, rules: fold.rules.fingerprint), .built(reason: "the log grew: extended by \(count - old) events"))
+        }
         try queue.write { db in
             for table in ["transitions", "days", "day_changes", "keyframes", "derived_meta"] {
                 try db.execute(sql: "DELETE FROM \(table)")
             }
             // Cached states of the same rules stay valid only while the timeline is unchanged.
             if reason != "the rules changed" { try db.execute(sql: "DELETE FROM cached_states") }
-            try db.execute(sql: "INSERT INTO derived_meta VALUES (1, ?, ?, ?, 0)",
+            try db.execute(sql: "INSERT INTO derived_meta VALUES (1, ?, ?, ?, 0, NULL)",
                            arguments: [fold.rules.fingerprint, DerivedDataVersion.current, count])
         }
         var sink = SQLiteDerivedSink(store: self, rules: fold.rules.fingerprint)
         try DerivedBuilder(fold: fold, minimumInterval: minimumKeyframeInterval).build(from: ChunkedReader(store: self), into: &sink)
         try sink.flush()
-        try queue.write { db in try db.execute(sql: "UPDATE derived_meta SET complete = 1") }
+        try markDerivedComplete(count)
         return (SQLiteDerivedData(store: self, rules: fold.rules.fingerprint), .built(reason: reason))
+    }
+
+    func markDerivedComplete(_ count: Int) throws {
+        let head = count > 0 ? try event(at: count - 1).id : nil
+        try queue.write { db in
+            try db.execute(sql: "UPDATE derived_meta SET complete = 1, events = ?, head = ?", arguments: [count, head])
+        }
+    }
+
+    /// Extends derived data built for the first `old` events, when the log grew at its end.
+    /// Returns false when it cannot (no head keyframe), and the caller rebuilds.
+    func extendDerived(_ derived: SQLiteDerivedData, fold: Fold, from old: Int, to count: Int,
+                       minimumKeyframeInterval: Int) throws -> Bool {
+        guard (try? derived.keyframePositions().contains(old)) == true, let (head, _) = try? derived.keyframe(at: old) else { return false }
+        let lastDay = try derived.squashedDays().last
+        try queue.write { db in
+            try db.execute(sql: "UPDATE derived_meta SET complete = 0, events = ?", arguments: [count])
+            // Cached states stay valid: positions before the old head did not move.
+        }
+        var sink = SQLiteDerivedSink(store: self, rules: fold.rules.fingerprint)
+        try DerivedBuilder(fold: fold, minimumInterval: minimumKeyframeInterval)
+            .extend(from: ChunkedReader(store: self), start: old, state: head, lastDay: lastDay, into: &sink)
+        try sink.flush()
+        try markDerivedComplete(count)
+        return true
+    }
+
+    /// Transitions and squashed days as text, in order (tests compare builds with it).
+    public func derivedDump() throws -> String {
+        try queue.read { db in
+            var out = ""
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM transitions ORDER BY pos") { out += "t: \(row)\n" }
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM days ORDER BY day") { out += "d: \(row)\n" }
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM day_changes ORDER BY day, service, stream") { out += "c: \(row)\n" }
+            return out
+        }
     }
 
     /// Bytes the derived data takes, per kind (for `rewind bench` and `compare`).

@@ -154,6 +154,10 @@ public final class SQLiteStore: EventStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("v3-derived-head") { db in
+            // The id of the last event the derived data covers: a log that only grew keeps it.
+            try db.execute(sql: "ALTER TABLE derived_meta ADD COLUMN head TEXT")
+        }
         return m
     }
 

@@ -83,6 +83,8 @@ struct RandomLog {
     }
 }
 
+nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
+
 @Suite struct StrategyPropertyTests {
     func openStore(seed: UInt64, lines: Int) throws -> (SQLiteStore, Fold) {
         let dir = temporaryDirectory()
@@ -129,6 +131,43 @@ struct RandomLog {
         }
         #expect(checked == 700 * 4)
         #expect(try derived.cachedPositions().count > 0, "the cache strategy stored what it computed")
+    }
+
+    /// A log that only grew extends its derived data; the result is the full build's.
+    @Test func derivedDataExtendsWhenTheLogGrowsAtTheEnd() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("g.jsonl").path
+        var lines: [String] = []
+        BankScenario(events: 3000, seed: 5, accounts: 20, duplicateRate: 0.01).generate { lines.append($0) }
+        let fold = Fold(rules: try Rules.parse(yaml: BankScenario.rulesYAML, file: "bank.rules.yaml"))
+        FileManager.default.createFile(atPath: path, contents: Data((lines[..<1700].joined(separator: "\n") + "\n").utf8))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("g.rewind").path)
+        _ = try importFile(path, store: store)
+        _ = try store.ensureDerived(fold: fold, minimumKeyframeInterval: 64)
+        let h = FileHandle(forWritingAtPath: path)!
+        try h.seekToEnd()
+        h.write(Data((lines[1700...].joined(separator: "\n") + "\n").utf8))
+        try h.close()
+        _ = try importFile(path, store: store)
+        let (derived, status) = try store.ensureDerived(fold: fold, minimumKeyframeInterval: 64)
+        guard case .built(let reason) = status else { Issue.record("not rebuilt"); return }
+        #expect(reason.hasPrefix("the log grew: extended by"), "\(reason)")
+
+        let full = try SQLiteStore(path: dir.appendingPathComponent("full.rewind").path)
+        _ = try importFile(path, store: full, quarantine: dir.appendingPathComponent("q.jsonl").path, diagnostics: &ignoredDiagnostics)
+        _ = try full.ensureDerived(fold: fold, minimumKeyframeInterval: 64)
+        #expect(try store.derivedDump() == full.derivedDump())
+
+        let count = try store.eventCount()
+        let replay = ReplayStrategy(source: store, fold: fold)
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<60 {
+            let p = Int(rng.next() % UInt64(count + 1))
+            let expected = try replay.hydrate(to: p).state
+            for s in [DiffStrategy(derived: derived), UndoStrategy(derived: derived), SquashStrategy(derived: derived)] as [any HydrationStrategy] {
+                #expect(try s.hydrate(to: p).state == expected, "\(s.name) at \(p)")
+            }
+        }
     }
 
     @Test func undoListsTheIrreversibleEventsItCrosses() throws {
