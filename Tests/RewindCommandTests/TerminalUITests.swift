@@ -164,7 +164,7 @@ import Testing
         let dir = try Rewind.sampleFolder()
         let tmux = Tmux()
         defer { tmux.kill() }
-        try start(tmux, log: dir.appendingPathComponent("bank.jsonl").path, environment: "LANG=C LC_ALL=C NO_COLOR=1")
+        try start(tmux, log: dir.appendingPathComponent("bank.jsonl").path, environment: "LANG=C LC_ALL=C NO_COLOR=1 TERM=vt100")
         let screen = try tmux.waitFor("the explorer") { $0.contains("position 21/21") }
         #expect(screen.unicodeScalars.allSatisfy { $0.value < 0x80 }, "ASCII only without a UTF-8 locale")
         #expect(screen.contains("^"))
