@@ -3,7 +3,6 @@ import Foundation
 /// Writing to the terminal. Text that comes from a log goes through `safe` (or JSON
 /// escaping), so control characters and escape sequences are shown, never sent.
 enum Output {
-    nonisolated(unsafe) static var stdout = FileHandle.standardOutput
     static let stderrIsTerminal = isatty(2) == 1
 
     static func out(_ text: String) {

@@ -30,13 +30,8 @@ public struct Fold: Sendable {
             state.services[event.service, default: [:]][event.stream, default: .emptyObject].mergePatch(event.data)
             return
         }
-        var deletedService = false
         apply(rule, event, to: &state.services[event.service, default: [:]][event.stream], issues: &issues)
-        if state.services[event.service]?.isEmpty == true {
-            state.services.removeValue(forKey: event.service)
-            deletedService = true
-        }
-        _ = deletedService
+        if state.services[event.service]?.isEmpty == true { state.services.removeValue(forKey: event.service) }
     }
 
     /// Applies a rule's ops to one document slot (nil = no document).

@@ -260,14 +260,6 @@ public final class SQLiteStore: EventStore {
         _ = sqlite3_bind_text(s, index, base + range.lowerBound, Int32(range.count), nil)
     }
 
-    @inline(__always) static func bind(_ s: OpaquePointer, _ index: Int32, _ text: String?) {
-        guard var text else { sqlite3_bind_null(s, index); return }
-        text.withUTF8 { buf in
-            _ = sqlite3_bind_text(s, index, UnsafeRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self),
-                                  Int32(buf.count), transient)
-        }
-    }
-
     /// Rebuilds `events` so that `pos` runs 0, 1, 2, … in (ts, line) order. Only needed
     /// after backwards timestamps or discarded rows; an ordered import appends in place.
     public func restoreTimelineOrder() throws {
