@@ -40,7 +40,6 @@ struct BisectCommand: LogCommand {
 
     func execute(_ opened: OpenedLog) throws -> Bool {
         let parsed = try parseInvariant()
-        var problems = false
         let hydrator = Hydrator(opened: opened)
         let count = try opened.store.eventCount()
         var failure: Int?
@@ -52,7 +51,7 @@ struct BisectCommand: LogCommand {
         }
         guard let position = failure else {
             if json { Output.out(#"{"holds":true}"#) } else { Output.out("holds at every position (\(count) events)") }
-            return problems || hydrator.foundDamage
+            return hydrator.foundDamage
         }
         let event = try opened.store.event(at: position - 1)
         if json {

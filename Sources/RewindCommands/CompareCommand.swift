@@ -24,7 +24,6 @@ struct CompareCommand: LogCommand {
     var json = false
 
     func execute(_ opened: OpenedLog) throws -> Bool {
-        var problems = false
         let (time, position) = try TimeArgument.resolve(at, in: opened.store)
         let hydrator = Hydrator(opened: opened)
         _ = try hydrator.derived()
@@ -73,6 +72,6 @@ struct CompareCommand: LogCommand {
                 Output.out(UndoReport.text(crossed))
             }
         }
-        return disagree || hydrator.foundDamage || problems
+        return disagree || hydrator.foundDamage
     }
 }
