@@ -23,7 +23,11 @@ final class Hydrator {
     func derived(forceReason: String? = nil, quiet: Bool = false) throws -> SQLiteDerivedData {
         if let derivedData, forceReason == nil { return derivedData }
         let started = Date()
-        let (d, status) = try opened.store.ensureDerived(fold: fold, forceReason: forceReason)
+        let progress = ProgressBar(label: "building diffs and keyframes")
+        let (d, status) = try opened.store.ensureDerived(fold: fold, forceReason: forceReason) { done, total in
+            if !quiet { progress.update(Int64(done), of: Int64(total)) }
+        }
+        progress.finish()
         if case .built(let reason) = status, !quiet {
             Output.diagnostic("\(logName): built diffs, keyframes and squashed days (\(reason)) in "
                               + String(format: "%.2f s", Date().timeIntervalSince(started)))

@@ -63,14 +63,14 @@ final class ProgressBar {
         let fraction = min(1, Double(done) / Double(total))
         let width = 30
         let filled = Int(fraction * Double(width))
-        let rate = Double(done) / max(now.timeIntervalSince(started), 0.001) / 1_048_576
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let line = String(format: "\r%@ [%@] %3d%%  %.1f MB/s ", label, bar, Int(fraction * 100), rate)
+        let elapsed = now.timeIntervalSince(started)
+        let line = String(format: "\r%@ [%@] %3d%%  %.0f s ", label, bar, Int(fraction * 100), elapsed)
         FileHandle.standardError.write(Data(line.utf8))
     }
 
     func finish() {
-        guard enabled else { return }
+        guard enabled, lastDraw != .distantPast else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
 }

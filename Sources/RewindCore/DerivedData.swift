@@ -62,6 +62,8 @@ public protocol DerivedSink {
 public struct DerivedBuilder {
     public var fold: Fold
     public var minimumInterval: Int
+    /// Called now and then with (events done, events in all).
+    public var onProgress: (Int, Int) -> Void = { _, _ in }
 
     public init(fold: Fold, minimumInterval: Int = 256) {
         self.fold = fold
@@ -121,6 +123,7 @@ public struct DerivedBuilder {
             stateWeight += delta
             sinceKeyframe += DerivedBuilder.weight(before) + DerivedBuilder.weight(after)
             position += 1
+            if position % 20_000 == 0 { onProgress(position, count) }
             if sinceKeyframe >= stateWeight && position - lastKeyframe >= minimumInterval && position < count {
                 try sink.keyframe(state, at: position)
                 sinceKeyframe = 0
@@ -131,6 +134,7 @@ public struct DerivedBuilder {
             try sink.day(SquashedDay(day: d, first: dayStart, end: position, changes: dayChanges))
         }
         if count > 0 && count > start { try sink.keyframe(state, at: count) }
+        onProgress(count, count)
         return issues
     }
 }

@@ -214,8 +214,8 @@ extension SQLiteStore {
 
     /// The derived data for `fold`'s rules, building (or rebuilding) it when it is missing, was
     /// built under other rules or another version, or no longer matches the timeline.
-    public func ensureDerived(fold: Fold, forceReason: String? = nil,
-                              minimumKeyframeInterval: Int = 256) throws -> (SQLiteDerivedData, DerivedStatus) {
+    public func ensureDerived(fold: Fold, forceReason: String? = nil, minimumKeyframeInterval: Int = 256,
+                              onProgress: @escaping (Int, Int) -> Void = { _, _ in }) throws -> (SQLiteDerivedData, DerivedStatus) {
         let derived = SQLiteDerivedData(store: self, rules: fold.rules.fingerprint)
         let count = try eventCount()
         let meta = try queue.read { db in
@@ -236,7 +236,8 @@ extension SQLiteStore {
         guard let reason else { return (derived, .upToDate) }
         if reason == "the log changed", let meta, let head = meta["head"] as String?, let old = meta["events"] as Int?,
            old > 0, old < count, (try? event(at: old - 1).id) == head,
-           try extendDerived(derived, fold: fold, from: old, to: count, minimumKeyframeInterval: minimumKeyframeInterval) {
+           try extendDerived(derived, fold: fold, from: old, to: count, minimumKeyframeInterval: minimumKeyframeInterval,
+                             onProgress: onProgress) {
             return (SQLiteDerivedData(store: self, rules: fold.rules.fingerprint), .built(reason: "the log grew: extended by \(count - old) events"))
         }
         try queue.write { db in
@@ -249,7 +250,9 @@ extension SQLiteStore {
                            arguments: [fold.rules.fingerprint, DerivedDataVersion.current, count])
         }
         var sink = SQLiteDerivedSink(store: self, rules: fold.rules.fingerprint)
-        try DerivedBuilder(fold: fold, minimumInterval: minimumKeyframeInterval).build(from: ChunkedReader(store: self), into: &sink)
+        var builder = DerivedBuilder(fold: fold, minimumInterval: minimumKeyframeInterval)
+        builder.onProgress = onProgress
+        try builder.build(from: ChunkedReader(store: self), into: &sink)
         try sink.flush()
         try markDerivedComplete(count)
         return (SQLiteDerivedData(store: self, rules: fold.rules.fingerprint), .built(reason: reason))
@@ -265,7 +268,7 @@ extension SQLiteStore {
     /// Extends derived data built for the first `old` events, when the log grew at its end.
     /// Returns false when it cannot (no head keyframe), and the caller rebuilds.
     func extendDerived(_ derived: SQLiteDerivedData, fold: Fold, from old: Int, to count: Int,
-                       minimumKeyframeInterval: Int) throws -> Bool {
+                       minimumKeyframeInterval: Int, onProgress: @escaping (Int, Int) -> Void) throws -> Bool {
         guard (try? derived.keyframePositions().contains(old)) == true, let (head, _) = try? derived.keyframe(at: old) else { return false }
         let lastDay = try derived.squashedDays().last
         try queue.write { db in
@@ -273,8 +276,9 @@ extension SQLiteStore {
             // Cached states stay valid: positions before the old head did not move.
         }
         var sink = SQLiteDerivedSink(store: self, rules: fold.rules.fingerprint)
-        try DerivedBuilder(fold: fold, minimumInterval: minimumKeyframeInterval)
-            .extend(from: ChunkedReader(store: self), start: old, state: head, lastDay: lastDay, into: &sink)
+        var builder = DerivedBuilder(fold: fold, minimumInterval: minimumKeyframeInterval)
+        builder.onProgress = onProgress
+        try builder.extend(from: ChunkedReader(store: self), start: old, state: head, lastDay: lastDay, into: &sink)
         try sink.flush()
         try markDerivedComplete(count)
         return true
