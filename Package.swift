@@ -46,7 +46,7 @@ let package = Package(
         ),
         .executableTarget(name: "rewind", dependencies: ["RewindCommands"]),
         .testTarget(name: "RewindCoreTests", dependencies: ["RewindCore"]),
-        .testTarget(name: "RewindExplorerTests", dependencies: ["RewindExplorer", "RewindCore"]),
+        .testTarget(name: "RewindExplorerTests", dependencies: ["RewindExplorer", "RewindCore"], exclude: ["golden"]),
         .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore"]),
         .testTarget(name: "RewindCommandTests", dependencies: [
             "RewindCommands", "RewindStore", "RewindCore", .product(name: "GRDB", package: "GRDB.swift"),
