@@ -86,6 +86,8 @@ final class StoreExplorerData: ExplorerData {
 
     func position(at time: Timestamp) throws -> Int { try store.position(at: time) }
 
+    func timestamps(of indices: [Int]) throws -> [Timestamp] { try store.timestamps(at: indices) }
+
     func search(_ query: EventQuery) throws -> [Int] { try store.search(query) }
 
     func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) throws {

@@ -28,6 +28,8 @@ public protocol ExplorerData: AnyObject {
     var drivingStrategy: String { get set }
     /// Reads what was appended to the log since; returns whether the timeline changed.
     func refresh() throws -> Bool
+    /// The timestamps of the events at `indices`, in the same order, read in one go.
+    func timestamps(of indices: [Int]) throws -> [Timestamp]
 }
 
 public struct TimelineMarker: Sendable, Equatable {
@@ -82,6 +84,8 @@ public final class MemoryExplorerData: ExplorerData {
     public func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) rethrows {
         for i in range { try body(transitions[i]) }
     }
+
+    public func timestamps(of indices: [Int]) -> [Timestamp] { indices.map { timeline.events[$0].ts } }
 
     /// An in-memory timeline does not grow.
     public func refresh() -> Bool { false }

@@ -139,6 +139,25 @@ public final class Explorer {
         return DocumentTree.rows(doc, collapsed: state.collapsed, ascii: ascii)
     }
 
+    private var columnCache: [String: (width: Int, count: Int, indices: [Int], columns: [Int])] = [:]
+
+    /// Scrubber columns of timeline indices (by their events' times), computed once per set of
+    /// indices, width and timeline length: a redraw never reads marked events one by one.
+    public func scrubberColumns(_ name: String, _ indices: [Int]) throws -> [Int] {
+        let w = state.width, n = state.count
+        if let c = columnCache[name], c.width == w, c.count == n, c.indices == indices { return c.columns }
+        var columns: [Int] = []
+        if n > 0, !indices.isEmpty {
+            let ends = try data.timestamps(of: [0, n - 1])
+            let first = ends[0].nanoseconds, last = ends[1].nanoseconds
+            columns = try data.timestamps(of: indices).map { t in
+                last == first ? 0 : Int(Double(t.nanoseconds - first) / Double(last - first) * Double(w - 1) + 0.5)
+            }
+        }
+        columnCache[name] = (w, n, indices, columns)
+        return columns
+    }
+
     private var strategyCache: (position: Int, outcomes: [StrategyOutcome])?
 
     /// Every strategy at the cursor (computed once per position).

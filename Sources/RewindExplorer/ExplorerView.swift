@@ -57,26 +57,21 @@ public enum ExplorerView {
             b.put(x, 1, levels[min(level, levels.count - 1)], .faint)
         }
         guard s.count > 0 else { return }
-        let first = try e.data.event(at: 0).ts.nanoseconds
-        let last = try e.data.event(at: s.count - 1).ts.nanoseconds
-        func column(_ index: Int) throws -> Int {
-            let t = try e.data.event(at: index).ts.nanoseconds
-            return last == first ? 0 : Int(Double(t - first) / Double(last - first) * Double(w - 1) + 0.5)
-        }
         // Irreversible events win a shared column: drawn last.
         let order: [TimelineMarker.Kind: Int] = [.duplicate: 0, .backwards: 1, .irreversible: 2]
-        for m in try e.data.markers().sorted(by: { order[$0.kind]! < order[$1.kind]! }) where m.index < s.count {
+        let markers = try e.data.markers().filter { $0.index < s.count }.sorted { order[$0.kind]! < order[$1.kind]! }
+        for (m, x) in zip(markers, try e.scrubberColumns("markers", markers.map(\.index))) {
             let (glyph, style): (String, CellStyle) = switch m.kind {
             case .irreversible: ("!", .warning)
             case .backwards: ("<", .marker)
             case .duplicate: ("=", .marker)
             }
-            b.put(try column(m.index), 2, glyph, style)
+            b.put(x, 2, glyph, style)
         }
-        for m in s.matches.prefix(5000) { b.put(try column(m), 2, "*", .title) }
-        for p in s.breaks where p > 0 { b.put(try column(p - 1), 2, "x", .warning) }
-        if let mark = s.mark { b.put(mark == 0 ? 0 : try column(mark - 1), 2, "M", .title) }
-        let cursor = s.position == 0 ? 0 : try column(s.position - 1)
+        for x in try e.scrubberColumns("matches", Array(s.matches.prefix(5000))) { b.put(x, 2, "*", .title) }
+        for x in try e.scrubberColumns("breaks", s.breaks.filter { $0 > 0 }.map { $0 - 1 }) { b.put(x, 2, "x", .warning) }
+        if let mark = s.mark { b.put(try e.scrubberColumns("mark", [max(0, mark - 1)])[0], 2, "M", .title) }
+        let cursor = try e.scrubberColumns("cursor", [max(0, s.position - 1)])[0]
         b.put(cursor, 2, b.glyph("▲", "^"), .title)
         b.setStyle(cursor, 1, 1, .selected)
         b.put(0, 3, "streams", .title)

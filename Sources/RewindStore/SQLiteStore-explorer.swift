@@ -22,6 +22,21 @@ extension SQLiteStore {
         }
     }
 
+    /// The timestamps at `positions` (in their order), read in batches of bound parameters.
+    public func timestamps(at positions: [Int]) throws -> [Timestamp] {
+        var byPosition: [Int: Int64] = [:]
+        try queue.read { db in
+            for chunk in stride(from: 0, to: positions.count, by: 500).map({ Array(positions[$0..<min($0 + 500, positions.count)]) }) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT pos, ts FROM events WHERE pos IN (\(marks))",
+                                            arguments: StatementArguments(chunk)) {
+                    byPosition[row[0]] = row[1]
+                }
+            }
+        }
+        return positions.map { Timestamp(nanoseconds: byPosition[$0] ?? 0) }
+    }
+
     /// Timeline indices of backwards timestamps, and of the first delivery of each duplicated id.
     public func timelineMarkers() throws -> (backwards: [Int], duplicated: [Int]) {
         try queue.read { db in
