@@ -33,11 +33,12 @@ struct CompareCommand: LogCommand {
             let h = try hydrator.hydrate(name, to: position)
             rows.append((name, h, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
         }
-        let reference = rows[0].hydration.state.hash
+        // A hash serialises the whole state: once per strategy.
+        let hashes = rows.map { $0.hydration.state.hash }
+        let reference = hashes[0]
         var disagree = false
         var entries: [JSONValue] = []
-        for row in rows {
-            let hash = row.hydration.state.hash
+        for (row, hash) in zip(rows, hashes) {
             let agrees = hash == reference
             if !agrees { disagree = true }
             var o: [String: JSONValue] = [
@@ -60,8 +61,7 @@ struct CompareCommand: LogCommand {
             Output.out("\(Output.safe(opened.displayName)) at \(time.rfc3339): position \(position) of \(try opened.store.eventCount())")
             Output.out("")
             Output.out("strategy   applied      seconds        bytes  hash              agrees")
-            for row in rows {
-                let hash = row.hydration.state.hash
+            for (row, hash) in zip(rows, hashes) {
                 let name = row.name.padding(toLength: 8, withPad: " ", startingAt: 0)
                 Output.out(name + String(format: " %9d %12.6f %12d  ", row.hydration.applied, row.seconds, row.hydration.bytesRead)
                            + hash + "  " + (hash == reference ? "yes" : "NO"))

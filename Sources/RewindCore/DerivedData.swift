@@ -119,9 +119,9 @@ public struct DerivedBuilder {
                                                  before: before, after: after, irreversible: fold.isIrreversible(event),
                                                  eventID: event.id, line: event.line, type: event.type))
             dayChanges[StreamKey(service: event.service, stream: event.stream)] = .some(after)
-            let delta = DerivedBuilder.weight(after) - DerivedBuilder.weight(before)
-            stateWeight += delta
-            sinceKeyframe += DerivedBuilder.weight(before) + DerivedBuilder.weight(after)
+            let (weightBefore, weightAfter) = (DerivedBuilder.weight(before), DerivedBuilder.weight(after))
+            stateWeight += weightAfter - weightBefore
+            sinceKeyframe += weightBefore + weightAfter
             position += 1
             if position % 20_000 == 0 { onProgress(position, count) }
             if sinceKeyframe >= stateWeight && position - lastKeyframe >= minimumInterval && position < count {
