@@ -1,4 +1,5 @@
 import Foundation
+import RewindCore
 
 /// Writing to the terminal. Text that comes from a log goes through `safe` (or JSON
 /// escaping), so control characters and escape sequences are shown, never sent.
@@ -31,16 +32,7 @@ enum Output {
     }
 
     /// `text` with control characters (C0, DEL, C1) shown as `\u{…}` escapes.
-    static func safe(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0x00..<0x20, 0x7F..<0xA0: out += "\\u{\(String(scalar.value, radix: 16))}"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
+    static func safe(_ text: String) -> String { text.escapingControlCharacters }
 }
 
 /// A progress bar on stderr, drawn only when stderr is a terminal.

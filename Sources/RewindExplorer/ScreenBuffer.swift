@@ -1,3 +1,5 @@
+import RewindCore
+
 /// How a cell is drawn. Roles, not colours: the terminal maps them (or ignores colour).
 public struct CellStyle: Hashable, Sendable {
     public var bold = false
@@ -52,8 +54,8 @@ public struct ScreenBuffer: Sendable {
         var out: [Character] = []
         for scalar in text.unicodeScalars {
             let v = scalar.value
-            if v < 0x20 || (0x7F..<0xA0).contains(v) {
-                out.append(contentsOf: "\\u{\(String(v, radix: 16))}")
+            if scalar.isTerminalControl {
+                out.append(contentsOf: scalar.visibleEscape)
             } else if v < 0x7F {
                 out.append(Character(scalar))
             } else if ascii || scalar.properties.generalCategory == .nonspacingMark
