@@ -81,7 +81,11 @@ import Testing
         let tmux = Tmux()
         defer { tmux.kill() }
         try start(tmux, log: dir.appendingPathComponent("bank.jsonl").path)
-        let first = try tmux.waitFor("the explorer") { $0.contains("position 21/21") }
+        // Each wait holds for the finished screen the test then checks (a capture can catch a redraw
+        // half done under load): the footer is drawn last.
+        let first = try tmux.waitFor("the explorer") {
+            $0.contains("position 21/21") && $0.contains("alice@example.com") && $0.contains("q quit")
+        }
         #expect(first.contains("2026-03-03T08:00:05Z"), "the cursor's time, in RFC 3339")
         #expect(first.contains("notifications/customer-A") && first.contains("alice@example.com"))
 
@@ -93,7 +97,9 @@ import Testing
         try tmux.keys("g")
         try tmux.type("2026-03-02T09:14:05Z")
         try tmux.keys("Enter")
-        let jumped = try tmux.waitFor("the jump") { $0.contains("position 11/21") }
+        let jumped = try tmux.waitFor("the jump") {
+            $0.contains("position 11/21") && $0.contains("went to") && $0.contains("sessions/alice-web")
+        }
         #expect(jumped.contains("went to 2026-03-02T09:14:05Z"))
         #expect(jumped.contains("sessions/alice-web"))
 
@@ -103,14 +109,17 @@ import Testing
         try tmux.waitFor("a clear message") { $0.contains("cannot go there") && $0.contains("day 30 does not exist") }
 
         try tmux.keys("?")
-        let help = try tmux.waitFor("help") { $0.contains("keys (any key closes this)") }
+        let help = try tmux.waitFor("help") {
+            $0.contains("keys (any key closes this)") && $0.contains("step one event forward") && $0.contains("quit")
+        }
         #expect(help.contains("step one event forward") && help.contains("quit"))
         try tmux.keys("x")
         try tmux.waitFor("help to close") { !$0.contains("keys (any key closes this)") }
 
         try tmux.run(["resize-window", "-t", "s", "-x", "80", "-y", "24"])
         let small = try tmux.waitFor("the resize") { screen in
-            screen.contains("position 11/21") && screen.split(separator: "\n").allSatisfy { $0.count <= 80 }
+            screen.contains("position 11/21") && screen.contains("q quit")
+                && screen.split(separator: "\n").allSatisfy { $0.count <= 80 }
         }
         #expect(small.contains("q quit"))
 
@@ -133,7 +142,9 @@ import Testing
         try h.seekToEnd()
         h.write(Data((#"{"id":"evt-022","ts":"2026-03-03T09:00:00Z","service":"accounts","stream":"account-B","type":"MoneyDebited","data":{"amount":100}}"# + "\n").utf8))
         try h.close()
-        let after = try tmux.waitFor("the appended event") { $0.contains("position 22/22") }
+        let after = try tmux.waitFor("the appended event") {
+            $0.contains("position 22/22") && $0.contains("MoneyDebited") && $0.contains("\"balance\": 600")
+        }
         #expect(after.contains("2026-03-03T09:00:00Z") && after.contains("MoneyDebited"))
         #expect(after.contains("\"balance\": 600"), "account-B's document after the new debit")
         try tmux.keys("q")
@@ -165,7 +176,7 @@ import Testing
         let tmux = Tmux()
         defer { tmux.kill() }
         try start(tmux, log: dir.appendingPathComponent("bank.jsonl").path, environment: "LANG=C LC_ALL=C NO_COLOR=1 TERM=vt100")
-        let screen = try tmux.waitFor("the explorer") { $0.contains("position 21/21") }
+        let screen = try tmux.waitFor("the explorer") { $0.contains("position 21/21") && $0.contains("q quit") }
         #expect(screen.unicodeScalars.allSatisfy { $0.value < 0x80 }, "ASCII only without a UTF-8 locale")
         #expect(screen.contains("^"))
         try tmux.keys("C-c")
