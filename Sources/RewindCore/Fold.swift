@@ -34,6 +34,19 @@ public struct Fold: Sendable {
         if state.services[event.service]?.isEmpty == true { state.services.removeValue(forKey: event.service) }
     }
 
+    /// Applies `event` to its stream's document alone (nil = no document): the same change as
+    /// `apply(_:to:issues:)` makes to that stream in a whole state.
+    public func apply(_ event: Event, toDocument slot: inout JSONValue?, issues: inout [FoldIssue]) {
+        if event.isSquashed {
+            slot = event.meta?["deleted"] == .bool(true) ? nil : event.data
+        } else if let rule = rules.rule(service: event.service, type: event.type) {
+            apply(rule, event, to: &slot, issues: &issues)
+        } else {
+            if slot == nil { slot = .emptyObject }
+            slot!.mergePatch(event.data)
+        }
+    }
+
     /// Applies a rule's ops to one document slot (nil = no document).
     func apply(_ rule: TypeRule, _ event: Event, to slot: inout JSONValue?, issues: inout [FoldIssue]) {
         if slot == nil { slot = .emptyObject }

@@ -29,15 +29,19 @@ public struct JSONParser {
     var pos: Int
     /// Whether the string most recently scanned had escapes (its raw bytes are then not its value).
     var lastStringHadEscape = false
+    var depthLimit = JSONParser.maxDepth
 
     init(_ bytes: UnsafeBufferPointer<UInt8>, pos: Int = 0) {
         self.bytes = bytes
         self.pos = pos
     }
 
-    /// Parses a complete JSON text (one value, optional surrounding whitespace).
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
+    /// Parses a complete JSON text (one value, optional surrounding whitespace). `depthLimit`
+    /// is raised only for text this program wrote itself (a fold can nest a document a few
+    /// levels deeper than the event it came from).
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, depthLimit: Int = JSONParser.maxDepth) throws(JSONParseError) -> JSONValue {
         var p = JSONParser(bytes)
+        p.depthLimit = depthLimit
         p.skipWhitespace()
         let v = try p.parseValue(depth: 0)
         p.skipWhitespace()
@@ -125,7 +129,7 @@ public struct JSONParser {
     }
 
     mutating func checkDepth(_ depth: Int) throws(JSONParseError) {
-        if depth > JSONParser.maxDepth { throw error("nesting deeper than \(JSONParser.maxDepth) levels") }
+        if depth > depthLimit { throw error("nesting deeper than \(depthLimit) levels") }
     }
 
     mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {

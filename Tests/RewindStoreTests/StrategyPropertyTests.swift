@@ -102,10 +102,15 @@ nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
         #expect(status != .upToDate)
         #expect(try derived.keyframePositions().count > 3)
         let replay = ReplayStrategy(source: store, fold: fold)
+        // The in-memory index, with keyframes often enough that every path is taken.
+        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 8)
+        #expect(index.dayCount > 3)
         let strategies: [any HydrationStrategy] = [
             DiffStrategy(derived: derived), UndoStrategy(derived: derived), SquashStrategy(derived: derived),
             CacheStrategy(derived: derived, source: store, fold: fold, cacheAfter: 5),
-        ]
+        ] + IndexedStrategy.names.map { name in
+            IndexedStrategy(name: name, index: index, cache: IndexedStateCache(index: index, capacity: 8), source: store)!
+        }
         let count = try store.eventCount()
         var times: [Timestamp] = [.min, Timestamp(nanoseconds: 0), .max]
         try store.forEachEvent(in: 0..<count) { e in
@@ -129,7 +134,7 @@ nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
                 checked += 1
             }
         }
-        #expect(checked == 700 * 4)
+        #expect(checked == 700 * 8)
         #expect(try derived.cachedPositions().count > 0, "the cache strategy stored what it computed")
     }
 
@@ -182,6 +187,13 @@ nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
         #expect(!expected.isEmpty)
         #expect(h.irreversibleCrossed.map(\.eventID) == expected.reversed(), "newest first, as crossed")
         #expect(h.applied == count - 1)
+        // The same through the in-memory index, from its head.
+        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 1_000_000)
+        let i = try IndexedStrategy(name: "undo", index: index, source: store)!.hydrate(to: 1)
+        #expect(i.irreversibleCrossed.map(\.eventID) == expected.reversed())
+        #expect(i.irreversibleCrossed.allSatisfy { index.isIrreversible($0.position) })
+        #expect(i.applied == count - 1)
+        #expect(i.state == h.state)
     }
 
     @Test func derivedDataIsRebuiltWhenTheRulesChangeAndCachesOfOtherRulesAreIgnored() throws {
