@@ -56,13 +56,33 @@ public struct Event: Sendable, Equatable {
     /// (`meta.rewind = "squashed"`): its `data` is the stream's whole document at the end of that
     /// day, which the fold sets rather than merges (`meta.deleted = true`: no document).
     public var isSquashed: Bool {
-        guard let metaText, metaText.contains("squashed") else { return false }
+        guard let metaText, Event.mentions(metaText, "squashed") else { return false }
         return meta?["rewind"] == .string("squashed")
+    }
+
+    /// Whether `word` occurs in `text`: a byte scan that rules out most events before their
+    /// `meta` is parsed (Foundation's `contains` took a sixth of a replay's time).
+    static func mentions(_ text: String, _ word: StaticString) -> Bool {
+        var text = text
+        return text.withUTF8 { t in
+            let w = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
+            guard let first = w.first, t.count >= w.count else { return false }
+            var i = 0
+            while i <= t.count - w.count {
+                if t[i] == first {
+                    var j = 1
+                    while j < w.count && t[i + j] == w[j] { j += 1 }
+                    if j == w.count { return true }
+                }
+                i += 1
+            }
+            return false
+        }
     }
 
     /// `meta.effect == "external"`: the event's effect lies outside the store.
     public var hasExternalEffect: Bool {
-        guard let metaText, metaText.contains("external") else { return false }
+        guard let metaText, Event.mentions(metaText, "external") else { return false }
         return meta?["effect"] == .string("external")
     }
 

@@ -10,7 +10,47 @@ public struct IndexedReach: Sendable {
 extension TimelineIndex {
     /// Applies the diffs of the events at `range` forward.
     func applyForward(_ range: Range<Int>, to versions: inout VersionMap) {
-        for p in range { versions.set(eventStream[p], versionAfter(p)) }
+        apply(range, backward: false, to: &versions)
+    }
+
+    /// Applies the diffs of the events at `range` as one batch: forward, a stream ends at the
+    /// version its last event left; backward (undo), at the version before its first. The batch
+    /// is sorted by stream, so the map is walked once in key order — far fewer cache misses than
+    /// one descent per event (a keyframe's nodes are cold when a query starts).
+    func apply(_ range: Range<Int>, backward: Bool, to versions: inout VersionMap) {
+        guard !range.isEmpty else { return }
+        if range.count < 16 {
+            if backward {
+                for p in range.reversed() { versions.set(eventStream[p], previousVersion[p]) }
+            } else {
+                for p in range { versions.set(eventStream[p], versionAfter(p)) }
+            }
+            return
+        }
+        // (stream, offset in the range) packed in one word: sorting groups each stream's events
+        // in timeline order.
+        var packed = [UInt64](unsafeUninitializedCapacity: range.count) { buf, n in
+            eventStream.withUnsafeBufferPointer { streams in
+                for (i, p) in range.enumerated() { buf[i] = UInt64(streams[p]) << 32 | UInt64(i) }
+            }
+            n = range.count
+        }
+        packed.sort()
+        var keys: [UInt32] = [], values: [UInt32] = []
+        keys.reserveCapacity(packed.count)
+        values.reserveCapacity(packed.count)
+        var j = 0
+        while j < packed.count {
+            let stream = UInt32(packed[j] >> 32)
+            var k = j + 1
+            while k < packed.count && UInt32(packed[k] >> 32) == stream { k += 1 }
+            keys.append(stream)
+            values.append(backward
+                ? previousVersion[range.lowerBound + Int(packed[j] & 0xFFFF_FFFF)]
+                : versionAfter(range.lowerBound + Int(packed[k - 1] & 0xFFFF_FFFF)))
+            j = k
+        }
+        keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in versions.set(sortedKeys: k, values: v) } }
     }
 
     /// diff: the nearest keyframe at or before `position`, then the diffs of the events after it.
@@ -30,9 +70,7 @@ extension TimelineIndex {
         let (start, startVersions) = k < keyframes.count && k * keyframeInterval <= count
             ? (k * keyframeInterval, keyframes[k]) : (count, head)
         var reach = IndexedReach(versions: startVersions, applied: start - position)
-        for p in stride(from: start - 1, through: position, by: -1) {
-            reach.versions.set(eventStream[p], previousVersion[p])
-        }
+        apply(position..<start, backward: true, to: &reach.versions)
         var i = firstIndex(atOrAfter: start, in: irreversible) - 1
         while i >= 0 && irreversible[i] >= position {
             reach.crossed.append(irreversible[i])
@@ -78,52 +116,5 @@ extension TimelineIndex {
             if sorted[mid] < value { lo = mid + 1 } else { hi = mid }
         }
         return lo
-    }
-}
-
-/// Hydrated states kept by the cache strategy: the nearest one at or before T, then the events
-/// after it. Holds at most `capacity` states (the least recently stored goes first); a store
-/// behind it (`CachedStatesStore`) keeps them across runs.
-public final class IndexedStateCache: @unchecked Sendable {
-    public let index: TimelineIndex
-    public let capacity: Int
-    private var positions: [Int] = []
-    private var states: [Int: VersionMap] = [:]
-    private var order: [Int] = []
-
-    public init(index: TimelineIndex, capacity: Int = 64) {
-        self.index = index
-        self.capacity = capacity
-    }
-
-    public var cachedPositions: [Int] { positions }
-
-    public func cached(at position: Int) -> VersionMap? { states[position] }
-
-    /// Keeps `versions` as the state after the first `position` events.
-    public func store(_ versions: VersionMap, at position: Int) {
-        if states[position] == nil {
-            positions.insert(position, at: index.firstIndex(atOrAfter: position, in: positions))
-        }
-        states[position] = versions
-        order.removeAll { $0 == position }
-        order.append(position)
-        while order.count > capacity {
-            let old = order.removeFirst()
-            states.removeValue(forKey: old)
-            positions.remove(at: index.firstIndex(atOrAfter: old, in: positions))
-        }
-    }
-
-    /// cache: the nearest cached state at or before `position`, then the diffs after it.
-    /// With `keep`, the state reached is cached in turn when it took any events to reach.
-    public func reach(_ position: Int, keep: Bool = false) -> IndexedReach {
-        let position = min(max(position, 0), index.count)
-        let i = index.firstIndex(atOrAfter: position + 1, in: positions) - 1
-        let start = i >= 0 ? positions[i] : 0
-        var versions = i >= 0 ? states[start]! : VersionMap()
-        index.applyForward(start..<position, to: &versions)
-        if keep && position > start { store(versions, at: position) }
-        return IndexedReach(versions: versions, applied: position - start)
     }
 }

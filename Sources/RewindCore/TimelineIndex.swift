@@ -38,7 +38,9 @@ public final class TimelineIndex: @unchecked Sendable {
     }
 
     /// One forward fold of `source`. `onProgress` gets (events done, events in all) now and then.
-    public init(source: any EventSource, fold: Fold, keyframeInterval: Int = 4096,
+    /// With `spillDirectory`, document text goes to an unlinked temporary file there, mapped
+    /// back (see `DocumentArena`), rather than staying in the process's memory.
+    public init(source: any EventSource, fold: Fold, keyframeInterval: Int = 4096, spillDirectory: String? = nil,
                 onProgress: (Int, Int) -> Void = { _, _ in }) throws {
         precondition(keyframeInterval > 0)
         let total = try source.eventCount()
@@ -48,7 +50,7 @@ public final class TimelineIndex: @unchecked Sendable {
         eventStream.reserveCapacity(total)
         previousVersion.reserveCapacity(total)
         documents.reserveCapacity(total)
-        var arena = DocumentArena()
+        let arena = DocumentArena(spillDirectory: spillDirectory)
         var irreversible: [Int] = []
         var keyframes = [VersionMap()]
         var head = VersionMap()
@@ -121,18 +123,19 @@ public final class TimelineIndex: @unchecked Sendable {
     /// The state after the first `position` events, as a map of versions.
     public func state(_ versions: VersionMap) -> IndexedState { IndexedState(versions: versions, index: self) }
 
-    /// What the index holds, in bytes: per-event arrays, document text, keyframes (only the
-    /// nodes each does not share with the previous one) and squashed days.
-    public func memoryBytes() -> (events: Int, documents: Int, keyframes: Int, days: Int) {
-        let events = count * (4 + 4 + 8) + irreversible.count * 8 + streamKeys.count * 64
-        var keyframeBytes = 0
-        var previous: VersionMap?
-        for k in keyframes + [head] {
-            keyframeBytes += k.unsharedBytes(comparedTo: previous)
-            previous = k
-        }
-        let dayBytes = days.reduce(0) { $0 + $1.changes.unsharedBytes(comparedTo: nil) }
-        return (events, arena.bytes, keyframeBytes, dayBytes)
+    /// What the index holds, in bytes: per-event arrays and stream names, document text,
+    /// keyframes (each node counted once, however many keyframes share it) and what the
+    /// squashed days add to them.
+    public func memoryBytes() -> (events: Int, documents: Int, residentDocuments: Int, keyframes: Int, days: Int) {
+        let events = count * (4 + 4 + 8) + irreversible.count * 8
+            + streamKeys.reduce(0) { $0 + 64 + $1.service.utf8.count + $1.stream.utf8.count }
+        let frames = keyframes + [head]
+        return (events, arena.bytes, arena.residentBytes, VersionMap.bytes(of: frames), VersionMap.bytes(of: days.map(\.changes), excluding: frames))
+    }
+
+    /// What `maps` (cached states) add in memory to the keyframes and days.
+    public func addedBytes(_ maps: [VersionMap]) -> Int {
+        VersionMap.bytes(of: maps, excluding: keyframes + [head] + days.map(\.changes))
     }
 }
 

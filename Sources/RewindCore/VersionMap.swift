@@ -14,6 +14,9 @@ public struct VersionMap: Sendable {
     final class Node: @unchecked Sendable {
         var children: ContiguousArray<Node?>
         var values: ContiguousArray<UInt32>
+        /// A node of a patch (`changes(from:to:)`) whose nil children mean "unchanged"; every
+        /// other node is whole.
+        var sparse = false
 
         init(leaf: Bool) {
             children = leaf ? [] : ContiguousArray(repeating: nil, count: VersionMap.width)
@@ -37,6 +40,9 @@ public struct VersionMap: Sendable {
     var shift = 0
     /// Keys with a non-zero value.
     public private(set) var count = 0
+    /// Bytes of nodes this map (and the maps it was copied from) copied rather than shared: the
+    /// difference between two readings is what the changes in between added in memory.
+    public private(set) var copiedBytes = 0
 
     public init() {}
 
@@ -58,7 +64,7 @@ public struct VersionMap: Sendable {
     public mutating func set(_ key: UInt32, _ value: UInt32) {
         while Int(key) >= capacity { grow() }
         if root == nil { root = Node(leaf: shift == 0) }
-        let old = VersionMap.set(&root!, key, value, shift: shift)
+        let old = VersionMap.set(&root!, key, value, shift: shift, copied: &copiedBytes)
         count += (value != 0 ? 1 : 0) - (old != 0 ? 1 : 0)
     }
 
@@ -71,8 +77,14 @@ public struct VersionMap: Sendable {
         shift += VersionMap.bits
     }
 
-    private static func set(_ node: inout Node, _ key: UInt32, _ value: UInt32, shift: Int) -> UInt32 {
-        if !isKnownUniquelyReferenced(&node) { node = Node(copying: node) }
+    /// What a node costs in memory: object header and two array references, and its array.
+    static func nodeBytes(leaf: Bool) -> Int { 32 + (leaf ? 32 + width * 4 : 32 + width * 8) }
+
+    private static func set(_ node: inout Node, _ key: UInt32, _ value: UInt32, shift: Int, copied: inout Int) -> UInt32 {
+        if !isKnownUniquelyReferenced(&node) {
+            node = Node(copying: node)
+            copied += nodeBytes(leaf: shift == 0)
+        }
         let i = Int((key >> UInt32(shift)) & mask)
         if shift == 0 {
             let old = node.values[i]
@@ -80,7 +92,46 @@ public struct VersionMap: Sendable {
             return old
         }
         if node.children[i] == nil { node.children[i] = Node(leaf: shift == bits) }
-        return set(&node.children[i]!, key, value, shift: shift - bits)
+        return set(&node.children[i]!, key, value, shift: shift - bits, copied: &copied)
+    }
+
+    /// Sets many keys in one descent: `keys` ascending and distinct, `values[i]` for `keys[i]`.
+    /// Each node on the way is visited (and copied, when shared) once, in key order, instead of
+    /// once per key from the root.
+    public mutating func set(sortedKeys keys: UnsafeBufferPointer<UInt32>, values: UnsafeBufferPointer<UInt32>) {
+        guard let last = keys.last else { return }
+        while Int(last) >= capacity { grow() }
+        if root == nil { root = Node(leaf: shift == 0) }
+        var delta = 0
+        VersionMap.set(&root!, keys, values, keys.startIndex..<keys.endIndex, shift: shift, delta: &delta, copied: &copiedBytes)
+        count += delta
+    }
+
+    private static func set(_ node: inout Node, _ keys: UnsafeBufferPointer<UInt32>, _ values: UnsafeBufferPointer<UInt32>,
+                            _ range: Range<Int>, shift: Int, delta: inout Int, copied: inout Int) {
+        if !isKnownUniquelyReferenced(&node) {
+            node = Node(copying: node)
+            copied += nodeBytes(leaf: shift == 0)
+        }
+        if shift == 0 {
+            node.values.withUnsafeMutableBufferPointer { slots in
+                for j in range {
+                    let i = Int(keys[j] & mask)
+                    delta += (values[j] != 0 ? 1 : 0) - (slots[i] != 0 ? 1 : 0)
+                    slots[i] = values[j]
+                }
+            }
+            return
+        }
+        var j = range.lowerBound
+        while j < range.upperBound {
+            let i = Int((keys[j] >> UInt32(shift)) & mask)
+            var k = j + 1
+            while k < range.upperBound && Int((keys[k] >> UInt32(shift)) & mask) == i { k += 1 }
+            if node.children[i] == nil { node.children[i] = Node(leaf: shift == bits) }
+            set(&node.children[i]!, keys, values, j..<k, shift: shift - bits, delta: &delta, copied: &copied)
+            j = k
+        }
     }
 
     /// Calls `body` with every key that has a value, ascending.
@@ -113,13 +164,20 @@ public struct VersionMap: Sendable {
         return patch
     }
 
+    /// A subtree of `new` that most of its children changed is kept whole: overlaying it is one
+    /// pointer instead of one per child, and it costs no memory the sparse form would not (its
+    /// nodes are the map's own, shared, and unchanged children equal the base's).
     private static func diff(_ old: Node?, _ new: Node?, shift: Int) -> Node? {
         guard let new, new !== old else { return nil }
-        if shift == 0 || old == nil { return new }
+        guard shift > 0, let old else { return new }
+        var changed = 0
+        for i in 0..<width where new.children[i] !== old.children[i] { changed += 1 }
+        if changed * 2 > width { return new }
         let out = Node(leaf: false)
+        out.sparse = true
         var any = false
         for i in 0..<width {
-            out.children[i] = diff(old!.children[i], new.children[i], shift: shift - bits)
+            out.children[i] = diff(old.children[i], new.children[i], shift: shift - bits)
             any = any || out.children[i] != nil
         }
         return any ? out : nil
@@ -144,7 +202,9 @@ public struct VersionMap: Sendable {
             return out
         }
         guard let patch else { return base }
-        guard let base, shift > 0 else { return patch }
+        // A whole subtree replaces the base's; so does a sparse one where the base had nothing
+        // (its "unchanged" children were empty at the start of the day too).
+        guard patch.sparse, let base else { return patch }
         let out = Node(leaf: false)
         for i in 0..<width {
             out.children[i] = overlay(base.children[i], patch.children[i], shift: shift - bits, patchShift: patchShift - bits)
@@ -152,11 +212,19 @@ public struct VersionMap: Sendable {
         return out
     }
 
+    /// Bytes held by the nodes of `maps`, each node counted once, leaving out nodes that
+    /// `excluding` holds: what `maps` add in memory to `excluding`.
+    public static func bytes(of maps: [VersionMap], excluding: [VersionMap] = []) -> Int {
+        var seen = Set<ObjectIdentifier>()
+        for m in excluding { collect(m.root, into: &seen) }
+        var total = 0
+        for m in maps { total += bytes(m.root, seen: &seen) }
+        return total
+    }
+
     /// Bytes held by nodes not shared with `other` (the memory a keyframe adds to its neighbour).
     public func unsharedBytes(comparedTo other: VersionMap?) -> Int {
-        var seen = Set<ObjectIdentifier>()
-        if let other { VersionMap.collect(other.root, into: &seen) }
-        return VersionMap.bytes(root, excluding: seen)
+        VersionMap.bytes(of: [self], excluding: other.map { [$0] } ?? [])
     }
 
     private static func collect(_ node: Node?, into seen: inout Set<ObjectIdentifier>) {
@@ -164,10 +232,9 @@ public struct VersionMap: Sendable {
         for child in node.children { collect(child, into: &seen) }
     }
 
-    private static func bytes(_ node: Node?, excluding seen: Set<ObjectIdentifier>) -> Int {
-        guard let node, !seen.contains(ObjectIdentifier(node)) else { return 0 }
-        // object header + two array references, and each array's header + elements
-        let own = 32 + (node.isLeaf ? 32 + width * 4 : 32 + width * 8)
-        return node.children.reduce(own) { $0 + bytes($1, excluding: seen) }
+    private static func bytes(_ node: Node?, seen: inout Set<ObjectIdentifier>) -> Int {
+        guard let node, seen.insert(ObjectIdentifier(node)).inserted else { return 0 }
+        let own = nodeBytes(leaf: node.isLeaf)
+        return node.children.reduce(own) { $0 + bytes($1, seen: &seen) }
     }
 }

@@ -58,6 +58,24 @@ import Testing
         #expect(contents(VersionMap().overlaid(with: patches[0])) == ends[0])
     }
 
+    @Test func settingManySortedKeysAtOnceEqualsSettingThemOneByOne() {
+        var rng = SplitMix64(seed: 5)
+        var one = VersionMap()
+        for key in 0..<UInt32(5_000) { one.set(key, key + 1) }
+        var many = one
+        let keyframe = one
+        for round in 0..<50 {
+            let keys = Array(Set((0..<Int(rng.next() % 400)).map { _ in UInt32(rng.next() % (round % 2 == 0 ? 6_000 : 200_000)) })).sorted()
+            let values = keys.map { _ in rng.next() % 5 == 0 ? 0 : UInt32(rng.next() % 1_000_000 + 1) }
+            for (k, v) in zip(keys, values) { one.set(k, v) }
+            keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in many.set(sortedKeys: k, values: v) } }
+            #expect(contents(many) == contents(one))
+            #expect(many.count == one.count)
+        }
+        #expect(keyframe.value(4_999) == 5_000)
+        #expect(contents(keyframe).count == 5_000, "the shared copy is untouched")
+    }
+
     @Test func aCopySharesUnchangedNodes() {
         var map = VersionMap()
         for key in 0..<UInt32(100_000) { map.set(key, key + 1) }

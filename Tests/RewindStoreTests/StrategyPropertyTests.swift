@@ -109,7 +109,7 @@ nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
             DiffStrategy(derived: derived), UndoStrategy(derived: derived), SquashStrategy(derived: derived),
             CacheStrategy(derived: derived, source: store, fold: fold, cacheAfter: 5),
         ] + IndexedStrategy.names.map { name in
-            IndexedStrategy(name: name, index: index, cache: IndexedStateCache(index: index, capacity: 8), source: store)!
+            IndexedStrategy(name: name, index: index, cache: IndexedStateCache(index: index, budget: 8 * 1024), source: store)!
         }
         let count = try store.eventCount()
         var times: [Timestamp] = [.min, Timestamp(nanoseconds: 0), .max]
@@ -136,6 +136,36 @@ nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
         }
         #expect(checked == 700 * 8)
         #expect(try derived.cachedPositions().count > 0, "the cache strategy stored what it computed")
+    }
+
+    /// Many streams (a bank log, ids far past one map leaf), several UTC days, batches of
+    /// thousands of diffs: the index's strategies still return replay's state.
+    @Test func theIndexMatchesReplayOnABankLogWithManyStreams() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("bank.jsonl").path
+        var text = ""
+        BankScenario(events: 80_000, seed: 3).generate { text += $0 + "\n" }
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("bank.rewind").path)
+        _ = try importFile(path, store: store)
+        let fold = Fold(rules: try Rules.parse(yaml: BankScenario.rulesYAML, file: "bank.rules.yaml"))
+        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 5_000)
+        #expect(index.dayCount >= 2)
+        #expect(index.head.count > 2_000)
+        let replay = ReplayStrategy(source: store, fold: fold)
+        let cache = IndexedStateCache(index: index, budget: 64 * 1024)
+        let strategies = IndexedStrategy.names.map { IndexedStrategy(name: $0, index: index, cache: cache, source: store)! }
+        var rng = SplitMix64(seed: 8)
+        let count = try store.eventCount()
+        for position in [0, 1, count - 1, count, 5_000, 5_001, 4_999] + (0..<16).map({ _ in Int(rng.next() % UInt64(count + 1)) }) {
+            let expected = try replay.hydrate(to: position).state
+            for s in strategies {
+                #expect(try s.hydrate(to: position).state == expected, "\(s.name) at \(position) of \(count)")
+            }
+        }
+        #expect(cache.cachedPositions.count > 1)
+        #expect(cache.bytes <= 64 * 1024)
+        #expect(cache.evictions > 0)
     }
 
     /// A log that only grew extends its derived data; the result is the full build's.
