@@ -77,7 +77,7 @@ extension SQLiteStore {
             for (i, r) in rows.enumerated() {
                 try insert.execute(arguments: [-1 - i, r.line, r.ts, r.id, r.service, r.stream, r.tsRaw, r.data, r.meta])
             }
-            for table in ["transitions", "days", "day_changes", "keyframes", "derived_meta", "cached_states"] {
+            for table in ["transitions", "days", "day_changes", "keyframes", "derived_meta", "cached_states", "index_cache"] {
                 try db.execute(sql: "DELETE FROM \(table)")
             }
         }

@@ -158,6 +158,18 @@ public final class SQLiteStore: EventStore {
             // The id of the last event the derived data covers: a log that only grew keeps it.
             try db.execute(sql: "ALTER TABLE derived_meta ADD COLUMN head TEXT")
         }
+        m.registerMigration("v4-index-cache") { db in
+            // The cache strategy's states over the in-memory index (`IndexedStateCache`): each the
+            // differences from the index keyframe before it. `last_id` is the id of the event at
+            // pos - 1: a timeline that changed before pos no longer matches, and the row is dropped.
+            try db.execute(sql: """
+                CREATE TABLE index_cache (
+                    pos INTEGER PRIMARY KEY, rules TEXT NOT NULL, version INTEGER NOT NULL,
+                    keyframe_interval INTEGER NOT NULL, last_id TEXT NOT NULL, hash TEXT NOT NULL,
+                    changes BLOB NOT NULL
+                )
+                """)
+        }
         return m
     }
 
@@ -192,7 +204,7 @@ public final class SQLiteStore: EventStore {
     public func reset() throws {
         try queue.write { db in
             for table in ["events", "duplicates", "rejected", "backwards", "import_state", "keyframes", "cached_states",
-                          "derived_meta", "transitions", "days", "day_changes"] {
+                          "derived_meta", "transitions", "days", "day_changes", "index_cache"] {
                 try db.execute(sql: "DELETE FROM \(table)")
             }
         }

@@ -242,3 +242,68 @@ nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
         #expect(h.state == (try ReplayStrategy(source: store, fold: other).hydrate(to: count)).state)
     }
 }
+
+/// The cache strategy over the index keeps its states in the store's `index_cache` table.
+@Suite struct IndexCacheStoreTests {
+    func bankStore(events: Int) throws -> (SQLiteStore, Fold) {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("bank.jsonl").path
+        var text = ""
+        BankScenario(events: events, seed: 4).generate { text += $0 + "\n" }
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("bank.rewind").path)
+        _ = try importFile(path, store: store)
+        return (store, Fold(rules: try Rules.parse(yaml: BankScenario.rulesYAML, file: "bank.rules.yaml")))
+    }
+
+    @Test func statesKeptInOneRunAreServedInTheNextAndDamagedRowsNever() throws {
+        let (store, fold) = try bankStore(events: 6_000)
+        let table = SQLiteIndexCache(store: store, rules: fold.rules.fingerprint)
+        let replay = ReplayStrategy(source: store, fold: fold)
+        let count = try store.eventCount()
+        let positions = [1_234, 2_500, 4_321, count]
+
+        // First run: reaching these points keeps them, in memory and in the table.
+        let first = IndexedStateCache(index: try TimelineIndex(source: store, fold: fold, keyframeInterval: 1_000), store: table)
+        for p in positions { _ = first.reach(p, keep: true) }
+        #expect(try table.rowCount() == positions.count)
+
+        // Second run, a new index: the same states come back from the table, exactly replay's.
+        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 1_000)
+        let second = IndexedStateCache(index: index, store: table)
+        #expect(second.cachedPositions == positions)
+        for p in positions {
+            let r = second.reach(p)
+            #expect(r.applied == 0, "served from the cached state at \(p)")
+            #expect(index.state(r.versions).materialized() == (try replay.hydrate(to: p)).state)
+        }
+
+        // Bytes flipped on disk: the row is reported, dropped, and the state still right.
+        try store.queue.write { db in
+            try db.execute(sql: "UPDATE index_cache SET changes = CAST(zeroblob(LENGTH(changes)) AS BLOB) WHERE pos = 2500")
+        }
+        let third = IndexedStateCache(index: index, store: table)
+        let r = third.reach(2_500)
+        #expect(third.damaged == [2_500])
+        #expect(r.applied == 2_500 - 1_234, "from the cached state before it")
+        #expect(index.state(r.versions).materialized() == (try replay.hydrate(to: 2_500)).state)
+        #expect(try table.rowCount() == positions.count - 1)
+
+        // Rows of other rules are not read; a row whose timeline changed before it is dropped.
+        let other = SQLiteIndexCache(store: store, rules: "other rules")
+        #expect(try other.loadCachedStates().isEmpty)
+        try store.queue.write { db in try db.execute(sql: "UPDATE index_cache SET last_id = 'gone' WHERE pos = 4321") }
+        #expect(try table.loadCachedStates().map(\.position) == [1_234, count])
+        #expect(try table.rowCount() == 2)
+    }
+
+    @Test func theCacheStaysWithinItsMemoryBudget() throws {
+        let (store, fold) = try bankStore(events: 6_000)
+        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 1_000)
+        let cache = IndexedStateCache(index: index, budget: 6_000)
+        for p in stride(from: 100, through: 5_900, by: 100) { _ = cache.reach(p, keep: true) }
+        #expect(cache.bytes <= 6_000)
+        #expect(cache.evictions > 0)
+        #expect(cache.cachedPositions.last == 5_900, "the most recent stays")
+    }
+}
