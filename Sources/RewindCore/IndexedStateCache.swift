@@ -178,7 +178,7 @@ public final class IndexedStateCache: @unchecked Sendable {
     // MARK: rows
 
     /// The state as its differences from the keyframe before it.
-    func encode(_ versions: VersionMap, at position: Int) -> PersistedCachedState {
+    public func encode(_ versions: VersionMap, at position: Int) -> PersistedCachedState {
         let k = position / index.keyframeInterval
         let base = index.keyframes[k]
         var touched = Set<UInt32>()
@@ -192,8 +192,8 @@ public final class IndexedStateCache: @unchecked Sendable {
                                     hash: PersistedCachedState.hash(position: position, keyframeInterval: index.keyframeInterval, changes: bytes))
     }
 
-    /// The state a row stands for; nil when the row does not fit this index.
-    func decode(_ row: PersistedCachedState) -> VersionMap? {
+    /// The state a row stands for; nil when the row is damaged or does not fit this index.
+    public func decode(_ row: PersistedCachedState) -> VersionMap? {
         guard row.isIntact, row.changes.count % 8 == 0, row.position <= index.count else { return nil }
         var versions = index.keyframes[row.position / index.keyframeInterval]
         var keys: [UInt32] = [], values: [UInt32] = []

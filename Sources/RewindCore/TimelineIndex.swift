@@ -112,13 +112,20 @@ public final class TimelineIndex: @unchecked Sendable {
     }
 
     /// The document a version stands for.
-    func document(version: UInt32) -> JSONValue? {
+    public func document(version: UInt32) -> JSONValue? {
         version == 0 ? nil : arena.document(documents[Int(version) - 1])
     }
 
-    func streamID(service: String, stream: String) -> UInt32? { streamIDs[StreamKey(service: service, stream: stream)] }
+    public func streamID(service: String, stream: String) -> UInt32? { streamIDs[StreamKey(service: service, stream: stream)] }
 
-    func streamKey(_ id: UInt32) -> StreamKey { streamKeys[Int(id)] }
+    public func streamKey(_ id: UInt32) -> StreamKey { streamKeys[Int(id)] }
+
+    /// The streams the events between the keyframe before `position` and `position` changed:
+    /// all a cached state's row records (the rest is the keyframe, recomputed every run).
+    public func streamsChangedSinceKeyframe(before position: Int) -> [UInt32] {
+        let start = position / keyframeInterval * keyframeInterval
+        return Array(Set(eventStream[start..<position])).sorted()
+    }
 
     /// The state after the first `position` events, as a map of versions.
     public func state(_ versions: VersionMap) -> IndexedState { IndexedState(versions: versions, index: self) }

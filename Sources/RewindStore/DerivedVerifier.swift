@@ -5,7 +5,7 @@ import RewindCore
 /// (`rewind verify`, and `v` in the terminal UI).
 public struct DerivedVerifier {
     public struct Finding: Sendable {
-        public var kind: String       // "cached state" or "keyframe"
+        public var kind: String       // "cached state", "keyframe" or "index cache"
         public var position: Int
         public var damaged: Bool
         public var streams: [StreamKey] = []
@@ -22,9 +22,12 @@ public struct DerivedVerifier {
         public var events: Int
         public var cachedStates: Int
         public var keyframes: Int
+        /// Rows of the index cache (`index_cache`) checked.
+        public var indexCached = 0
 
         public var summary: String {
-            "verified \(cachedStates) cached state\(cachedStates == 1 ? "" : "s") and \(keyframes) keyframes against a full replay of \(events) events: "
+            "verified \(cachedStates) cached state\(cachedStates == 1 ? "" : "s"), \(indexCached) index-cache state\(indexCached == 1 ? "" : "s") "
+                + "and \(keyframes) keyframes against a full replay of \(events) events: "
                 + "\(findings.filter { !$0.damaged }.count) drifted, \(findings.filter(\.damaged).count) damaged, \(rebuilt) rebuilt"
                 + (ignored > 0 ? "; \(ignored) cached state\(ignored == 1 ? "" : "s") written under other rules ignored" : "")
         }
@@ -44,8 +47,18 @@ public struct DerivedVerifier {
         let keyframes = Set(try derived.keyframePositions())
         let cached = Set(try derived.cachedPositions())
         let ignored = try derived.allCachedRows().filter { $0.rules != derived.rules }.count
-        let checkpoints = keyframes.union(cached).sorted()
         let count = try store.eventCount()
+        // The index cache's rows: each records the streams changed since an index keyframe, which
+        // the index recomputes from the log every run; those streams are what can drift.
+        let indexTable = SQLiteIndexCache(store: store, rules: derived.rules)
+        let indexRows = try indexTable.loadCachedStates()
+        let index = try indexRows.first.map {
+            try TimelineIndex(source: ChunkedReader(store: store), fold: fold, keyframeInterval: $0.keyframeInterval)
+        }
+        let indexCache = index.map { IndexedStateCache(index: $0, budget: .max) }
+        let indexed = Dictionary(indexRows.filter { $0.keyframeInterval == index?.keyframeInterval }.map { ($0.position, $0) },
+                                 uniquingKeysWith: { a, _ in a })
+        let checkpoints = keyframes.union(cached).union(indexed.keys).sorted()
 
         var findings: [Finding] = []
         var replayed: [Int: State] = [:]
@@ -73,6 +86,20 @@ public struct DerivedVerifier {
                 }
                 replayed[position] = state
             }
+            if let row = indexed[position], let index, let indexCache {
+                guard let versions = indexCache.decode(row) else {
+                    findings.append(Finding(kind: "index cache", position: position, damaged: true))
+                    return
+                }
+                let differing = index.streamsChangedSinceKeyframe(before: position).map(index.streamKey).filter { key in
+                    guard let id = index.streamID(service: key.service, stream: key.stream) else { return true }
+                    return index.document(version: versions.value(id)) != state.document(service: key.service, stream: key.stream)
+                }
+                if !differing.isEmpty {
+                    findings.append(Finding(kind: "index cache", position: position, damaged: false, streams: differing,
+                                            firstEvent: differing.compactMap { lastTouch[$0] }.min()))
+                }
+            }
         }
 
         if checkpoints.first == 0 { check(0); next = 1 }
@@ -96,11 +123,19 @@ public struct DerivedVerifier {
             try derived.storeCachedState(replayed[f.position]!, at: f.position)
             rebuilt += 1
         }
+        for f in findings where f.kind == "index cache" {
+            if let index, let indexCache {
+                try indexTable.saveCachedState(indexCache.encode(index.diff(to: f.position).versions, at: f.position))
+                rebuilt += 1
+            }
+        }
         if findings.contains(where: { $0.kind == "keyframe" }) {
             _ = try store.ensureDerived(fold: fold, forceReason: "verify found a bad keyframe")
             rebuilt += findings.filter { $0.kind == "keyframe" }.count
         }
-        return Report(findings: findings, rebuilt: rebuilt, ignored: ignored, events: count,
-                      cachedStates: cached.count, keyframes: keyframes.count)
+        var report = Report(findings: findings, rebuilt: rebuilt, ignored: ignored, events: count,
+                            cachedStates: cached.count, keyframes: keyframes.count)
+        report.indexCached = indexed.count
+        return report
     }
 }

@@ -245,10 +245,8 @@ extension SQLiteStore {
                 try db.execute(sql: "DELETE FROM \(table)")
             }
             // Cached states of the same rules stay valid only while the timeline is unchanged.
-            if reason != "the rules changed" {
-                try db.execute(sql: "DELETE FROM cached_states")
-                try db.execute(sql: "DELETE FROM index_cache")
-            }
+            // (index_cache rows check the event before them when read: they need no clearing.)
+            if reason != "the rules changed" { try db.execute(sql: "DELETE FROM cached_states") }
             try db.execute(sql: "INSERT INTO derived_meta VALUES (1, ?, ?, ?, 0, NULL)",
                            arguments: [fold.rules.fingerprint, DerivedDataVersion.current, count])
         }

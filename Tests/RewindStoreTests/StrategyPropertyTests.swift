@@ -297,6 +297,41 @@ nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
         #expect(try table.rowCount() == 2)
     }
 
+    @Test func verifyFindsDriftedAndDamagedIndexCacheRowsAndRebuildsThem() throws {
+        let (store, fold) = try bankStore(events: 5_000)
+        let table = SQLiteIndexCache(store: store, rules: fold.rules.fingerprint)
+        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 1_000)
+        let cache = IndexedStateCache(index: index, store: table)
+        for p in [1_500, 2_700, 3_900] { _ = cache.reach(p, keep: true) }
+        let (derived, _) = try store.ensureDerived(fold: fold)
+        #expect(try DerivedVerifier(store: store, derived: derived, fold: fold).run().findings.isEmpty)
+
+        // Drift: a well-formed row (hash rewritten to match) that sets a stream to an older
+        // version of itself — what a buggy fold would have written.
+        var row = try table.loadCachedStates().first { $0.position == 2_700 }!
+        let changes = row.changes
+        let id = changes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 0, as: UInt32.self) }
+        let older = (0..<1_999).last { index.eventStream[$0] == UInt32(littleEndian: id) }.map { UInt32($0 + 1) } ?? 0
+        row.changes.replaceSubrange(4..<8, with: withUnsafeBytes(of: older.littleEndian) { Array($0) })
+        row.hash = PersistedCachedState.hash(position: row.position, keyframeInterval: row.keyframeInterval, changes: row.changes)
+        try table.saveCachedState(row)
+        // Damage: bytes flipped at 3 900, hash left as it was.
+        try store.queue.write { db in
+            try db.execute(sql: "UPDATE index_cache SET changes = CAST(zeroblob(LENGTH(changes)) AS BLOB) WHERE pos = 3900")
+        }
+
+        let report = try DerivedVerifier(store: store, derived: derived, fold: fold).run()
+        let drifted = report.findings.filter { $0.kind == "index cache" && !$0.damaged }
+        #expect(drifted.map(\.position) == [2_700])
+        #expect(drifted.first?.streams == [index.streamKey(UInt32(littleEndian: id))])
+        #expect(drifted.first?.firstEvent != nil)
+        #expect(report.findings.filter { $0.kind == "index cache" && $0.damaged }.map(\.position) == [3_900])
+        #expect(report.indexCached == 3)
+        #expect(report.rebuilt == 2)
+        let again = try DerivedVerifier(store: store, derived: derived, fold: fold).run()
+        #expect(again.findings.isEmpty, "rebuilt rows agree with replay: \(again.summary)")
+    }
+
     @Test func theCacheStaysWithinItsMemoryBudget() throws {
         let (store, fold) = try bankStore(events: 6_000)
         let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 1_000)
