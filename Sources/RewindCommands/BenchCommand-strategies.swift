@@ -58,7 +58,7 @@ extension BenchCommand {
         let progress = ProgressBar(label: "indexing")
         var start = DispatchTime.now().uptimeNanoseconds
         let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: keyframeInterval,
-                                      spillDirectory: URL(fileURLWithPath: log).deletingLastPathComponent().path) { done, total in
+                                      spill: MappedTemporaryFile(directory: URL(fileURLWithPath: log).deletingLastPathComponent().path)) { done, total in
             progress.update(Int64(done), of: Int64(total))
         }
         progress.finish()

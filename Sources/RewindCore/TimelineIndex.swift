@@ -30,6 +30,9 @@ public final class TimelineIndex: @unchecked Sendable {
     /// Ops the fold skipped.
     public let issues: [FoldIssue]
 
+    /// Bytes of document text held in the process's own memory (not spilled).
+    public var residentDocumentBytes: Int { arena.residentBytes }
+
     struct Day {
         var day: Int64
         var first: Int
@@ -38,10 +41,9 @@ public final class TimelineIndex: @unchecked Sendable {
     }
 
     /// One forward fold of `source`. `onProgress` gets (events done, events in all) now and then.
-    /// With `spillDirectory`, document text goes to an unlinked temporary file there, mapped
-    /// back (see `DocumentArena`), rather than staying in the process's memory.
-    public init(source: any EventSource, fold: Fold, keyframeInterval: Int = 4096, spillDirectory: String? = nil,
-                onProgress: (Int, Int) -> Void = { _, _ in }) throws {
+    /// With `spill`, full chunks of document text leave the process's memory (see `DocumentArena`).
+    public init(source: any EventSource, fold: Fold, keyframeInterval: Int = 4096, spill: DocumentSpill? = nil,
+                documentChunkSize: Int = 1 << 24, onProgress: (Int, Int) -> Void = { _, _ in }) throws {
         precondition(keyframeInterval > 0)
         let total = try source.eventCount()
         var streamKeys: [StreamKey] = []
@@ -50,7 +52,7 @@ public final class TimelineIndex: @unchecked Sendable {
         eventStream.reserveCapacity(total)
         previousVersion.reserveCapacity(total)
         documents.reserveCapacity(total)
-        let arena = DocumentArena(spillDirectory: spillDirectory)
+        let arena = DocumentArena(spill: spill, chunkSize: documentChunkSize)
         var irreversible: [Int] = []
         var keyframes = [VersionMap()]
         var head = VersionMap()
