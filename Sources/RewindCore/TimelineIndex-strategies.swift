@@ -35,7 +35,7 @@ extension TimelineIndex {
             }
             n = range.count
         }
-        packed.sort()
+        TimelineIndex.sortByStream(&packed, streams: streamKeys.count)
         var keys: [UInt32] = [], values: [UInt32] = []
         keys.reserveCapacity(packed.count)
         values.reserveCapacity(packed.count)
@@ -97,6 +97,33 @@ extension TimelineIndex {
         }
         applyForward(reached..<position, to: &versions)
         return IndexedReach(versions: versions, applied: applied + position - reached)
+    }
+
+    /// Sorts packed (stream << 32 | offset) words by stream, keeping each stream's words in
+    /// the order given: a least-significant-digit radix sort, one pass per byte of the largest
+    /// stream id (a comparison sort took half a query's time).
+    static func sortByStream(_ words: inout [UInt64], streams: Int) {
+        var scratch = [UInt64](repeating: 0, count: words.count)
+        var shift: UInt64 = 32
+        var counts = [Int](repeating: 0, count: 257)
+        while shift < 64 && (streams - 1) >> (Int(shift) - 32) > 0 {
+            for i in counts.indices { counts[i] = 0 }
+            words.withUnsafeBufferPointer { src in
+                scratch.withUnsafeMutableBufferPointer { dst in
+                    counts.withUnsafeMutableBufferPointer { c in
+                        for w in src { c[Int((w >> shift) & 0xFF) + 1] += 1 }
+                        for i in 1..<257 { c[i] += c[i - 1] }
+                        for w in src {
+                            let b = Int((w >> shift) & 0xFF)
+                            dst[c[b]] = w
+                            c[b] += 1
+                        }
+                    }
+                }
+            }
+            swap(&words, &scratch)
+            shift += 8
+        }
     }
 
     /// Whether `position` is an irreversible event.

@@ -10,32 +10,49 @@
 /// by hash, which scatters neighbouring stream ids over the whole tree (a keyframe then copies a
 /// path per touched stream instead of a leaf per 32 neighbours), and it cannot overlay one map's
 /// changed subtrees onto another, which the squash strategy does with whole days.
-public struct VersionMap: Sendable {
-    final class Node: @unchecked Sendable {
-        var children: ContiguousArray<Node?>
-        var values: ContiguousArray<UInt32>
-        /// A node of a patch (`changes(from:to:)`) whose nil children mean "unchanged"; every
-        /// other node is whole.
-        var sparse = false
-
-        init(leaf: Bool) {
-            children = leaf ? [] : ContiguousArray(repeating: nil, count: VersionMap.width)
-            values = leaf ? ContiguousArray(repeating: 0, count: VersionMap.width) : []
+/// Sendable because a node is only ever changed by the one map that owns it alone.
+public struct VersionMap: @unchecked Sendable {
+    /// 32 versions, tail-allocated: one allocation per node, read and written through a pointer.
+    final class Leaf: ManagedBuffer<Void, UInt32>, @unchecked Sendable {
+        static func make(copying other: Leaf? = nil) -> Leaf {
+            let leaf = unsafeDowncast(Leaf.create(minimumCapacity: width) { _ in () }, to: Leaf.self)
+            if let other {
+                leaf.slots.initialize(from: other.slots, count: width)
+            } else {
+                leaf.slots.initialize(repeating: 0, count: width)
+            }
+            return leaf
         }
 
-        init(copying other: Node) {
-            children = other.children
-            values = other.values
+        /// Stable for the object's life (tail-allocated storage does not move).
+        var slots: UnsafeMutablePointer<UInt32> { withUnsafeMutablePointerToElements { $0 } }
+    }
+
+    /// 32 children (leaves or branches, by level); the header says whether this is a sparse
+    /// node of a patch (`changes(from:to:)`), whose nil children mean "unchanged".
+    final class Branch: ManagedBuffer<Bool, AnyObject?>, @unchecked Sendable {
+        static func make(copying other: Branch? = nil, sparse: Bool = false) -> Branch {
+            let branch = unsafeDowncast(Branch.create(minimumCapacity: width) { _ in sparse }, to: Branch.self)
+            if let other {
+                branch.slots.initialize(from: other.slots, count: width)
+            } else {
+                branch.slots.initialize(repeating: nil, count: width)
+            }
+            return branch
         }
 
-        var isLeaf: Bool { children.isEmpty }
+        deinit { _ = withUnsafeMutablePointerToElements { $0.deinitialize(count: width) } }
+
+        var slots: UnsafeMutablePointer<AnyObject?> { withUnsafeMutablePointerToElements { $0 } }
+        var sparse: Bool { header }
     }
 
     static let bits = 5
     static let width = 1 << bits
     static let mask = UInt32(width - 1)
 
-    var root: Node?
+    /// A `Leaf` when `shift` is 0, else a `Branch`.
+    var root: AnyObject?
     /// The shift of the root's level: 0 when the root is a leaf.
     var shift = 0
     /// Keys with a non-zero value.
@@ -49,50 +66,61 @@ public struct VersionMap: Sendable {
     /// Keys below this fit under the current root.
     var capacity: Int { 1 << (shift + VersionMap.bits) }
 
+    @inline(__always) static func leaf(_ o: AnyObject) -> Leaf { unsafeDowncast(o, to: Leaf.self) }
+    @inline(__always) static func branch(_ o: AnyObject) -> Branch { unsafeDowncast(o, to: Branch.self) }
+    @inline(__always) static func newNode(shift: Int) -> AnyObject { shift == 0 ? Leaf.make() : Branch.make() }
+
+    /// What a node costs in memory: object header, its header field and 32 slots.
+    static func nodeBytes(leaf: Bool) -> Int { 16 + 16 + (leaf ? width * 4 : width * 8) }
+
     public func value(_ key: UInt32) -> UInt32 {
         guard Int(key) < capacity, var node = root else { return 0 }
         var s = shift
         while s > 0 {
-            guard let child = node.children[Int((key >> UInt32(s)) & VersionMap.mask)] else { return 0 }
+            guard let child = VersionMap.branch(node).slots[Int((key >> UInt32(s)) & VersionMap.mask)] else { return 0 }
             node = child
             s -= VersionMap.bits
         }
-        return node.values[Int(key & VersionMap.mask)]
+        return VersionMap.leaf(node).slots[Int(key & VersionMap.mask)]
     }
 
     /// Sets `key` to `value` (0 removes it).
     public mutating func set(_ key: UInt32, _ value: UInt32) {
         while Int(key) >= capacity { grow() }
-        if root == nil { root = Node(leaf: shift == 0) }
-        let old = VersionMap.set(&root!, key, value, shift: shift, copied: &copiedBytes)
+        if root == nil { root = VersionMap.newNode(shift: shift) }
+        let old = VersionMap.set(&root, key, value, shift: shift, copied: &copiedBytes)
         count += (value != 0 ? 1 : 0) - (old != 0 ? 1 : 0)
     }
 
     private mutating func grow() {
         if let old = root {
-            let top = Node(leaf: false)
-            top.children[0] = old
+            let top = Branch.make()
+            top.slots[0] = old
             root = top
         }
         shift += VersionMap.bits
     }
 
-    /// What a node costs in memory: object header and two array references, and its array.
-    static func nodeBytes(leaf: Bool) -> Int { 32 + (leaf ? 32 + width * 4 : 32 + width * 8) }
-
-    private static func set(_ node: inout Node, _ key: UInt32, _ value: UInt32, shift: Int, copied: inout Int) -> UInt32 {
+    /// Makes `node` (never nil) this map's own: copies it when another map shares it.
+    @inline(__always) private static func own(_ node: inout AnyObject?, shift: Int, copied: inout Int) {
         if !isKnownUniquelyReferenced(&node) {
-            node = Node(copying: node)
+            node = shift == 0 ? Leaf.make(copying: leaf(node!)) : Branch.make(copying: branch(node!))
             copied += nodeBytes(leaf: shift == 0)
         }
+    }
+
+    private static func set(_ node: inout AnyObject?, _ key: UInt32, _ value: UInt32, shift: Int, copied: inout Int) -> UInt32 {
+        own(&node, shift: shift, copied: &copied)
         let i = Int((key >> UInt32(shift)) & mask)
         if shift == 0 {
-            let old = node.values[i]
-            node.values[i] = value
+            let slots = leaf(node!).slots
+            let old = slots[i]
+            slots[i] = value
             return old
         }
-        if node.children[i] == nil { node.children[i] = Node(leaf: shift == bits) }
-        return set(&node.children[i]!, key, value, shift: shift - bits, copied: &copied)
+        let children = branch(node!).slots
+        if children[i] == nil { children[i] = newNode(shift: shift - bits) }
+        return set(&children[i], key, value, shift: shift - bits, copied: &copied)
     }
 
     /// Sets many keys in one descent: `keys` ascending and distinct, `values[i]` for `keys[i]`.
@@ -101,35 +129,32 @@ public struct VersionMap: Sendable {
     public mutating func set(sortedKeys keys: UnsafeBufferPointer<UInt32>, values: UnsafeBufferPointer<UInt32>) {
         guard let last = keys.last else { return }
         while Int(last) >= capacity { grow() }
-        if root == nil { root = Node(leaf: shift == 0) }
+        if root == nil { root = VersionMap.newNode(shift: shift) }
         var delta = 0
-        VersionMap.set(&root!, keys, values, keys.startIndex..<keys.endIndex, shift: shift, delta: &delta, copied: &copiedBytes)
+        VersionMap.set(&root, keys, values, keys.startIndex..<keys.endIndex, shift: shift, delta: &delta, copied: &copiedBytes)
         count += delta
     }
 
-    private static func set(_ node: inout Node, _ keys: UnsafeBufferPointer<UInt32>, _ values: UnsafeBufferPointer<UInt32>,
+    private static func set(_ node: inout AnyObject?, _ keys: UnsafeBufferPointer<UInt32>, _ values: UnsafeBufferPointer<UInt32>,
                             _ range: Range<Int>, shift: Int, delta: inout Int, copied: inout Int) {
-        if !isKnownUniquelyReferenced(&node) {
-            node = Node(copying: node)
-            copied += nodeBytes(leaf: shift == 0)
-        }
+        own(&node, shift: shift, copied: &copied)
         if shift == 0 {
-            node.values.withUnsafeMutableBufferPointer { slots in
-                for j in range {
-                    let i = Int(keys[j] & mask)
-                    delta += (values[j] != 0 ? 1 : 0) - (slots[i] != 0 ? 1 : 0)
-                    slots[i] = values[j]
-                }
+            let slots = leaf(node!).slots
+            for j in range {
+                let i = Int(keys[j] & mask)
+                delta += (values[j] != 0 ? 1 : 0) - (slots[i] != 0 ? 1 : 0)
+                slots[i] = values[j]
             }
             return
         }
+        let children = branch(node!).slots
         var j = range.lowerBound
         while j < range.upperBound {
             let i = Int((keys[j] >> UInt32(shift)) & mask)
             var k = j + 1
             while k < range.upperBound && Int((keys[k] >> UInt32(shift)) & mask) == i { k += 1 }
-            if node.children[i] == nil { node.children[i] = Node(leaf: shift == bits) }
-            set(&node.children[i]!, keys, values, j..<k, shift: shift - bits, delta: &delta, copied: &copied)
+            if children[i] == nil { children[i] = newNode(shift: shift - bits) }
+            set(&children[i], keys, values, j..<k, shift: shift - bits, delta: &delta, copied: &copied)
             j = k
         }
     }
@@ -140,13 +165,15 @@ public struct VersionMap: Sendable {
         try VersionMap.walk(root, base: 0, shift: shift, body)
     }
 
-    private static func walk(_ node: Node, base: UInt32, shift: Int, _ body: (UInt32, UInt32) throws -> Void) rethrows {
+    private static func walk(_ node: AnyObject, base: UInt32, shift: Int, _ body: (UInt32, UInt32) throws -> Void) rethrows {
         if shift == 0 {
-            for (i, v) in node.values.enumerated() where v != 0 { try body(base | UInt32(i), v) }
+            let slots = leaf(node).slots
+            for i in 0..<width where slots[i] != 0 { try body(base | UInt32(i), slots[i]) }
             return
         }
-        for (i, child) in node.children.enumerated() {
-            if let child { try walk(child, base: base | (UInt32(i) << UInt32(shift)), shift: shift - bits, body) }
+        let children = branch(node).slots
+        for i in 0..<width {
+            if let child = children[i] { try walk(child, base: base | (UInt32(i) << UInt32(shift)), shift: shift - bits, body) }
         }
     }
 
@@ -167,18 +194,18 @@ public struct VersionMap: Sendable {
     /// A subtree of `new` that most of its children changed is kept whole: overlaying it is one
     /// pointer instead of one per child, and it costs no memory the sparse form would not (its
     /// nodes are the map's own, shared, and unchanged children equal the base's).
-    private static func diff(_ old: Node?, _ new: Node?, shift: Int) -> Node? {
+    private static func diff(_ old: AnyObject?, _ new: AnyObject?, shift: Int) -> AnyObject? {
         guard let new, new !== old else { return nil }
         guard shift > 0, let old else { return new }
+        let n = branch(new).slots, o = branch(old).slots
         var changed = 0
-        for i in 0..<width where new.children[i] !== old.children[i] { changed += 1 }
+        for i in 0..<width where n[i] !== o[i] { changed += 1 }
         if changed * 2 > width { return new }
-        let out = Node(leaf: false)
-        out.sparse = true
+        let out = Branch.make(sparse: true)
         var any = false
         for i in 0..<width {
-            out.children[i] = diff(old.children[i], new.children[i], shift: shift - bits)
-            any = any || out.children[i] != nil
+            out.slots[i] = diff(o[i], n[i], shift: shift - bits)
+            any = any || out.slots[i] != nil
         }
         return any ? out : nil
     }
@@ -195,19 +222,20 @@ public struct VersionMap: Sendable {
         return out
     }
 
-    private static func overlay(_ base: Node?, _ patch: Node?, shift: Int, patchShift: Int) -> Node? {
+    private static func overlay(_ base: AnyObject?, _ patch: AnyObject?, shift: Int, patchShift: Int) -> AnyObject? {
         if shift > patchShift {  // the patch lies entirely under child 0
-            let out = base.map { Node(copying: $0) } ?? Node(leaf: false)
-            out.children[0] = overlay(base?.children[0], patch, shift: shift - bits, patchShift: patchShift)
+            let out = Branch.make(copying: base.map(branch))
+            out.slots[0] = overlay(base.flatMap { branch($0).slots[0] }, patch, shift: shift - bits, patchShift: patchShift)
             return out
         }
         guard let patch else { return base }
         // A whole subtree replaces the base's; so does a sparse one where the base had nothing
         // (its "unchanged" children were empty at the start of the day too).
-        guard patch.sparse, let base else { return patch }
-        let out = Node(leaf: false)
+        guard shift > 0, branch(patch).sparse, let base else { return patch }
+        let out = Branch.make()
+        let b = branch(base).slots, p = branch(patch).slots
         for i in 0..<width {
-            out.children[i] = overlay(base.children[i], patch.children[i], shift: shift - bits, patchShift: patchShift - bits)
+            out.slots[i] = overlay(b[i], p[i], shift: shift - bits, patchShift: patchShift - bits)
         }
         return out
     }
@@ -216,9 +244,9 @@ public struct VersionMap: Sendable {
     /// `excluding` holds: what `maps` add in memory to `excluding`.
     public static func bytes(of maps: [VersionMap], excluding: [VersionMap] = []) -> Int {
         var seen = Set<ObjectIdentifier>()
-        for m in excluding { collect(m.root, into: &seen) }
+        for m in excluding { collect(m.root, shift: m.shift, into: &seen) }
         var total = 0
-        for m in maps { total += bytes(m.root, seen: &seen) }
+        for m in maps { total += bytes(m.root, shift: m.shift, seen: &seen) }
         return total
     }
 
@@ -227,14 +255,18 @@ public struct VersionMap: Sendable {
         VersionMap.bytes(of: [self], excluding: other.map { [$0] } ?? [])
     }
 
-    private static func collect(_ node: Node?, into seen: inout Set<ObjectIdentifier>) {
-        guard let node, seen.insert(ObjectIdentifier(node)).inserted else { return }
-        for child in node.children { collect(child, into: &seen) }
+    private static func collect(_ node: AnyObject?, shift: Int, into seen: inout Set<ObjectIdentifier>) {
+        guard let node, seen.insert(ObjectIdentifier(node)).inserted, shift > 0 else { return }
+        let children = branch(node).slots
+        for i in 0..<width { collect(children[i], shift: shift - bits, into: &seen) }
     }
 
-    private static func bytes(_ node: Node?, seen: inout Set<ObjectIdentifier>) -> Int {
+    private static func bytes(_ node: AnyObject?, shift: Int, seen: inout Set<ObjectIdentifier>) -> Int {
         guard let node, seen.insert(ObjectIdentifier(node)).inserted else { return 0 }
-        let own = nodeBytes(leaf: node.isLeaf)
-        return node.children.reduce(own) { $0 + bytes($1, seen: &seen) }
+        guard shift > 0 else { return nodeBytes(leaf: true) }
+        let children = branch(node).slots
+        var total = nodeBytes(leaf: false)
+        for i in 0..<width { total += bytes(children[i], shift: shift - bits, seen: &seen) }
+        return total
     }
 }

@@ -34,6 +34,10 @@ public final class MappedTemporaryFile: DocumentSpill, @unchecked Sendable {
             guard let p = mmap(nil, chunk.count, PROT_READ, MAP_SHARED, fd, off_t(end)), p != MAP_FAILED else { return nil }
             let page = Int(sysconf(Int32(_SC_PAGESIZE)))
             end += (chunk.count + page - 1) / page * page
+            // The older chunks' pages stay in the page cache, but leave this process's resident
+            // set: a read faults them back in from the cache. Without this, every chunk the fold
+            // once read from would count as the process's memory until it exits.
+            for m in mappings { madvise(UnsafeMutableRawPointer(mutating: m.baseAddress), m.count, MADV_DONTNEED) }
             let view = UnsafeRawBufferPointer(start: p, count: chunk.count)
             mappings.append(view)
             return view

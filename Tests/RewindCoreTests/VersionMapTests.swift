@@ -76,6 +76,16 @@ import Testing
         #expect(contents(keyframe).count == 5_000, "the shared copy is untouched")
     }
 
+    @Test func theRadixSortOrdersByStreamAndKeepsEachStreamsOrder() {
+        var rng = SplitMix64(seed: 3)
+        for streams in [1, 200, 70_000, 3_000_000] {
+            let words = (0..<5_000).map { i in UInt64(rng.next() % UInt64(streams)) << 32 | UInt64(i) }
+            var sorted = words
+            TimelineIndex.sortByStream(&sorted, streams: streams)
+            #expect(sorted == words.sorted(), "\(streams) streams")
+        }
+    }
+
     @Test func aCopySharesUnchangedNodes() {
         var map = VersionMap()
         for key in 0..<UInt32(100_000) { map.set(key, key + 1) }
