@@ -12,7 +12,8 @@ struct VerifyCommand: LogCommand {
             Replays the whole log once. A stored state whose content no longer matches its hash is
             damaged; one whose content differs from replay's drifted: rewind names the first event
             where it drifted (the earliest event of a stream that differs). Bad entries are rebuilt.
-            Cached states written under other rules are ignored, never trusted. Exit 1 when anything
+            Cached states written under other rules are ignored, never trusted. The states the
+            in-memory index's cache kept (table index_cache) are checked too. Exit 1 when anything
             was damaged or drifted.
             """
     )
@@ -56,7 +57,8 @@ struct VerifyCommand: LogCommand {
         if json {
             Output.out(JSONValue.object([
                 "ok": .bool(findings.isEmpty), "events": .int(Int64(count)), "cachedStates": .int(Int64(cached)),
-                "keyframes": .int(Int64(keyframes)), "findings": .array(described), "rebuilt": .int(Int64(rebuilt)),
+                "keyframes": .int(Int64(keyframes)), "indexCachedStates": .int(Int64(report.indexCached)),
+                "findings": .array(described), "rebuilt": .int(Int64(rebuilt)),
                 "ignored": .int(Int64(ignored)),
             ]).jsonText)
         } else {
