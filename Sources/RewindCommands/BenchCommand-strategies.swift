@@ -109,7 +109,8 @@ extension BenchCommand {
         }
         Output.out(row("replay", replayTimes))
         for (name, r) in results { Output.out(row(name, r)) }
-        Output.out(String(format: "  undo near the head: %.2f µs per step (10 000 steps back from the newest state)", stepSeconds * 1e6))
+        Output.out(String(format: "  undo near the head: %.2f µs per step (%d steps back from the newest state, best of 3)",
+                          stepSeconds * 1e6, min(count, 10_000)))
         Output.out("  reading a reached state whole as JSON documents: \(BenchCommand.duration(materialize)) (p50 of 5; any strategy)")
         Output.out("  memory per event: diff \(perEvent(memory.events + memory.documents + memory.keyframes)) "
                    + "(events \(perEvent(memory.events)), documents \(perEvent(memory.documents)) of which \(perEvent(memory.residentDocuments)) in memory, the rest in a mapped file, keyframes \(perEvent(memory.keyframes))); "

@@ -50,7 +50,7 @@ struct BenchCommand: ParsableCommand {
     var keyframeInterval: Int = 4096
 
     @Option(help: "Memory for the cache strategy's states, in MB (strategies suite).")
-    var cacheBudget: Int = 128
+    var cacheBudget: Int = 384
 
     @Flag(help: "Strategies suite: measure only the in-memory index, not the store's derived data.")
     var indexOnly = false

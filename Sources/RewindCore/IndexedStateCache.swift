@@ -59,7 +59,7 @@ public final class IndexedStateCache: @unchecked Sendable {
         case loaded(VersionMap, bytes: Int)
     }
 
-    public init(index: TimelineIndex, budget: Int = 128 << 20, store: CachedStateStore? = nil) {
+    public init(index: TimelineIndex, budget: Int = 384 << 20, store: CachedStateStore? = nil) {
         self.index = index
         self.budget = budget
         self.store = store
