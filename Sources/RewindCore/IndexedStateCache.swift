@@ -40,7 +40,8 @@ public protocol CachedStateStore: AnyObject {
 /// keyframes); the least recently used goes first. With a `CachedStateStore`, every state kept
 /// is written through to it and the states of earlier runs are read back on first use; a row
 /// whose hash does not match is reported in `damaged`, removed, and never served.
-public final class IndexedStateCache: @unchecked Sendable {
+/// One thread at a time (the explorer's or a command's).
+public final class IndexedStateCache {
     public let index: TimelineIndex
     public let budget: Int
     let store: CachedStateStore?
@@ -206,7 +207,8 @@ public final class IndexedStateCache: @unchecked Sendable {
         // Ids ascending, known streams, versions of events up to the position, of that stream.
         for (i, (id, version)) in zip(keys, values).enumerated() {
             guard Int(id) < index.streamKeys.count, i == 0 || keys[i - 1] < id, Int(version) <= row.position,
-                  version == 0 || index.eventStream[Int(version) - 1] == id else { return nil }
+                  version == 0 || (index.eventStream[Int(version) - 1] == id && index.versionAfter(Int(version) - 1) == version)
+            else { return nil }
         }
         keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in versions.set(sortedKeys: k, values: v) } }
         return versions
