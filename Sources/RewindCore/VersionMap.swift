@@ -8,8 +8,9 @@
 ///
 /// Written by hand rather than using swift-collections' `TreeDictionary`: that one places keys
 /// by hash, which scatters neighbouring stream ids over the whole tree (a keyframe then copies a
-/// path per touched stream instead of a leaf per 32 neighbours), and it cannot overlay one map's
-/// changed subtrees onto another, which the squash strategy does with whole days.
+/// path per touched stream instead of a leaf per 32 neighbours: 158 B/event of keyframes against
+/// 28 B/event here, measured in docs/measurements/versionmap-vs-treedictionary), and it cannot
+/// overlay one map's changed subtrees onto another, which the squash strategy does with whole days.
 /// Sendable because a node is only ever changed by the one map that owns it alone.
 public struct VersionMap: @unchecked Sendable {
     /// 32 versions, tail-allocated: one allocation per node, read and written through a pointer.

@@ -1,0 +1,1 @@
+../../../../../Sources/RewindCore/VersionMap.swift
