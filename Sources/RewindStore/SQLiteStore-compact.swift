@@ -69,6 +69,10 @@ extension SQLiteStore {
             }
         }
         try queue.write { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO compacted_ids SELECT id, line FROM events
+                WHERE pos < ? AND id NOT LIKE 'rewind-squash:%'
+                """, arguments: [plan.end])
             try db.execute(sql: "DELETE FROM events WHERE pos < ?", arguments: [plan.end])
             let insert = try db.makeStatement(sql: """
                 INSERT INTO events (pos, line, ts, id, service, stream, type, ts_raw, data, meta, extra)

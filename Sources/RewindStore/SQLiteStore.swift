@@ -170,6 +170,11 @@ public final class SQLiteStore: EventStore {
                 )
                 """)
         }
+        m.registerMigration("v5-compacted-ids") { db in
+            // Ids of events that `squash --compact` replaced: a later re-delivery of one of them is
+            // still a duplicate, though the event itself is gone.
+            try db.execute(sql: "CREATE TABLE compacted_ids (id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
+        }
         return m
     }
 
@@ -204,7 +209,7 @@ public final class SQLiteStore: EventStore {
     public func reset() throws {
         try queue.write { db in
             for table in ["events", "duplicates", "rejected", "backwards", "import_state", "keyframes", "cached_states",
-                          "derived_meta", "transitions", "days", "day_changes", "index_cache"] {
+                          "derived_meta", "transitions", "days", "day_changes", "index_cache", "compacted_ids"] {
                 try db.execute(sql: "DELETE FROM \(table)")
             }
         }
@@ -293,7 +298,7 @@ public final class SQLiteStore: EventStore {
     public func acceptedIDs() throws -> [String: Int] {
         try queue.read { db in
             var ids: [String: Int] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, line FROM events")
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, line FROM events UNION ALL SELECT id, line FROM compacted_ids")
             while let row = try rows.next() { ids[row[0]] = row[1] }
             return ids
         }

@@ -179,6 +179,17 @@ import Testing
         let compare = try Rewind.run(["compare", log, "--at", "2026-03-03T08:00:02Z", "--json"])
         #expect(compare.status == 0, "every strategy still agrees after compaction")
         #expect(try JSONParser.parse(compare.stdout)["position"] == .int(9))  // 6 squashed + 3 kept events
+
+        // A compacted event delivered again (the log grows by a copy of its first line) is still
+        // a duplicate: reported, not applied.
+        let first = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")[0]
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((first + "\n").utf8))
+        try handle.close()
+        let again = try Rewind.run(["state", log, "--json"])
+        #expect(again.stderr.contains(#"duplicate delivery of id "evt-001""#), "\(again.stderr)")
+        #expect(try services(again) == services(end))
     }
 
     @Test func compactNeedsADate() throws {
