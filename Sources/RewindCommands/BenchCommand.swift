@@ -55,7 +55,26 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Strategies suite: measure only the in-memory index, not the store's derived data.")
     var indexOnly = false
 
+    @Option(help: "Strategies suite: measure on this log (a .jsonl with its rules beside it, or a store) instead of a generated one.")
+    var log: String?
+
+    func validate() throws {
+        guard let log else { return }
+        guard suite == .strategies else {
+            throw ValidationError("--log works with the strategies suite only (the other suites compare with jq on a generated log)")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: log, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw ValidationError("\(log): no such file")
+        }
+    }
+
     func run() throws {
+        if let log = self.log {
+            let size = (try FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
+            Output.out("log: \(log), \(size / 1_000_000) MB")
+            return try benchStrategies(log)
+        }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let log = "\(dir)/bank-v2-\(events)-\(seed).jsonl"
         if !FileManager.default.fileExists(atPath: log) {

@@ -151,6 +151,23 @@ import Testing
     }
 }
 
+@Suite struct BenchOnAUsersLogTests {
+    @Test func benchStrategiesMeasuresEveryStrategyOnTheGivenLog() throws {
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("bank.jsonl").path
+        let r = try Rewind.run(["bench", "strategies", "--log", log, "--queries", "10"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for name in ["replay", "diff", "undo", "squash", "cache"] {
+            #expect(r.stdout.contains("\n  \(name) "), "a row for \(name): \(r.stdout)")
+        }
+        #expect(r.stdout.contains("21 events"), "the sample's events, folded with its rules")
+        #expect(r.stdout.contains("store's derived data"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { !$0.hasPrefix(".rewind-documents") })
+        #expect(try Rewind.run(["bench", "import", "--log", log]).status == 2)
+        #expect(try Rewind.run(["bench", "strategies", "--log", dir.appendingPathComponent("missing.jsonl").path]).status == 2)
+    }
+}
+
 @Suite struct CompactionTests {
     @Test func compactShowsTheLossAsksAndKeepsABackup() throws {
         let dir = try Rewind.sampleFolder()
