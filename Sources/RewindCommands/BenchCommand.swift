@@ -59,6 +59,9 @@ struct BenchCommand: ParsableCommand {
     var log: String?
 
     func validate() throws {
+        guard keyframeInterval >= 1 else { throw ValidationError("--keyframe-interval must be at least 1") }
+        guard queries >= 1 else { throw ValidationError("--queries must be at least 1") }
+        guard cacheBudget >= 0, events >= 0, runs >= 1 else { throw ValidationError("--cache-budget and --events cannot be negative, --runs must be at least 1") }
         guard let log else { return }
         guard suite == .strategies else {
             throw ValidationError("--log works with the strategies suite only (the other suites compare with jq on a generated log)")

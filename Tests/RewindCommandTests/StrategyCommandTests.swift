@@ -165,6 +165,9 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { !$0.hasPrefix(".rewind-documents") })
         #expect(try Rewind.run(["bench", "import", "--log", log]).status == 2)
         #expect(try Rewind.run(["bench", "strategies", "--log", dir.appendingPathComponent("missing.jsonl").path]).status == 2)
+        for bad in [["--keyframe-interval", "0"], ["--queries", "0"], ["--cache-budget", "-1"]] {
+            #expect(try Rewind.run(["bench", "strategies", "--log", log] + bad).status == 2, "\(bad) is refused, not a crash")
+        }
     }
 }
 
