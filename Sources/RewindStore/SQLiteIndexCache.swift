@@ -30,14 +30,17 @@ public final class SQLiteIndexCache: CachedStateStore, @unchecked Sendable {
         var out: [PersistedCachedState] = []
         var stale: [Int] = []
         for row in rows {
-            let position: Int = row["pos"]
-            guard position <= count, try lastID(before: position) == (row["last_id"] as String) else {
+            // Values of the wrong type (a row written by something else) make the row stale rather
+            // than trap in a conversion.
+            guard let position = Int.fromDatabaseValue(row["pos"]) else { continue }
+            guard position >= 0, position <= count, let interval = Int.fromDatabaseValue(row["keyframe_interval"]),
+                  let last = String.fromDatabaseValue(row["last_id"]), let hash = String.fromDatabaseValue(row["hash"]),
+                  let changes = Data.fromDatabaseValue(row["changes"]),
+                  try lastID(before: position) == last else {
                 stale.append(position)
                 continue
             }
-            let changes: [UInt8] = (row["changes"] as Data?).map { [UInt8]($0) } ?? []
-            out.append(PersistedCachedState(position: position, keyframeInterval: row["keyframe_interval"],
-                                            changes: changes, hash: row["hash"]))
+            out.append(PersistedCachedState(position: position, keyframeInterval: interval, changes: [UInt8](changes), hash: hash))
         }
         if !stale.isEmpty { try removeCachedStates(at: stale) }
         return out

@@ -304,6 +304,11 @@ nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
         try store.queue.write { db in try db.execute(sql: "UPDATE index_cache SET last_id = 'gone' WHERE pos = 4321") }
         #expect(try table.loadCachedStates().map(\.position) == [1_234, count])
         #expect(try table.rowCount() == 2)
+        // Values of the wrong type are a stale row, not a trap.
+        try store.queue.write { db in
+            try db.execute(sql: "UPDATE index_cache SET changes = 42, keyframe_interval = 'many' WHERE pos = 1234")
+        }
+        #expect(try table.loadCachedStates().map(\.position) == [count])
     }
 
     @Test func verifyFindsDriftedAndDamagedIndexCacheRowsAndRebuildsThem() throws {
