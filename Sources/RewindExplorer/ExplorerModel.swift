@@ -188,24 +188,42 @@ public final class Explorer {
         return result
     }
 
-    /// Streams of the current state, sorted.
-    public var streams: [StreamKey] {
-        current.services.keys.sorted().flatMap { s in current.services[s]!.keys.sorted().map { StreamKey(service: s, stream: $0) } }
+    /// Streams of the current state, sorted (by service, then stream). Kept in step with
+    /// `current`: an event changes one stream, so a short move inserts or removes a few keys; a
+    /// jump sorts again. (The model and the streams pane each sorted every stream on every key
+    /// press: 87 ms per sort of 160 000 keys, measured — ~0.2 s per step on the 1M bench log.)
+    public private(set) var streams: [StreamKey] = []
+    /// The position `streams` was computed for (nil: recompute).
+    private var streamsAt: Int?
+
+    private func updateStreams(to p: Int) throws {
+        if let at = streamsAt, abs(p - at) <= 256 {
+            for i in min(at, p)..<max(at, p) {
+                let e = try data.event(at: i)
+                let key = StreamKey(service: e.service, stream: e.stream)
+                let present = current.document(service: e.service, stream: e.stream) != nil
+                let (found, index) = streams.sortedIndex(of: key)
+                if present && !found { streams.insert(key, at: index) } else if !present && found { streams.remove(at: index) }
+            }
+        } else {
+            streams = current.services.keys.sorted().flatMap { s in current.services[s]!.keys.sorted().map { StreamKey(service: s, stream: $0) } }
+        }
+        streamsAt = p
     }
 
     func move(to position: Int) throws {
         let p = max(0, min(state.count, position))
         current = try data.state(at: p)
+        try updateStreams(to: p)
         state.position = p
         // Follow the stream the last event changed; keep the selection otherwise, if it still exists.
-        let list = streams
         if p > 0 {
             let e = try data.event(at: p - 1)
             let key = StreamKey(service: e.service, stream: e.stream)
-            if list.contains(key) { state.selected = key; return }
+            if streams.sortedIndex(of: key).found { state.selected = key; return }
         }
-        if let s = state.selected, list.contains(s) { return }
-        state.selected = list.first
+        if let s = state.selected, streams.sortedIndex(of: s).found { return }
+        state.selected = streams.first
     }
 
     /// What a key does in the current mode.
@@ -276,7 +294,7 @@ public final class Explorer {
         case .selectNextStream, .selectPreviousStream:
             let list = streams
             guard !list.isEmpty else { return }
-            let i = state.selected.flatMap { list.firstIndex(of: $0) } ?? 0
+            let i = state.selected.flatMap { key in list.sortedIndex(of: key).found ? list.sortedIndex(of: key).index : nil } ?? 0
             let next = action == .selectNextStream ? min(list.count - 1, i + 1) : max(0, i - 1)
             state.selected = list[next]
         case .openInvariant: state.mode = .invariant(text: state.invariant ?? "")
@@ -324,6 +342,7 @@ public final class Explorer {
             state.count = try data.eventCount()
             diffCache = nil
             strategyCache = nil
+            streamsAt = nil  // the timeline may have been rebuilt, not only grown
             try move(to: atHead ? state.count : min(state.position, state.count))
             state.message = "following: \(state.count - before) new event\(state.count - before == 1 ? "" : "s")"
         case .nextEventOfStream:
@@ -398,5 +417,18 @@ public final class Explorer {
         case .quit:
             state.quit = true
         }
+    }
+}
+
+extension Array where Element: Comparable {
+    /// Binary search in an ascending array: whether `element` is there, and its index (or where
+    /// it would be inserted).
+    func sortedIndex(of element: Element) -> (found: Bool, index: Int) {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if self[mid] < element { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo < count && self[lo] == element, lo)
     }
 }

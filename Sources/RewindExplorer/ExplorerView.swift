@@ -77,21 +77,33 @@ public enum ExplorerView {
         b.put(0, 3, "streams", .title)
     }
 
+    /// Each service's header with its stream count, then its streams; only the rows on screen are
+    /// built (a state can hold a million streams): row r of service k's stream i is i + k + 1.
     static func streamsPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
-        var rows: [(String, CellStyle)] = []
-        for service in e.current.services.keys.sorted() {
-            let streams = e.current.services[service]!
-            rows.append(("\(service) (\(streams.count))", .title))
-            for stream in streams.keys.sorted() {
-                let key = StreamKey(service: service, stream: stream)
-                rows.append(("  " + stream, key == e.state.selected ? .selected : .plain))
-            }
+        let list = e.streams
+        let services = e.current.services.keys.sorted()
+        guard !list.isEmpty else {
+            b.put(x, y, "(no state yet)", .faint, maxWidth: w)
+            return
         }
-        if rows.isEmpty { rows.append(("(no state yet)", .faint)) }
-        let selectedRow = rows.firstIndex { $0.1 == .selected } ?? 0
-        let offset = max(0, min(selectedRow - h / 2, rows.count - h))
-        for (i, row) in rows.dropFirst(offset).prefix(h).enumerated() {
-            b.put(x, y + i, row.0, row.1, maxWidth: w)
+        // First index of each service's streams in the flat list.
+        let starts = services.map { list.sortedIndex(of: StreamKey(service: $0, stream: "")).index }
+        let total = list.count + services.count
+        var selectedRow = 0
+        if let selected = e.state.selected, case let (found, i) = list.sortedIndex(of: selected), found,
+           let k = services.firstIndex(of: selected.service) {
+            selectedRow = i + k + 1
+        }
+        let offset = max(0, min(selectedRow - h / 2, total - h))
+        var k = 0
+        for (line, row) in (offset..<min(total, offset + h)).enumerated() {
+            while k + 1 < services.count && starts[k + 1] + k + 1 <= row { k += 1 }
+            if row == starts[k] + k {
+                b.put(x, y + line, "\(services[k]) (\(e.current.services[services[k]]!.count))", .title, maxWidth: w)
+            } else {
+                let key = list[row - k - 1]
+                b.put(x, y + line, "  " + key.stream, key == e.state.selected ? .selected : .plain, maxWidth: w)
+            }
         }
     }
 

@@ -294,3 +294,66 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(!b.text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
     }
 }
+
+/// The streams list stays sorted and in step with the state as the cursor moves (kept up
+/// incrementally), and the streams pane draws only its window — the same rows as drawing them all.
+@Suite struct StreamsListTests {
+    /// Three services, hundreds of streams, deletes and re-creations.
+    func manyStreamsExplorer(height: Int = 24) throws -> Explorer {
+        var rng = SplitMix64(seed: 21)
+        var lines: [String] = []
+        for i in 0..<3_000 {
+            let service = ["alpha", "beta", "gamma"][Int(rng.next() % 3)]
+            let stream = "s\(rng.next() % 400)"
+            let type = rng.next() % 9 == 0 ? "Gone" : "Set"
+            lines.append(#"{"id":"e\#(i)","ts":\#(1_767_225_600_000 + i * 1000),"service":"\#(service)","stream":"\#(stream)","type":"\#(type)","data":{"n":\#(i)}}"#)
+        }
+        let rules = try Rules.parse(yaml: "services:\n  alpha:\n    Gone:\n      ops:\n        - delete: true\n  beta:\n    Gone:\n      ops:\n        - delete: true\n", file: "r")
+        let data = MemoryExplorerData(logName: "many.jsonl", events: ParsedLog(text: lines.joined(separator: "\n")).events, fold: Fold(rules: rules))
+        return try Explorer(data: data, width: 100, height: height)
+    }
+
+    func allSorted(_ s: State) -> [StreamKey] {
+        s.services.keys.sorted().flatMap { svc in s.services[svc]!.keys.sorted().map { StreamKey(service: svc, stream: $0) } }
+    }
+
+    @Test func theListFollowsStepsAndJumps() throws {
+        let e = try manyStreamsExplorer()
+        #expect(e.streams == allSorted(e.current))
+        #expect(e.streams.count > 500)
+        for _ in 0..<300 {
+            try e.handle(.left)
+            #expect(e.streams == allSorted(e.current), "at \(e.state.position)")
+        }
+        try e.handle(.home)
+        #expect(e.streams.isEmpty)
+        for _ in 0..<300 { try e.handle(.right) }
+        #expect(e.streams == allSorted(e.current))
+        try e.handle(.end)
+        #expect(e.streams == allSorted(e.current))
+    }
+
+    @Test func thePaneDrawsTheSameRowsAsDrawingThemAll() throws {
+        let e = try manyStreamsExplorer(height: 30)
+        let h = 20
+        for step in 0..<400 {
+            try e.handle(step % 97 == 0 ? .left : .down)  // walk the list, now and then step the cursor
+            var mine = ScreenBuffer(width: 40, height: h)
+            try ExplorerView.streamsPane(e, &mine, x: 0, y: 0, w: 40, h: h)
+            // The former drawing: every row built, then the window around the selection.
+            var rows: [(String, CellStyle)] = []
+            for service in e.current.services.keys.sorted() {
+                rows.append(("\(service) (\(e.current.services[service]!.count))", .title))
+                for stream in e.current.services[service]!.keys.sorted() {
+                    rows.append(("  " + stream, StreamKey(service: service, stream: stream) == e.state.selected ? .selected : .plain))
+                }
+            }
+            let selectedRow = rows.firstIndex { $0.1 == .selected } ?? 0
+            let offset = max(0, min(selectedRow - h / 2, rows.count - h))
+            var all = ScreenBuffer(width: 40, height: h)
+            for (i, row) in rows.dropFirst(offset).prefix(h).enumerated() { all.put(0, i, row.0, row.1, maxWidth: 40) }
+            #expect(mine.lines == all.lines, "step \(step), selected \(String(describing: e.state.selected))")
+            #expect(mine.cells == all.cells)
+        }
+    }
+}
