@@ -95,7 +95,7 @@ public final class IndexedStateCache {
         if let old = entries[position] {
             bytes -= cost(old)
         } else {
-            positions.insert(position, at: index.firstIndex(atOrAfter: position, in: positions))
+            positions.insert(position, at: positions.lowerBound(position))
         }
         entries[position] = entry
         bytes += added
@@ -114,7 +114,7 @@ public final class IndexedStateCache {
     private func remove(_ position: Int) {
         if let e = entries.removeValue(forKey: position) { bytes -= cost(e) }
         lastUse.removeValue(forKey: position)
-        positions.remove(at: index.firstIndex(atOrAfter: position, in: positions))
+        positions.remove(at: positions.lowerBound(position))
     }
 
     private func cost(_ e: Entry) -> Int {
@@ -163,7 +163,7 @@ public final class IndexedStateCache {
         let position = min(max(position, 0), index.count)
         var start = 0
         var versions = VersionMap()
-        while case let i = index.firstIndex(atOrAfter: position + 1, in: positions) - 1, i >= 0 {
+        while case let i = positions.lowerBound(position + 1) - 1, i >= 0 {
             if let found = cached(at: positions[i]) {
                 start = positions[i]
                 versions = found

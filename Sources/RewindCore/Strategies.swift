@@ -1,23 +1,3 @@
-/// The largest element of ascending `values` that is <= `limit`.
-func lastAtOrBefore(_ values: [Int], _ limit: Int) -> Int? {
-    var lo = 0, hi = values.count
-    while lo < hi {
-        let mid = (lo + hi) / 2
-        if values[mid] <= limit { lo = mid + 1 } else { hi = mid }
-    }
-    return lo == 0 ? nil : values[lo - 1]
-}
-
-/// The smallest element of ascending `values` that is >= `limit`.
-func firstAtOrAfter(_ values: [Int], _ limit: Int) -> Int? {
-    var lo = 0, hi = values.count
-    while lo < hi {
-        let mid = (lo + hi) / 2
-        if values[mid] < limit { lo = mid + 1 } else { hi = mid }
-    }
-    return lo == values.count ? nil : values[lo]
-}
-
 /// Keyframes plus the diff of each event: the nearest keyframe at or before T, then diffs forward.
 public struct DiffStrategy: HydrationStrategy {
     public let name = "diff"
@@ -26,7 +6,7 @@ public struct DiffStrategy: HydrationStrategy {
     public init(derived: any DerivedData) { self.derived = derived }
 
     public func hydrate(to position: Int) throws -> Hydration {
-        let start = lastAtOrBefore(try derived.keyframePositions(), position) ?? 0
+        let start = try derived.keyframePositions().last(atOrBefore: position) ?? 0
         var (state, bytes) = start == 0 ? (State(), 0) : try derived.keyframe(at: start)
         var applied = 0
         bytes += try derived.forEachTransition(in: start..<position, backward: false) { t in
@@ -47,7 +27,7 @@ public struct UndoStrategy: HydrationStrategy {
 
     public func hydrate(to position: Int) throws -> Hydration {
         let keyframes = try derived.keyframePositions()
-        guard let start = firstAtOrAfter(keyframes, position) else {
+        guard let start = keyframes.first(atOrAfter: position) else {
             throw DerivedDataDamage("the head keyframe")
         }
         var (state, bytes) = try derived.keyframe(at: start)
@@ -111,7 +91,7 @@ public struct CacheStrategy: HydrationStrategy {
     }
 
     public func hydrate(to position: Int) throws -> Hydration {
-        let start = lastAtOrBefore(try derived.cachedPositions(), position) ?? 0
+        let start = try derived.cachedPositions().last(atOrBefore: position) ?? 0
         var (state, bytes) = start == 0 ? (State(), 0) : try derived.cachedState(at: start)
         var issues: [FoldIssue] = []
         var applied = 0

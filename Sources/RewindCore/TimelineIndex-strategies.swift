@@ -71,7 +71,7 @@ extension TimelineIndex {
             ? (k * keyframeInterval, keyframes[k]) : (count, head)
         var reach = IndexedReach(versions: startVersions, applied: start - position)
         apply(position..<start, backward: true, to: &reach.versions)
-        var i = firstIndex(atOrAfter: start, in: irreversible) - 1
+        var i = irreversible.lowerBound(start) - 1
         while i >= 0 && irreversible[i] >= position {
             reach.crossed.append(irreversible[i])
             i -= 1
@@ -128,20 +128,10 @@ extension TimelineIndex {
 
     /// Whether `position` is an irreversible event.
     public func isIrreversible(_ position: Int) -> Bool {
-        let i = firstIndex(atOrAfter: position, in: irreversible)
-        return i < irreversible.count && irreversible[i] == position
+        irreversible.sortedIndex(of: position).found
     }
 
     public var irreversibleCount: Int { irreversible.count }
 
     public var dayCount: Int { days.count }
-
-    func firstIndex(atOrAfter value: Int, in sorted: [Int]) -> Int {
-        var lo = 0, hi = sorted.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if sorted[mid] < value { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
 }

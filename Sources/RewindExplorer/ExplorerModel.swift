@@ -294,7 +294,7 @@ public final class Explorer {
         case .selectNextStream, .selectPreviousStream:
             let list = streams
             guard !list.isEmpty else { return }
-            let i = state.selected.flatMap { key in list.sortedIndex(of: key).found ? list.sortedIndex(of: key).index : nil } ?? 0
+            let i = state.selected.map { list.sortedIndex(of: $0) }.flatMap { $0.found ? $0.index : nil } ?? 0
             let next = action == .selectNextStream ? min(list.count - 1, i + 1) : max(0, i - 1)
             state.selected = list[next]
         case .openInvariant: state.mode = .invariant(text: state.invariant ?? "")
@@ -420,15 +420,3 @@ public final class Explorer {
     }
 }
 
-extension Array where Element: Comparable {
-    /// Binary search in an ascending array: whether `element` is there, and its index (or where
-    /// it would be inserted).
-    func sortedIndex(of element: Element) -> (found: Bool, index: Int) {
-        var lo = 0, hi = count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if self[mid] < element { lo = mid + 1 } else { hi = mid }
-        }
-        return (lo < count && self[lo] == element, lo)
-    }
-}
