@@ -1,3 +1,10 @@
+extension DerivedData {
+    /// Applies the transitions at `range` forward to `state`; returns the bytes read.
+    func applyForward(_ range: Range<Int>, to state: inout State) throws -> Int {
+        try forEachTransition(in: range, backward: false) { state.apply($0) }
+    }
+}
+
 /// Keyframes plus the diff of each event: the nearest keyframe at or before T, then diffs forward.
 public struct DiffStrategy: HydrationStrategy {
     public let name = "diff"
@@ -8,12 +15,8 @@ public struct DiffStrategy: HydrationStrategy {
     public func hydrate(to position: Int) throws -> Hydration {
         let start = try derived.keyframePositions().last(atOrBefore: position) ?? 0
         var (state, bytes) = start == 0 ? (State(), 0) : try derived.keyframe(at: start)
-        var applied = 0
-        bytes += try derived.forEachTransition(in: start..<position, backward: false) { t in
-            state.apply(t)
-            applied += 1
-        }
-        return Hydration(state: state, position: position, applied: applied, bytesRead: bytes)
+        bytes += try derived.applyForward(start..<position, to: &state)
+        return Hydration(state: state, position: position, applied: position - start, bytesRead: bytes)
     }
 }
 
@@ -65,11 +68,8 @@ public struct SquashStrategy: HydrationStrategy {
                 break
             }
         }
-        bytes += try derived.forEachTransition(in: reached..<position, backward: false) { t in
-            state.apply(t)
-            applied += 1
-        }
-        return Hydration(state: state, position: position, applied: applied, bytesRead: bytes)
+        bytes += try derived.applyForward(reached..<position, to: &state)
+        return Hydration(state: state, position: position, applied: applied + position - reached, bytesRead: bytes)
     }
 }
 
