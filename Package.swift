@@ -19,8 +19,10 @@ let package = Package(
         // Knows nothing of storage or terminals.
         .target(
             name: "RewindCore",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["CZlib", .product(name: "Yams", package: "Yams")]
         ),
+        // zlib, for the index's document blocks.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Stores behind the EventStore protocol: embedded SQLite (GRDB) and the importer.
         .target(
             name: "RewindStore",
@@ -45,7 +47,9 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "rewind", dependencies: ["RewindCommands"]),
-        .testTarget(name: "RewindCoreTests", dependencies: ["RewindCore"]),
+        // Test doubles shared by the test targets (never a dependency of the product).
+        .target(name: "RewindTestSupport", dependencies: ["RewindCore"]),
+        .testTarget(name: "RewindCoreTests", dependencies: ["RewindCore", "RewindTestSupport"]),
         .testTarget(name: "RewindExplorerTests", dependencies: ["RewindExplorer", "RewindCore"], exclude: ["golden"]),
         .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore"]),
         .testTarget(name: "RewindCommandTests", dependencies: [

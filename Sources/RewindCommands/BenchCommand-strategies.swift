@@ -46,61 +46,60 @@ extension BenchCommand {
     }
 
     func benchStrategies(_ log: String) throws {
-        let opened = try LogOpener.open(log)
-        let store = opened.store
-        let fold = Fold(rules: opened.rules)
-        let count = try store.eventCount()
+        var problems = false
+        var start = DispatchTime.now().uptimeNanoseconds
+        let opened = try LogOptions.open(log, rules: nil, quiet: true, problems: &problems)
+        let openSeconds = BenchCommand.seconds(since: start)
+        opened.lock.unlock()
+        // Opening the persisted index as a later process does: a map, not a fold.
+        start = DispatchTime.now().uptimeNanoseconds
+        guard let image = try IndexFile.open(opened.maintenance.path) else { throw UsageError(message: "no index was built") }
+        let index = TimelineIndex(image: image)
+        let mapSeconds = BenchCommand.seconds(since: start)
+        let count = index.count
         var rng = SplitMix64(seed: seed)
         let positions = (0..<queries).map { _ in Int(rng.next() % UInt64(count + 1)) }
-        Output.out("strategies: \(count) events, \(queries) random T per strategy (replay: \(max(3, queries / 10)))")
+        Output.out("strategies: \(count) events, \(index.streamCount) streams, \(queries) random T per strategy (replay: \(max(3, queries / 10)))")
+        Output.out(String(format: "  import + index (or reuse): %.2f s; opening the persisted index: %@", openSeconds, BenchCommand.duration(mapSeconds)))
 
-        // The in-memory index: one forward fold, then every strategy reaches T through it.
-        let progress = ProgressBar(label: "indexing")
-        var start = DispatchTime.now().uptimeNanoseconds
-        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: keyframeInterval,
-                                      spill: MappedTemporaryFile(directory: URL(fileURLWithPath: log).deletingLastPathComponent().path)) { done, total in
-            progress.update(Int64(done), of: Int64(total))
-        }
-        progress.finish()
-        let indexSeconds = BenchCommand.seconds(since: start)
         // The cache, warm: states reached at points spread over the log (each new one halfway
-        // between earlier ones), until its memory budget is full.
-        let cache = IndexedStateCache(index: index, budget: cacheBudget << 20)
+        // between earlier ones), until its memory budget is full (kept in memory here: writing
+        // each to the store is what `rewind state --strategy cache` does, once per run).
+        let cache = IndexCache(index: index, rules: opened.rules.fingerprint, budget: cacheBudget << 20, store: nil) { _ in "" }
         var warmed = 0
         while cache.evictions == 0 && warmed < 1 << 16 {
             warmed += 1
             _ = cache.reach(Int(Double(count) * BenchCommand.vanDerCorput(warmed)), keep: true)
         }
-        let reaches: [(String, (Int) -> IndexedReach)] = [
-            ("diff", index.diff(to:)), ("undo", index.undo(to:)), ("squash", index.squash(to:)), ("cache", { cache.reach($0) }),
+        let reaches: [(String, (Int) -> Reach)] = [
+            ("diff", { index.diff(to: $0) }), ("undo", { index.undo(to: $0) }), ("squash", { index.squash(to: $0) }),
+            ("cache", { cache.reach($0) }),
         ]
         var results: [(String, (Double, Double, Double))] = []
         for (name, reach) in reaches {
             results.append((name, BenchCommand.measure(positions) { reach($0).applied }))
         }
+        try index.image.check()
         // One step back from the head, as the explorer's ← and undo's unit of work.
         var stepSeconds = Double.infinity
         for _ in 0..<3 {
             var versions = index.head
             let steps = min(count, 10_000)
             start = DispatchTime.now().uptimeNanoseconds
-            for p in stride(from: count, to: count - steps, by: -1) { index.stepBack(&versions, from: p) }
+            for p in stride(from: count, to: count - steps, by: -1) { index.step(&versions, from: p, forward: false) }
             stepSeconds = min(stepSeconds, BenchCommand.seconds(since: start) / Double(max(steps, 1)))
         }
         let indexPeak = BenchCommand.peakMegabytes()
         // What a caller pays after reaching T to read the whole state as JSON documents (the same
         // for every strategy: proportional to the state, not to how T was reached).
-        let (materialize, _, _) = BenchCommand.measure(Array(positions.prefix(5))) { p in
-            index.state(index.diff(to: p).versions).materialized().streamCount
+        let (materialize, _, _) = try BenchCommand.measure(Array(positions.prefix(5))) { p in
+            try StateView(index: index, versions: index.diff(to: p).versions, position: p).materialized().streamCount
         }
 
         // The baseline, in the same run: replay from the start (the store, both cores).
-        let replay = ReplayStrategy(source: store, fold: fold)
+        let replay = ReplayStrategy(source: opened.store, fold: opened.fold)
         let replayTimes = try BenchCommand.measure(Array(positions.prefix(max(3, queries / 10)))) { try replay.hydrate(to: $0).applied }
 
-        let memory = index.memoryBytes()
-        func perEvent(_ bytes: Int) -> String { String(format: "%.0f B", Double(bytes) / Double(max(count, 1))) }
-        Output.out("  in-memory index: built in \(String(format: "%.2f", indexSeconds)) s, keyframe every \(keyframeInterval) events, \(index.dayCount) days")
         Output.out("  strategy          p50          p99   applied(p50)   vs replay p50   vs replay p99")
         func row(_ name: String, _ r: (Double, Double, Double)) -> String {
             "  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + BenchCommand.duration(r.0) + "   " + BenchCommand.duration(r.1)
@@ -112,51 +111,17 @@ extension BenchCommand {
         Output.out(String(format: "  undo near the head: %.2f µs per step (%d steps back from the newest state, best of 3)",
                           stepSeconds * 1e6, min(count, 10_000)))
         Output.out("  reading a reached state whole as JSON documents: \(BenchCommand.duration(materialize)) (p50 of 5; any strategy)")
-        Output.out("  memory per event: diff \(perEvent(memory.events + memory.documents + memory.keyframes)) "
-                   + "(events \(perEvent(memory.events)), documents \(perEvent(memory.documents)) of which \(perEvent(memory.residentDocuments)) in memory, the rest in a mapped file, keyframes \(perEvent(memory.keyframes))); "
-                   + "undo shares diff's; squash adds \(perEvent(memory.days)); "
-                   + "cache (\(cache.cachedPositions.count) states, budget \(cacheBudget) MB) adds \(perEvent(index.addedBytes(cache.cachedPositions.compactMap { cache.cached(at: $0) })))")
+        let logBytes = BenchCommand.fileSize(log)
+        let storeBytes = BenchCommand.fileSize(opened.store.location) + BenchCommand.fileSize(opened.store.location + "-journal")
+        let indexBytes = BenchCommand.fileSize(opened.maintenance.path)
+        func perEvent(_ bytes: Int) -> String { String(format: "%.0f B/event", Double(bytes) / Double(max(count, 1))) }
+        Output.out("  disk: log \(logBytes / 1_000_000) MB; store \(storeBytes / 1_000_000) MB (\(perEvent(storeBytes))), index \(indexBytes / 1_000_000) MB (\(perEvent(indexBytes))); "
+                   + String(format: "together %.2f× the log", Double(storeBytes + indexBytes) / Double(max(logBytes, 1))))
+        Output.out("  cache: \(cache.cachedPositions.count) states in \(cacheBudget) MB")
         Output.out("  peak memory: \(indexPeak) MB with the index and its queries; \(BenchCommand.peakMegabytes()) MB after the replay baseline")
-
-        if !indexOnly { try benchStoreStrategies(store: store, fold: fold, count: count, positions: positions, replayP50: replayTimes.0) }
     }
 
-    /// The strategies over the store's derived data, which one-shot commands (`rewind state`,
-    /// `compare`) read without building an index.
-    func benchStoreStrategies(store: SQLiteStore, fold: Fold, count: Int, positions: [Int], replayP50: Double) throws {
-        var start = DispatchTime.now().uptimeNanoseconds
-        _ = try store.ensureDerived(fold: fold, forceReason: "bench")
-        let buildSeconds = BenchCommand.seconds(since: start)
-        let (derived, _) = try store.ensureDerived(fold: fold)
-        // The cache strategy keeps what it computes; warm it with a spread of positions first.
-        let warming = CacheStrategy(derived: derived, source: store, fold: fold)
-        for i in 1...SQLiteDerivedData.cacheCapacity { _ = try warming.hydrate(to: count * i / SQLiteDerivedData.cacheCapacity) }
-        // Measured: reaching T from the warm cache, without writing what it computed.
-        let strategies: [any HydrationStrategy] = [
-            DiffStrategy(derived: derived), UndoStrategy(derived: derived), SquashStrategy(derived: derived),
-            CacheStrategy(derived: derived, source: store, fold: fold, cacheAfter: .max),
-        ]
-        Output.out("  store's derived data (one-shot commands): built in \(String(format: "%.2f", buildSeconds)) s")
-        for s in strategies {
-            let r = try BenchCommand.measure(positions) { try s.hydrate(to: $0).applied }
-            Output.out("  " + s.name.padding(toLength: 10, withPad: " ", startingAt: 0) + BenchCommand.duration(r.0) + "   "
-                       + BenchCommand.duration(r.1) + String(format: " %14.0f   %10.1f× faster", r.2, replayP50 / r.0))
-        }
-        // Undo near the head without the head keyframe's load (done once, untimed).
-        if count > 10_000 {
-            let (head, _) = try derived.keyframe(at: count)
-            var best = Double.infinity
-            for _ in 0..<3 {
-                var state = head
-                start = DispatchTime.now().uptimeNanoseconds
-                try derived.forEachTransition(in: (count - 10_000)..<count, backward: true) { state.revert($0) }
-                best = min(best, BenchCommand.seconds(since: start))
-            }
-            Output.out(String(format: "  undo near the head: %.1f µs per step (keyframe already loaded)", best / 10_000 * 1e6))
-        }
-        let bytes = try store.derivedBytes()
-        let perEvent = { (k: String) in String(format: "%.0f", Double(bytes[k] ?? 0) / Double(max(count, 1))) }
-        Output.out("  storage per event: diff (transitions + keyframes) \(perEvent("diff")) B, squash \(perEvent("squash")) B, cache \(perEvent("cache")) B; undo shares diff's")
-        Output.out("  peak memory: \(BenchCommand.peakMegabytes()) MB")
+    static func fileSize(_ path: String) -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     }
 }

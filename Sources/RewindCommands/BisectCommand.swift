@@ -40,18 +40,10 @@ struct BisectCommand: LogCommand {
 
     func execute(_ opened: OpenedLog) throws -> Bool {
         let parsed = try parseInvariant()
-        let hydrator = Hydrator(opened: opened)
-        let count = try opened.store.eventCount()
-        var failure: Int?
-        do {
-            failure = try Bisector(invariant: parsed).firstFailure(in: try hydrator.derived(), events: count)
-        } catch let damage as DerivedDataDamage {
-            hydrator.reportDamage(damage)
-            failure = try Bisector(invariant: parsed).firstFailure(in: try hydrator.derived(forceReason: "a damaged row was found"), events: count)
-        }
-        guard let position = failure else {
+        let count = opened.index.count
+        guard let position = try Bisector(invariant: parsed).firstFailure(in: opened.index) else {
             if json { Output.out(#"{"holds":true}"#) } else { Output.out("holds at every position (\(count) events)") }
-            return hydrator.foundDamage
+            return false
         }
         let event = try opened.store.event(at: position - 1)
         if json {

@@ -31,26 +31,20 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         if let to, to.hasPrefix("postgres://") || to.hasPrefix("postgresql://") {
-            throw OpenError("\(to): PostgreSQL stores are not supported by this build yet")
+            throw OpenError("\(Output.safe(to)): PostgreSQL stores are not supported by this build yet")
         }
-        try LogOpener.checkReadableFile(log)
         let storePath = to ?? LogOpener.defaultStorePath(forLog: log)
-        let store: SQLiteStore
-        do { store = try SQLiteStore(path: storePath) } catch { throw OpenError("\(error)") }
-        let progress = ProgressBar(label: "importing \(Output.safe(log))")
-        let reporter = ImportReporter(file: log)
-        let importer = JSONLImporter(path: log, store: store, quarantinePath: LogOpener.quarantinePath(forLog: log))
-        importer.format = LogFormat(rawValue: format.rawValue)!
-        importer.onDiagnostic = { reporter.report($0) }
-        importer.onProgress = { progress.update($0, of: $1) }
-        let result = try importer.run()
-        progress.finish()
-        reporter.finish()
+        var problems = false
+        let chosen = LogFormat(rawValue: format.rawValue)!
+        let opened = try LogOptions.open(log, rules: nil, storePath: storePath, quiet: true, problems: &problems) { $0.format = chosen }
+        guard let result = opened.importResult else {
+            throw OpenError("\(Output.safe(log)): is a store already; give the log file to import")
+        }
         if result.kind == .upToDate {
-            Output.out("\(log): already imported into \(storePath) (unchanged)")
+            Output.out("\(Output.safe(log)): already imported into \(Output.safe(opened.store.location)) (unchanged)")
         }
         Output.out(ImportReporter.summaryLine(file: log, result: result))
-        Output.out("store: \(storePath)")
+        Output.out("store: \(Output.safe(opened.store.location)); timeline index: \(opened.index.count) events, \(opened.index.streamCount) streams")
         if result.summary.rejected > 0 { throw ExitCode(1) }
     }
 }

@@ -11,28 +11,41 @@ struct LogOptions: ParsableArguments {
     @Option(help: "A rules file (default: NAME.rules.yaml beside NAME.jsonl, if present).")
     var rules: String?
 
-    /// Opens the log, importing it if needed, and reports the import on stderr.
+    /// Opens the log, importing and indexing it if needed, and reports the import on stderr.
     /// `problems` becomes true when the log has rejected lines.
     func open(quiet: Bool = false, problems: inout Bool) throws -> OpenedLog {
+        try LogOptions.open(log, rules: rules, quiet: quiet, problems: &problems)
+    }
+
+    static func open(_ log: String, rules: String?, storePath: String? = nil, quiet: Bool = false,
+                     problems: inout Bool, configure: @escaping (JSONLImporter) -> Void = { _ in }) throws -> OpenedLog {
         var damaged = false
         let progress = ProgressBar(label: "importing \(Output.safe(log))")
+        let indexing = ProgressBar(label: "building the timeline index")
         let reporter = ImportReporter(file: log)
-        let opened = try LogOpener.open(log, rulesPath: rules, onDamage: { why in
-            Output.diagnostic("\(log): the store is damaged (\(why)); rebuilding it from the log")
+        var reporting = LogOpener.Reporting()
+        reporting.notice = { Output.diagnostic($0) }
+        reporting.damage = { why in
+            Output.diagnostic("\(Output.safe(log)): the store is damaged (\(why)); rebuilding it from the log")
             damaged = true
-        }) { importer in
+        }
+        reporting.indexProgress = { indexing.update(Int64($0), of: Int64($1)) }
+        reporting.configure = { importer in
             importer.onDiagnostic = { reporter.report($0) }
             importer.onProgress = { progress.update($0, of: $1) }
+            configure(importer)
         }
+        let opened = try LogOpener.open(log, rulesPath: rules, storePath: storePath, reporting: reporting)
         if damaged { problems = true }
         progress.finish()
+        indexing.finish()
         reporter.finish()
         if let result = opened.importResult {
             if result.kind != .upToDate && !quiet {
                 Output.diagnostic(ImportReporter.summaryLine(file: log, result: result))
             } else if result.summary.rejected > 0 {
-                Output.diagnostic("\(log): \(result.summary.rejected) line\(result.summary.rejected == 1 ? "" : "s") rejected"
-                                  + (result.quarantinePath.map { " (quarantined in \($0))" } ?? ""))
+                Output.diagnostic("\(Output.safe(log)): \(result.summary.rejected) line\(result.summary.rejected == 1 ? "" : "s") rejected"
+                                  + (result.quarantinePath.map { " (quarantined in \(Output.safe($0)))" } ?? ""))
             }
             if result.summary.rejected > 0 { problems = true }
         }
@@ -56,16 +69,25 @@ extension LogCommand {
 }
 
 extension LogOptions {
-    /// Opens the log and runs `body`; when the store turns out to be damaged midway and it was
-    /// made from a `.jsonl`, the store is rebuilt from the log and `body` runs once more.
+    /// Opens the log and runs `body`. When the store turns out to be damaged midway and it was
+    /// made from a `.jsonl`, the store is rebuilt from the log and `body` runs once more; when
+    /// the timeline index does, it is rebuilt from the store (either way the command exits 1).
     func withLog<T>(problems: inout Bool, _ body: (OpenedLog) throws -> T) throws -> T {
         let opened = try open(problems: &problems)
         do {
             return try body(opened)
-        } catch where StoreError.isDamage(error) && opened.rebuildable {
-            Output.diagnostic("\(log): the store is damaged (\(error)); rebuilding it from the log")
+        } catch let damage as IndexDamage {
+            Output.diagnostic("\(Output.safe(log)): \(damage); not used, rebuilding the index from the store")
             problems = true
+            try opened.rebuildIndex { Output.diagnostic("\(Output.safe(log)): waiting for another rewind process using it") }
+            return try body(opened)
+        } catch where StoreError.isDamage(error) && opened.rebuildable {
+            Output.diagnostic("\(Output.safe(log)): the store is damaged (\(error)); rebuilding it from the log")
+            problems = true
+            try opened.lock.lock(.exclusive) { Output.diagnostic("\(Output.safe(log)): waiting for another rewind process using it") }
             SQLiteStore.remove(at: opened.store.location)
+            try? FileManager.default.removeItem(atPath: opened.maintenance.path)
+            opened.lock.unlock()
             return try body(try open(problems: &problems))
         }
     }

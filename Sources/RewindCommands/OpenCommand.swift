@@ -22,32 +22,23 @@ struct OpenCommand: LogCommand {
 
     func execute(_ opened: OpenedLog) throws -> Bool {
         guard isatty(0) == 1 && isatty(1) == 1 else {
-            let count = try opened.store.eventCount()
-            let h = try Hydrator(opened: opened).hydrate("replay", to: count)
-            let at = count > 0 ? try opened.store.event(at: count - 1).ts : Timestamp(nanoseconds: 0)
-            Output.out(StateText.render(h.state, at: at, position: count, total: count, log: opened.displayName))
+            let count = opened.index.count
+            let h = try opened.strategies().hydrate(Strategies.defaultName, to: count)
+            let at = count > 0 ? try opened.store.timestamps(at: [count - 1])[0] : Timestamp(nanoseconds: 0)
+            Output.out(StateText.render(try h.state.materialized(), at: at, position: count, total: count, log: opened.displayName))
             return !h.issues.isEmpty
         }
-        let hydrator = Hydrator(opened: opened)
-        // Follow mode re-runs the importer on the same store: only the new tail is read.
-        var reimport: (() throws -> Void)?
-        if let source = opened.sourcePath, opened.rebuildable {
-            let store = opened.store
-            let quarantine = LogOpener.quarantinePath(forLog: source)
-            reimport = {
-                let importer = JSONLImporter(path: source, store: store, quarantinePath: quarantine)
-                if let format = try store.checkpoint().flatMap({ LogFormat(rawValue: $0.format) }) { importer.format = format }
-                _ = try importer.run()
-            }
-        }
-        let data = try StoreExplorerData(opened: opened, hydrator: hydrator, reimport: reimport)
+        let data = StoreExplorerData(opened: opened)
         let explorer = try Explorer(data: data, width: 80, height: 24)
         explorer.ascii = ProcessInfo.processInfo.environment["REWIND_ASCII"] == "1"
+        // A long-running reader holds no lock: other processes may import and index meanwhile
+        // (follow mode takes the lock for each step it imports).
+        opened.lock.unlock()
         do {
             try Terminal.run(explorer)
         } catch let error as TerminalError {
             throw UsageError(message: error.message)
         }
-        return hydrator.foundDamage
+        return false
     }
 }

@@ -43,26 +43,26 @@ struct SquashCommand: LogCommand {
     }
 
     func execute(_ opened: OpenedLog) throws -> Bool {
-        let hydrator = Hydrator(opened: opened)
-        let derived = try hydrator.derived()
-        if compact { return try runCompaction(opened, derived: derived) }
+        if compact { return try runCompaction(opened) }
+        let index = opened.index
         Output.out("day         events  first   end      streams changed")
-        for day in try derived.squashedDays() {
-            var streams = 0
-            try derived.forEachDayChange(day: day.day) { _, _ in streams += 1 }
-            let date = String(Timestamp(nanoseconds: day.day * 86_400_000_000_000).rfc3339.prefix(10))
-            Output.out(String(format: "%@ %8d %7d %7d %8d", date as NSString, day.end - day.first, day.first, day.end, streams))
+        var bytes = 0
+        for day in index.days {
+            let streams = index.streams(changedIn: day.first..<day.end).count
+            bytes += index.patchBytes(day)
+            Output.out(String(format: "%@ %8d %7d %7d %8d", day.date as NSString, day.end - day.first, day.first, day.end, streams)
+                       + (day.open ? "  (open: the log may continue it)" : ""))
         }
-        let bytes = try opened.store.derivedBytes()
-        Output.out("squashed days take \(bytes["squash"] ?? 0) bytes")
+        try index.image.check()
+        Output.out("squashed days take \(bytes) bytes of the timeline index")
         return false
     }
 
-    func runCompaction(_ opened: OpenedLog, derived: SQLiteDerivedData) throws -> Bool {
+    func runCompaction(_ opened: OpenedLog) throws -> Bool {
         let date = SquashCommand.parseDate(before!)!
         let store = opened.store
-        let plan = try store.compactionPlan(before: date, derived: derived)
-        let day = String(Timestamp(nanoseconds: date.utcDay * 86_400_000_000_000).rfc3339.prefix(10))
+        let plan = try store.compactionPlan(before: date, index: opened.index)
+        let day = String(Timestamp(nanoseconds: date.utcDay &* 86_400_000_000_000).rfc3339.prefix(10))
         guard plan.end > 0 else {
             Output.out("nothing to compact: no whole UTC day before \(day)")
             return false
@@ -84,12 +84,14 @@ struct SquashCommand: LogCommand {
                 return false
             }
         }
+        try opened.lock.lock(.exclusive) { Output.diagnostic("\(Output.safe(opened.displayName)): waiting for another rewind process using it") }
         let stamp = Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)).rfc3339
             .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
         let backup = "\(store.location).backup-\(stamp)Z"
         try FileManager.default.copyItem(atPath: store.location, toPath: backup)
-        try store.compact(plan, derived: derived)
-        Output.out("compacted: \(plan.events) events → \(plan.squashed); the old store is kept as \(backup)")
+        try store.compact(plan, index: opened.index)
+        try opened.refreshIndex()
+        Output.out("compacted: \(plan.events) events → \(plan.squashed); the old store is kept as \(Output.safe(backup))")
         return false
     }
 }

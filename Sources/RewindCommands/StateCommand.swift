@@ -13,6 +13,8 @@ struct StateCommand: LogCommand {
             or integer epoch milliseconds), or `start` / `end`; without --at, the end of the log.
             With --json, stdout is exactly one JSON object:
             {"at": "<RFC 3339 UTC>", "position": <events applied>, "services": {...}}.
+            The default strategy, diff, reaches any T through the timeline index with one keyframe
+            and at most 4 096 diffs; replay folds the whole log from the start.
             """
     )
 
@@ -27,56 +29,56 @@ struct StateCommand: LogCommand {
     @Option(help: "Only this stream.")
     var stream: String?
 
-    @Option(help: "The hydration strategy: \(Hydrator.names.joined(separator: ", ")).")
-    var strategy: String = "replay"
+    @Option(help: "The hydration strategy: \(Strategies.names.joined(separator: ", ")).")
+    var strategy: String = Strategies.defaultName
 
     @Flag(help: "Print one JSON object.")
     var json = false
 
     func validate() throws {
-        guard Hydrator.names.contains(strategy) else {
-            throw ValidationError("unknown strategy '\(strategy)' (available: \(Hydrator.names.joined(separator: ", ")))")
+        guard Strategies.names.contains(strategy) else {
+            throw ValidationError("unknown strategy '\(Output.safe(strategy))' (available: \(Strategies.names.joined(separator: ", ")))")
         }
     }
 
     func execute(_ opened: OpenedLog) throws -> Bool {
         var problems = false
         let store = opened.store
-        let (time, position) = try TimeArgument.resolve(at, in: store)
-        let hydrator = Hydrator(opened: opened)
-        let hydration = try hydrator.hydrate(strategy, to: position)
-        if hydrator.foundDamage { problems = true }
-        if !hydration.irreversibleCrossed.isEmpty && !json {
-            Output.diagnostic(UndoReport.text(hydration.irreversibleCrossed))
+        let (time, position) = try TimeArgument.resolve(at, in: opened)
+        let hydration = try opened.strategies().hydrate(strategy, to: position)
+        if !hydration.crossed.isEmpty && !json {
+            Output.diagnostic(try UndoReport.text(hydration.crossed, store: store))
         }
-        for issue in hydration.issues {
-            Output.diagnostic("\(opened.sourcePath ?? opened.displayName):\(issue.line): \(Output.safe(issue.message))")
+        let log = opened.sourcePath ?? opened.displayName
+        for issue in hydration.issues.prefix(20) {
+            Output.diagnostic("\(Output.safe(log)):\(issue.line): \(Output.safe(issue.message))")
+        }
+        if hydration.issues.count > 20 {
+            Output.diagnostic("\(Output.safe(log)): … and \(hydration.issues.count - 20) more ops skipped before this point")
         }
         if !hydration.issues.isEmpty { problems = true }
-        let state = hydration.state.narrowed(service: service, stream: stream)
         if json {
-            StateJSON.write(state, at: time, position: hydration.position)
+            try StateJSON.write(hydration.state, service: service, stream: stream, at: time, position: hydration.position)
         } else {
-            Output.out(StateText.render(state, at: time, position: hydration.position,
-                                        total: try store.eventCount(), log: opened.displayName))
+            Output.out(StateText.render(try hydration.state.materialized(service: service, stream: stream), at: time,
+                                        position: hydration.position, total: opened.index.count, log: opened.displayName))
         }
         return problems
     }
 }
 
-/// Resolves `--at` against a timeline.
+/// Resolves `--at` against a log's timeline.
 enum TimeArgument {
-    static func resolve(_ text: String?, in source: any EventSource) throws -> (Timestamp, Int) {
-        let count = try source.eventCount()
+    static func resolve(_ text: String?, in opened: OpenedLog) throws -> (Timestamp, Int) {
+        let count = opened.index.count
         switch text?.lowercased() {
         case nil, "end", "now", "latest":
             guard count > 0 else { return (Timestamp(nanoseconds: 0), 0) }
-            let last = try source.event(at: count - 1).ts
-            return (last, count)
+            return (try opened.store.timestamps(at: [count - 1])[0], count)
         case "start":
             guard count > 0 else { return (Timestamp(nanoseconds: 0), 0) }
-            let first = try source.event(at: 0).ts
-            return (first, try source.position(at: first))
+            let first = try opened.store.timestamps(at: [0])[0]
+            return (first, try opened.store.position(at: first))
         default:
             let t: Timestamp
             do throws(TimestampError) {
@@ -84,7 +86,7 @@ enum TimeArgument {
             } catch {
                 throw UsageError(message: "--at: \(error.message)")
             }
-            return (t, try source.position(at: t))
+            return (t, min(count, try opened.store.position(at: t)))
         }
     }
 }
@@ -92,34 +94,13 @@ enum TimeArgument {
 /// `{"at": …, "position": …, "services": {…}}` streamed to stdout with sorted keys, without
 /// building the whole text first (a million-event state is tens of megabytes).
 enum StateJSON {
-    static func write(_ state: State, at time: Timestamp, position: Int) {
-        var out: [UInt8] = []
-        out.reserveCapacity(1 << 21)
-        func flushIfLarge() {
-            if out.count >= 1 << 20 {
-                Output.write(out)
-                out.removeAll(keepingCapacity: true)
-            }
-        }
-        out.append(contentsOf: #"{"at":"#.utf8)
-        JSONValue.writeString(time.rfc3339, to: &out)
-        out.append(contentsOf: #","position":\#(position),"services":{"#.utf8)
-        for (i, service) in state.services.keys.sorted().enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.writeString(service, to: &out)
-            out.append(contentsOf: ":{".utf8)
-            let streams = state.services[service]!
-            for (j, stream) in streams.keys.sorted().enumerated() {
-                if j > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeString(stream, to: &out)
-                out.append(UInt8(ascii: ":"))
-                streams[stream]!.write(to: &out)
-                flushIfLarge()
-            }
-            out.append(UInt8(ascii: "}"))
-        }
-        out.append(contentsOf: "}}\n".utf8)
-        Output.write(out)
+    static func write(_ state: ReachedState, service: String?, stream: String?, at time: Timestamp, position: Int) throws {
+        var head: [UInt8] = Array(#"{"at":"#.utf8)
+        JSONValue.writeString(time.rfc3339, to: &head)
+        head.append(contentsOf: #","position":\#(position),"services":"#.utf8)
+        Output.write(head)
+        try state.writeJSON(service: service, stream: stream) { Output.write($0) }
+        Output.write(Array("}\n".utf8))
     }
 }
 
@@ -128,10 +109,10 @@ enum StateText {
     static func render(_ state: State, at time: Timestamp, position: Int, total: Int, log: String) -> String {
         var lines = ["\(Output.safe(log)) at \(time.rfc3339): \(position) of \(total) events applied", ""]
         if state.services.isEmpty { lines.append("(no state)") }
-        for service in state.services.keys.sorted() {
+        for service in state.services.keys.sorted(by: StreamOrder.less) {
             let streams = state.services[service]!
             lines.append("\(Output.safe(service)) (\(streams.count) stream\(streams.count == 1 ? "" : "s"))")
-            for stream in streams.keys.sorted() {
+            for stream in streams.keys.sorted(by: StreamOrder.less) {
                 let doc = streams[stream]!.prettyText(indent: 1)
                 lines.append("  \(Output.safe(stream)): \(doc)")
             }
@@ -143,10 +124,11 @@ enum StateText {
 
 /// What the undo strategy could not take back.
 enum UndoReport {
-    static func text(_ crossed: [StreamTransition]) -> String {
+    static func text(_ crossed: [Int], store: SQLiteStore) throws -> String {
         var lines = ["undo crossed \(crossed.count) irreversible event\(crossed.count == 1 ? "" : "s"): the state is rewound, but their effects outside the store remain:"]
-        for t in crossed.prefix(20) {
-            lines.append("  line \(t.line): \(Output.safe(t.eventID)) \(Output.safe(t.service))/\(Output.safe(t.stream)) \(Output.safe(t.type))")
+        for p in crossed.prefix(20) {
+            let e = try store.event(at: p)
+            lines.append("  line \(e.line): \(Output.safe(e.id)) \(Output.safe(e.service))/\(Output.safe(e.stream)) \(Output.safe(e.type))")
         }
         if crossed.count > 20 { lines.append("  … and \(crossed.count - 20) more") }
         return lines.joined(separator: "\n")

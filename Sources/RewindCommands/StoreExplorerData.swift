@@ -3,55 +3,52 @@ import RewindCore
 import RewindExplorer
 import RewindStore
 
-/// The explorer's data over a store: stepping applies one stored transition to the current
-/// state; longer moves go through the diff strategy (nearest keyframe, then diffs).
+/// The explorer's data over an opened log: the timeline index for states, documents and
+/// streams; the store for events, density, markers and search.
 final class StoreExplorerData: ExplorerData {
     let logName: String
-    let store: SQLiteStore
-    private(set) var derived: SQLiteDerivedData
-    /// Imports what was appended to the log (nil for a store file: nothing to follow).
-    let reimport: (() throws -> Void)?
-    private var current = State()
-    private var currentPosition = 0
+    let opened: OpenedLog
     private var events: [Int: Event] = [:]
     private var densityCache: (buckets: Int, values: [Int])?
     private var markerCache: [TimelineMarker]?
-    let hydrator: Hydrator
-    var drivingStrategy = "diff"
+    private(set) var strategies: Strategies
+    var drivingStrategy = Strategies.defaultName
 
-    init(opened: OpenedLog, hydrator: Hydrator, reimport: (() throws -> Void)?) throws {
+    init(opened: OpenedLog) {
         logName = URL(fileURLWithPath: opened.displayName).lastPathComponent
-        store = opened.store
-        self.hydrator = hydrator
-        self.reimport = reimport
-        derived = try hydrator.derived()
+        self.opened = opened
+        strategies = opened.strategies()
     }
 
-    /// Imports the log's new tail; when the timeline changed, the derived data is extended (or
-    /// rebuilt, when a backwards timestamp moved earlier positions) and the cached views dropped.
+    var index: TimelineIndex { opened.index }
+    var store: SQLiteStore { opened.store }
+
+    /// Imports the log's new tail and extends the index (when no other process holds the store),
+    /// or takes an index another process extended; the cached views are dropped.
     func refresh() throws -> Bool {
-        guard let reimport else { return false }
-        let before = try store.eventCount()
-        try reimport()
-        guard try store.eventCount() != before else { return false }
-        derived = try hydrator.derivedAfterChange()
-        current = State()
-        currentPosition = 0
+        guard try opened.follow() else { return false }
+        strategies = opened.strategies()
         events.removeAll()
         densityCache = nil
         markerCache = nil
         return true
     }
 
-    func compareStrategies(at position: Int) throws -> [StrategyOutcome] {
-        try StrategyComparison.run(try Hydrator.names.map { try hydrator.strategy($0) }, to: position)
+    func reach(_ position: Int) throws -> VersionMap {
+        guard let view = try strategies.hydrate(drivingStrategy == "replay" ? "diff" : drivingStrategy, to: position).state.view else {
+            throw IndexDamage("no state")
+        }
+        return view.versions
     }
+
+    func compareStrategies(at position: Int) throws -> [StrategyRun] { try strategies.compare(at: position) }
 
     func verifyCache() throws -> String {
-        try DerivedVerifier(store: store, derived: try hydrator.derived(), fold: hydrator.fold).run().summary
+        let report = try IndexVerifier(index: index, source: store, fold: opened.fold, cache: opened.cache(budget: .max)).run()
+        let drifted = report.findings.filter { !$0.damaged }.count, damaged = report.findings.filter(\.damaged).count
+        return "verified \(report.cachedStates) cached states and \(report.maps) keyframes against a full replay of \(report.events) events: "
+            + "\(drifted) drifted, \(damaged) damaged" + (report.findings.isEmpty ? "" : " (run rewind verify to rebuild)")
     }
-
-    func eventCount() throws -> Int { try store.eventCount() }
 
     func event(at index: Int) throws -> Event {
         if let e = events[index] { return e }
@@ -61,38 +58,11 @@ final class StoreExplorerData: ExplorerData {
         return e
     }
 
-    func state(at position: Int) throws -> State {
-        let distance = abs(position - currentPosition)
-        if distance == 0 { return current }
-        if distance <= 2000 {
-            if position > currentPosition {
-                try derived.forEachTransition(in: currentPosition..<position, backward: false) { current.apply($0) }
-            } else {
-                try derived.forEachTransition(in: position..<currentPosition, backward: true) { current.revert($0) }
-            }
-        } else {
-            current = try hydrator.hydrate(drivingStrategy, to: position).state
-        }
-        currentPosition = position
-        return current
-    }
-
-    func transition(at index: Int) throws -> StreamTransition {
-        var found: StreamTransition?
-        try derived.forEachTransition(in: index..<(index + 1), backward: false) { found = $0 }
-        guard let found else { throw DerivedDataDamage("the diff of position \(index)") }
-        return found
-    }
-
-    func position(at time: Timestamp) throws -> Int { try store.position(at: time) }
+    func position(at time: Timestamp) throws -> Int { min(index.count, try store.position(at: time)) }
 
     func timestamps(of indices: [Int]) throws -> [Timestamp] { try store.timestamps(at: indices) }
 
-    func search(_ query: EventQuery) throws -> [Int] { try store.search(query) }
-
-    func forEachTransition(in range: Range<Int>, _ body: (StreamTransition) throws -> Void) throws {
-        try derived.forEachTransition(in: range, backward: false, body)
-    }
+    func search(_ query: EventQuery) throws -> [Int] { try store.search(query).filter { $0 < index.count } }
 
     func density(buckets: Int) throws -> [Int] {
         if let c = densityCache, c.buckets == buckets { return c.values }
@@ -104,9 +74,10 @@ final class StoreExplorerData: ExplorerData {
     func markers() throws -> [TimelineMarker] {
         if let m = markerCache { return m }
         let (backwards, duplicated) = try store.timelineMarkers()
-        let m = try derived.irreversibleIndices().map { TimelineMarker(index: $0, kind: .irreversible) }
+        let m = index.irreversible(in: 0..<index.count).map { TimelineMarker(index: $0, kind: .irreversible) }
             + backwards.map { TimelineMarker(index: $0, kind: .backwards) }
             + duplicated.map { TimelineMarker(index: $0, kind: .duplicate) }
+        try index.image.check()
         markerCache = m
         return m
     }

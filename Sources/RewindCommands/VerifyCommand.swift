@@ -7,14 +7,15 @@ import RewindStore
 struct VerifyCommand: LogCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check cached states and keyframes against a full replay; rebuild the bad ones.",
+        abstract: "Check the timeline index and the cached states against a full replay; rebuild the bad ones.",
         discussion: """
-            Replays the whole log once. A stored state whose content no longer matches its hash is
+            Checks every record of the timeline index against its checksum, then replays the whole
+            log once and compares each event's stream, flags and document, every keyframe and every
+            cached state with it. A record or row whose content no longer matches its checksum is
             damaged; one whose content differs from replay's drifted: rewind names the first event
-            where it drifted (the earliest event of a stream that differs). Bad entries are rebuilt.
-            Cached states written under other rules are ignored, never trusted. The states the
-            in-memory index's cache kept (table index_cache) are checked too. Exit 1 when anything
-            was damaged or drifted.
+            where it drifted (the last event of a differing stream the stored state includes). A bad
+            index is rebuilt from the store; bad cached states are rewritten. Cached states written
+            under other rules are ignored, never trusted. Exit 1 when anything was damaged or drifted.
             """
     )
 
@@ -24,25 +25,28 @@ struct VerifyCommand: LogCommand {
     var json = false
 
     func execute(_ opened: OpenedLog) throws -> Bool {
-        let hydrator = Hydrator(opened: opened)
-        let derived = try hydrator.derived()
         let store = opened.store
-        let report = try DerivedVerifier(store: store, derived: derived, fold: hydrator.fold).run()
-        let (findings, rebuilt, ignored, count) = (report.findings, report.rebuilt, report.ignored, report.events)
-        let cached = report.cachedStates, keyframes = report.keyframes
+        let cache = opened.cache(budget: .max)
+        let progress = ProgressBar(label: "replaying to verify")
+        let report = try IndexVerifier(index: opened.index, source: store, fold: opened.fold, cache: cache)
+            .run { progress.update(Int64($0), of: Int64($1)) }
+        progress.finish()
         let log = opened.sourcePath ?? opened.displayName
         var described: [JSONValue] = []
-        for f in findings {
+        for f in report.findings {
             var o: [String: JSONValue] = ["kind": .string(f.kind), "position": .int(Int64(f.position)),
-                                          "problem": .string(f.damaged ? "damaged" : "drifted")]
-            var text = "\(log): \(f.kind) at position \(f.position) "
+                                          "problem": .string(f.damaged ? "damaged" : "drifted"), "detail": .string(f.detail)]
+            var text = "\(Output.safe(log)): \(f.kind) at position \(f.position) "
             if f.damaged {
-                text += "is damaged (its content does not match its hash); rebuilt from replay"
+                text += "is damaged (\(Output.safe(f.detail))); rebuilt"
             } else {
                 o["streams"] = .array(f.streams.map { .string("\($0.service)/\($0.stream)") })
-                text += "drifted from replay in \(f.streams.prefix(5).map { Output.safe("\($0.service)/\($0.stream)") }.joined(separator: ", "))"
-                if f.streams.count > 5 { text += " and \(f.streams.count - 5) more" }
-                if let p = f.firstEvent {
+                text += "drifted from replay (\(Output.safe(f.detail)))"
+                if !f.streams.isEmpty {
+                    text += " in " + f.streams.prefix(5).map { Output.safe("\($0.service)/\($0.stream)") }.joined(separator: ", ")
+                    if f.streams.count > 5 { text += " and \(f.streams.count - 5) more" }
+                }
+                if let p = f.firstEvent, p < report.events {
                     let e = try store.event(at: p)
                     o["event"] = e.jsonObject
                     o["eventPosition"] = .int(Int64(p + 1))
@@ -53,17 +57,31 @@ struct VerifyCommand: LogCommand {
             described.append(.object(o))
             if !json { Output.out(text) }
         }
-        let summary = report.summary
+        // Rebuild what was bad: the index from the store, cached states from the index.
+        var rebuilt = 0
+        if report.indexBad {
+            try opened.rebuildIndex { Output.diagnostic("\(Output.safe(log)): waiting for another rewind process using it") }
+            rebuilt += 1
+        }
+        let bad = report.badCachedStates
+        if !bad.isEmpty {
+            try store.removeCachedStates(at: bad)
+            let fresh = opened.cache(budget: .max)
+            for p in bad where p <= opened.index.count { fresh.keep(opened.index.diff(to: p).versions, at: p) }
+            rebuilt += bad.count
+        }
+        let drifted = report.findings.filter { !$0.damaged }.count, damaged = report.findings.filter(\.damaged).count
         if json {
             Output.out(JSONValue.object([
-                "ok": .bool(findings.isEmpty), "events": .int(Int64(count)), "cachedStates": .int(Int64(cached)),
-                "keyframes": .int(Int64(keyframes)), "indexCachedStates": .int(Int64(report.indexCached)),
-                "findings": .array(described), "rebuilt": .int(Int64(rebuilt)),
-                "ignored": .int(Int64(ignored)),
+                "ok": .bool(report.findings.isEmpty), "events": .int(Int64(report.events)), "cachedStates": .int(Int64(report.cachedStates)),
+                "keyframes": .int(Int64(report.maps)), "findings": .array(described), "rebuilt": .int(Int64(rebuilt)),
+                "ignored": .int(Int64(report.foreign)),
             ]).jsonText)
         } else {
-            Output.out(summary)
+            Output.out("verified \(report.cachedStates) cached state\(report.cachedStates == 1 ? "" : "s") and \(report.maps) keyframes "
+                       + "against a full replay of \(report.events) events: \(drifted) drifted, \(damaged) damaged, \(rebuilt) rebuilt"
+                       + (report.foreign > 0 ? "; \(report.foreign) cached state\(report.foreign == 1 ? "" : "s") written under other rules ignored" : ""))
         }
-        return !findings.isEmpty || hydrator.foundDamage
+        return !report.findings.isEmpty
     }
 }

@@ -9,17 +9,30 @@ public struct Bisector {
     public init(invariant: Invariant) { self.invariant = invariant }
 
     /// The position after which the invariant first fails, or nil when it always holds.
-    public func firstFailure(in derived: any DerivedData, events count: Int, chunk: Int = 50_000) throws -> Int? {
-        try breaks(events: count, limit: 1, transitions: { range, body in
-            try derived.forEachTransition(in: range, backward: false, body)
-        }).first
+    public func firstFailure(in index: TimelineIndex) throws -> Int? {
+        try breaks(events: index.count, limit: 1, transitions: transitions(of: index)).first
+    }
+
+    /// The index's transitions, with documents read only for streams the invariant's paths can
+    /// select (the others cannot change its value).
+    public func transitions(of index: TimelineIndex) -> (Range<Int>, (IndexedTransition) throws -> Void) throws -> Void {
+        var relevant: [UInt32: Bool] = [:]
+        let paths = invariant.paths
+        return { range, body in
+            try index.forEachTransition(in: range, wanted: { id in
+                if let r = relevant[id] { return r }
+                let r = (try? index.streamKey(id)).map { key in paths.contains { $0.matches(service: key.service, stream: key.stream) } } ?? true
+                relevant[id] = r
+                return r
+            }, body)
+        }
     }
 
     /// Positions (1 … count) where the invariant turns false: the first position when it is
     /// false there, and every position where it was true just before. At most `limit`.
     /// `transitions` hands over the transitions of a range, in order.
     public func breaks(events count: Int, limit: Int = 1000, chunk: Int = 50_000,
-                       transitions: (Range<Int>, (StreamTransition) throws -> Void) throws -> Void) throws -> [Int] {
+                       transitions: (Range<Int>, (IndexedTransition) throws -> Void) throws -> Void) throws -> [Int] {
         var state = State()
         var trackers = invariant.aggregates.map { AggregateTracker(aggregate: $0) }
         var found: [Int] = []
@@ -29,11 +42,11 @@ public struct Bisector {
             let end = min(count, start + chunk)
             try transitions(start..<end) { t in
                 guard found.count < limit else { return }
-                state.apply(t)
-                let relevant = invariant.paths.contains { $0.matches(service: t.service, stream: t.stream) }
+                let relevant = invariant.paths.contains { $0.matches(service: t.key.service, stream: t.key.stream) }
                 if relevant {
-                    let key = StreamKey(service: t.service, stream: t.stream)
-                    for i in trackers.indices where trackers[i].aggregate.path.matches(service: t.service, stream: t.stream) {
+                    state.set(service: t.key.service, stream: t.key.stream, to: t.after)
+                    let key = t.key
+                    for i in trackers.indices where trackers[i].aggregate.path.matches(service: t.key.service, stream: t.key.stream) {
                         trackers[i].update(key, document: t.after)
                     }
                 }

@@ -19,6 +19,14 @@ public protocol EventSource: Sendable {
     func forEachEvent(in range: Range<Int>, partition: Int, of partitions: Int, _ body: (Event) throws -> Void) throws -> Int
 }
 
+/// An event source that numbers its streams (ids dense, from 0): what the index is built from.
+public protocol NumberedEventSource: EventSource {
+    /// Calls `body` with the events at positions `range`, in timeline order, and their stream ids.
+    func forEachNumberedEvent(in range: Range<Int>, _ body: (Event, UInt32) throws -> Void) throws
+    /// The names of the streams with ids from `id` on, in id order.
+    func streamNames(from id: Int) throws -> [(service: String, stream: String)]
+}
+
 /// Splits streams into disjoint partitions. Each event changes only its own stream's
 /// document (SPEC §3), so partitions can be folded independently and their states joined.
 public enum StreamPartition {
@@ -47,42 +55,17 @@ extension EventSource {
     }
 }
 
-/// The result of reaching a point in time.
-public struct Hydration: Sendable {
+/// The state replay returns: every document, folded.
+public struct Replayed: Sendable {
     public var state: State
-    /// Events applied to reach `position`.
-    public var position: Int
-    /// Events, diffs or days applied.
     public var applied: Int
-    /// Bytes read from the store.
     public var bytesRead: Int
-    /// Ops the fold skipped on the way.
     public var issues: [FoldIssue]
-    /// Irreversible events crossed backwards (the undo strategy reports them): the state is
-    /// rewound, but their effect outside the store stays.
-    public var irreversibleCrossed: [StreamTransition]
-
-    public init(state: State, position: Int, applied: Int, bytesRead: Int, issues: [FoldIssue] = [],
-                irreversibleCrossed: [StreamTransition] = []) {
-        self.state = state
-        self.position = position
-        self.applied = applied
-        self.bytesRead = bytesRead
-        self.issues = issues
-        self.irreversibleCrossed = irreversibleCrossed
-    }
 }
 
-/// A way of reaching the state after the first `position` events (SPEC §5). Every strategy
-/// must return exactly the state that replay returns, for every position.
-public protocol HydrationStrategy {
-    /// The name on the command line: replay, diff, undo, squash, cache.
-    var name: String { get }
-    func hydrate(to position: Int) throws -> Hydration
-}
-
-/// From the empty state, applies the timeline up to the position.
-public struct ReplayStrategy: HydrationStrategy, Sendable {
+/// From the empty state, applies the timeline up to the position (the baseline every other
+/// strategy must agree with).
+public struct ReplayStrategy: Sendable {
     public let name = "replay"
     public var source: any EventSource
     public var fold: Fold
@@ -95,12 +78,12 @@ public struct ReplayStrategy: HydrationStrategy, Sendable {
     /// Below this many events, one thread folds everything.
     public static let parallelThreshold = 20_000
 
-    public func hydrate(to position: Int) throws -> Hydration {
+    public func hydrate(to position: Int) throws -> Replayed {
         try hydrate(to: position, partitions: position < ReplayStrategy.parallelThreshold ? 1 : min(4, ProcessInfo.processInfo.activeProcessorCount))
     }
 
     /// Folds `partitions` disjoint sets of streams concurrently, then joins their states.
-    func hydrate(to position: Int, partitions: Int) throws -> Hydration {
+    public func hydrate(to position: Int, partitions: Int) throws -> Replayed {
         let results = PartitionResults(count: partitions)
         DispatchQueue.concurrentPerform(iterations: partitions) { p in
             var state = State()
@@ -111,12 +94,12 @@ public struct ReplayStrategy: HydrationStrategy, Sendable {
                     fold.apply(event, to: &state, issues: &issues)
                     applied += 1
                 }
-                results.set(p, .success(Hydration(state: state, position: position, applied: applied, bytesRead: bytes, issues: issues)))
+                results.set(p, .success(Replayed(state: state, applied: applied, bytesRead: bytes, issues: issues)))
             } catch {
                 results.set(p, .failure(error))
             }
         }
-        var joined = Hydration(state: State(), position: position, applied: 0, bytesRead: 0)
+        var joined = Replayed(state: State(), applied: 0, bytesRead: 0, issues: [])
         for result in results.all {
             let part = try result.get()
             for (service, streams) in part.state.services {
@@ -134,36 +117,8 @@ public struct ReplayStrategy: HydrationStrategy, Sendable {
 /// One result slot per partition, filled from concurrent workers.
 final class PartitionResults: @unchecked Sendable {
     private let lock = NSLock()
-    private var slots: [Result<Hydration, any Error>?]
+    private var slots: [Result<Replayed, any Error>?]
     init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<Hydration, any Error>) { lock.withLock { slots[i] = r } }
-    var all: [Result<Hydration, any Error>] { lock.withLock { slots.map { $0! } } }
-}
-
-/// An in-memory timeline: the accepted events ordered by (ts, line). For tests and small logs;
-/// stores provide the same protocol over their tables.
-public struct MemoryTimeline: EventSource, Sendable {
-    public private(set) var events: [Event]
-
-    public init(_ events: [Event]) {
-        self.events = events.sorted { ($0.ts, $0.line) < ($1.ts, $1.line) }
-    }
-
-    public func eventCount() -> Int { events.count }
-
-    public func position(at time: Timestamp) -> Int {
-        var lo = 0, hi = events.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if events[mid].ts <= time { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
-
-    public func forEachEvent(in range: Range<Int>, _ body: (Event) throws -> Void) rethrows -> Int {
-        for i in range.clamped(to: 0..<events.count) { try body(events[i]) }
-        return 0
-    }
-
-    public func event(at position: Int) -> Event { events[position] }
+    func set(_ i: Int, _ r: Result<Replayed, any Error>) { lock.withLock { slots[i] = r } }
+    var all: [Result<Replayed, any Error>] { lock.withLock { slots.map { $0! } } }
 }

@@ -25,7 +25,7 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            for (i, key) in o.keys.sorted().enumerated() {
+            for (i, key) in o.keys.sorted(by: StreamOrder.less).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeString(key, to: &out)
                 out.append(UInt8(ascii: ":"))
@@ -109,7 +109,7 @@ extension JSONValue {
             out += closePad + "]"
         case .object(let o) where !o.isEmpty:
             out += "{\n"
-            let keys = o.keys.sorted()
+            let keys = o.keys.sorted(by: StreamOrder.less)
             for (i, k) in keys.enumerated() {
                 out += pad + JSONValue.string(k).jsonText + ": "
                 o[k]!.writePretty(to: &out, indent: indent + 1)

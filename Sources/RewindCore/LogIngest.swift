@@ -99,34 +99,3 @@ extension Event {
                   extraText: parsed.extra, line: line)
     }
 }
-
-/// A whole log held in memory: for tests, small logs and generated scenarios.
-public struct ParsedLog: Sendable {
-    public var events: [Event] = []
-    public var duplicates: [(line: Int, id: String, firstLine: Int)] = []
-    public var rejected: [(line: Int, reason: String)] = []
-    public var backwardsLines: [Int] = []
-    public var ingest = LogIngest()
-
-    public init(text: String) {
-        var line = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            line += 1
-            var bytes = Array(raw.utf8)
-            if bytes.last == 0x0D { bytes.removeLast() }
-            if line > 1 && bytes.isEmpty && raw.endIndex == text.endIndex { break }
-            bytes.withUnsafeBufferPointer { buf in
-                switch ingest.classify(buf, line: line) {
-                case .blank: break
-                case .accepted(let parsed, let backwards):
-                    events.append(Event(parsed: parsed, bytes: buf, line: line))
-                    if backwards { backwardsLines.append(line) }
-                case .duplicate(let id, let first): duplicates.append((line, id, first))
-                case .rejected(let reason): rejected.append((line, reason))
-                }
-            }
-        }
-    }
-
-    public var timeline: MemoryTimeline { MemoryTimeline(events) }
-}

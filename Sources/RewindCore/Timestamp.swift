@@ -56,7 +56,8 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// The UTC day this timestamp falls in, as days since 1970-01-01.
     public var utcDay: Int64 {
         let day: Int64 = 86_400_000_000_000
-        return nanoseconds >= 0 ? nanoseconds / day : (nanoseconds - day + 1) / day
+        // Floor division that cannot overflow at the ends of the range.
+        return nanoseconds >= 0 ? nanoseconds / day : -((-(nanoseconds + 1)) / day) - 1
     }
 
     /// RFC 3339 in UTC, with the fraction's trailing zeros trimmed (none when whole seconds).
@@ -79,6 +80,43 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             out += "." + digits
         }
         return out + "Z"
+    }
+
+    /// Appends `"` + `rfc3339` + `"` (the JSON string) without building a `String`: the form a
+    /// store keeps implicitly when a line's `ts` was written exactly so.
+    public func writeQuotedRFC3339(to out: inout [UInt8]) {
+        let perSecond: Int64 = 1_000_000_000
+        var secs = nanoseconds / perSecond
+        var frac = nanoseconds % perSecond
+        if frac < 0 { frac += perSecond; secs -= 1 }
+        let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
+        let secOfDay = secs - days * 86400
+        let (y, m, d) = Timestamp.civilFromDays(days)
+        func digits(_ v: Int64, _ w: Int) {
+            if v < 0 || v >= 10_000 && w == 4 {
+                out.append(contentsOf: String(v).utf8)
+                return
+            }
+            var p: Int64 = 1
+            for _ in 1..<w { p *= 10 }
+            var v = v
+            while p > 0 {
+                out.append(UInt8(48 + v / p))
+                v %= p
+                p /= 10
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        digits(y, 4); out.append(UInt8(ascii: "-")); digits(m, 2); out.append(UInt8(ascii: "-")); digits(d, 2)
+        out.append(UInt8(ascii: "T")); digits(secOfDay / 3600, 2); out.append(UInt8(ascii: ":"))
+        digits(secOfDay / 60 % 60, 2); out.append(UInt8(ascii: ":")); digits(secOfDay % 60, 2)
+        if frac != 0 {
+            out.append(UInt8(ascii: "."))
+            var width = 9
+            while frac % 10 == 0 { frac /= 10; width -= 1 }
+            digits(frac, width)
+        }
+        out.append(contentsOf: "Z\"".utf8)
     }
 }
 

@@ -84,21 +84,31 @@ public struct ExplorerState: Sendable, Equatable {
     }
 }
 
-/// The explorer: state + data + `update`. Views draw it into a `ScreenBuffer`.
+/// The explorer: state + data + `update`. Views draw it into a `ScreenBuffer`. The state at the
+/// cursor is a `StateView` over the timeline index: a step applies one event's diff to it, a
+/// jump reaches the new position through the driving strategy, and a document is read only
+/// when a pane draws it.
 public final class Explorer {
     public let data: any ExplorerData
     public private(set) var state: ExplorerState
-    /// The hydrated state at `state.position`.
-    public private(set) var current = State()
+    /// The state at `state.position`.
+    public private(set) var current: StateView
+    var directory: StreamDirectory
     public var ascii = false
 
     public init(data: any ExplorerData, width: Int, height: Int) throws {
         self.data = data
         state = ExplorerState(width: width, height: height)
-        state.count = try data.eventCount()
+        let index = data.index
+        state.count = index.count
         state.drivingStrategy = data.drivingStrategy
-        try move(to: state.count)
+        current = StateView(index: index, versions: index.head, position: index.count)
+        directory = StreamDirectory(index: index, versions: current.versions)
+        state.position = index.count
+        try select(afterMovingTo: index.count)
     }
+
+    var index: TimelineIndex { data.index }
 
     /// The cursor's time: the timestamp of the last event applied (the first event's at 0).
     public func cursorTime() throws -> Timestamp? {
@@ -122,9 +132,8 @@ public final class Explorer {
             return
         }
         state.invariant = text
-        state.breaks = try Bisector(invariant: invariant).breaks(events: state.count) { range, body in
-            try data.forEachTransition(in: range, body)
-        }
+        let bisector = Bisector(invariant: invariant)
+        state.breaks = try bisector.breaks(events: state.count, transitions: bisector.transitions(of: index))
         if let first = state.breaks.first {
             try move(to: first)
             state.message = "breaks \(state.breaks.count) time\(state.breaks.count == 1 ? "" : "s"); first at position \(first) (x / X: next / previous)"
@@ -133,10 +142,27 @@ public final class Explorer {
         }
     }
 
+    /// The id of the selected stream.
+    var selectedID: UInt32? { state.selected.flatMap { index.streamID(service: $0.service, stream: $0.stream) } }
+
     /// The selected stream's document as tree rows.
-    public func documentRows() -> [DocumentTree.Row] {
-        guard let key = state.selected, let doc = current.document(service: key.service, stream: key.stream) else { return [] }
+    public func documentRows() throws -> [DocumentTree.Row] {
+        guard let id = selectedID, let doc = try current.document(of: id) else { return [] }
         return DocumentTree.rows(doc, collapsed: state.collapsed, ascii: ascii)
+    }
+
+    /// The selected stream's document.
+    public func selectedDocument() throws -> JSONValue? {
+        guard let id = selectedID else { return nil }
+        return try current.document(of: id)
+    }
+
+    /// Services with a stream that exists at the cursor.
+    public var serviceCount: Int { directory.serviceCount }
+
+    /// The streams pane's rows around the selected stream.
+    func streamRows(height: Int) -> [StreamDirectory.Row] {
+        directory.rows(around: selectedID, height: height, in: current.versions)
     }
 
     private var columnCache: [String: (width: Int, count: Int, indices: [Int], columns: [Int])] = [:]
@@ -158,10 +184,10 @@ public final class Explorer {
         return columns
     }
 
-    private var strategyCache: (position: Int, outcomes: [StrategyOutcome])?
+    private var strategyCache: (position: Int, outcomes: [StrategyRun])?
 
     /// Every strategy at the cursor (computed once per position).
-    public func strategies() throws -> [StrategyOutcome] {
+    public func strategies() throws -> [StrategyRun] {
         if let c = strategyCache, c.position == state.position { return c.outcomes }
         let outcomes = try data.compareStrategies(at: state.position)
         strategyCache = (state.position, outcomes)
@@ -171,59 +197,61 @@ public final class Explorer {
     private var diffCache: (position: Int, mark: Int?, changes: [PathChange])?
 
     /// The changes the diff view shows: since the mark when one is pinned, else since the
-    /// previous event.
+    /// previous event. Only the streams whose versions differ are read.
     public func changes() throws -> [PathChange] {
         if let c = diffCache, c.position == state.position, c.mark == state.mark { return c.changes }
         var result: [PathChange] = []
         if let mark = state.mark {
-            let before = try data.state(at: mark)
-            let after = try data.state(at: state.position)
-            result = StateDiff.changes(from: before, to: after)
-            current = after
+            let before = StateView(index: index, versions: try data.reach(mark), position: mark)
+            var differing: [UInt32] = []
+            current.versions.forEachDifference(from: before.versions) { id, _, _ in differing.append(id) }
+            var keyed: [(StreamKey, UInt32)] = []
+            for id in differing { keyed.append((try index.streamKey(id), id)) }
+            for (key, id) in keyed.sorted(by: { $0.0 < $1.0 }) {
+                result += StateDiff.changes(from: try before.document(of: id), to: try current.document(of: id),
+                                            path: "\(key.service)/\(key.stream)")
+            }
         } else if state.position > 0 {
-            let t = try data.transition(at: state.position - 1)
-            result = StateDiff.changes(from: t.before, to: t.after, path: "\(t.service)/\(t.stream)")
+            let t = try index.transition(at: state.position - 1)
+            result = StateDiff.changes(from: t.before, to: t.after, path: "\(t.key.service)/\(t.key.stream)")
         }
         diffCache = (state.position, state.mark, result)
         return result
     }
 
-    /// Streams of the current state, sorted (by service, then stream). Kept in step with
-    /// `current`: an event changes one stream, so a short move inserts or removes a few keys; a
-    /// jump sorts again. (The model and the streams pane each sorted every stream on every key
-    /// press: 87 ms per sort of 160 000 keys, measured — ~0.2 s per step on the 1M bench log.)
-    public private(set) var streams: [StreamKey] = []
-    /// The position `streams` was computed for (nil: recompute).
-    private var streamsAt: Int?
-
-    private func updateStreams(to p: Int) throws {
-        if let at = streamsAt, abs(p - at) <= 256 {
-            for i in min(at, p)..<max(at, p) {
-                let e = try data.event(at: i)
-                let key = StreamKey(service: e.service, stream: e.stream)
-                let present = current.document(service: e.service, stream: e.stream) != nil
-                let (found, index) = streams.sortedIndex(of: key)
-                if present && !found { streams.insert(key, at: index) } else if !present && found { streams.remove(at: index) }
-            }
-        } else {
-            streams = current.services.keys.sorted().flatMap { s in current.services[s]!.keys.sorted().map { StreamKey(service: s, stream: $0) } }
-        }
-        streamsAt = p
-    }
+    /// Steps within this many events apply their diffs to the state at hand; farther moves
+    /// reach the position through the driving strategy.
+    static let stepLimit = 2000
 
     func move(to position: Int) throws {
         let p = max(0, min(state.count, position))
-        current = try data.state(at: p)
-        try updateStreams(to: p)
+        let old = current.versions
+        var versions = old
+        if abs(p - state.position) <= Explorer.stepLimit {
+            if p > state.position { index.apply(state.position..<p, backward: false, to: &versions) }
+            if p < state.position { index.apply(p..<state.position, backward: true, to: &versions) }
+        } else {
+            versions = try data.reach(p)
+        }
+        try index.image.check()
+        current = StateView(index: index, versions: versions, position: p)
+        directory.move(from: old, to: versions)
         state.position = p
-        // Follow the stream the last event changed; keep the selection otherwise, if it still exists.
+        try select(afterMovingTo: p)
+    }
+
+    /// Follow the stream the last event changed; keep the selection otherwise, if it still exists.
+    private func select(afterMovingTo p: Int) throws {
         if p > 0 {
             let e = try data.event(at: p - 1)
             let key = StreamKey(service: e.service, stream: e.stream)
-            if streams.sortedIndex(of: key).found { state.selected = key; return }
+            if let id = index.streamID(service: e.service, stream: e.stream), current.exists(id) {
+                state.selected = key
+                return
+            }
         }
-        if let s = state.selected, streams.sortedIndex(of: s).found { return }
-        state.selected = streams.first
+        if let id = selectedID, current.exists(id) { return }
+        state.selected = try directory.nearest(selectedID, in: current.versions).map { try index.streamKey($0) }
     }
 
     /// What a key does in the current mode.
@@ -292,11 +320,9 @@ public final class Explorer {
                 state.message = "mark pinned at position \(state.position); the diff compares against it"
             }
         case .selectNextStream, .selectPreviousStream:
-            let list = streams
-            guard !list.isEmpty else { return }
-            let i = state.selected.map { list.sortedIndex(of: $0) }.flatMap { $0.found ? $0.index : nil } ?? 0
-            let next = action == .selectNextStream ? min(list.count - 1, i + 1) : max(0, i - 1)
-            state.selected = list[next]
+            guard let id = selectedID ?? directory.nearest(nil, in: current.versions) else { return }
+            let next = directory.neighbour(of: id, by: action == .selectNextStream ? 1 : -1, in: current.versions) ?? id
+            state.selected = try index.streamKey(next)
         case .openInvariant: state.mode = .invariant(text: state.invariant ?? "")
         case .openSearch: state.mode = .search(text: state.search ?? "")
         case .nextMatch, .previousMatch:
@@ -313,7 +339,7 @@ public final class Explorer {
             state.showStrategies.toggle()
             if state.showStrategies { state.showDiff = false }
         case .switchStrategy:
-            let names = StrategyComparison.names
+            let names = Strategies.names
             let next = names[((names.firstIndex(of: data.drivingStrategy) ?? 0) + 1) % names.count]
             data.drivingStrategy = next
             state.drivingStrategy = next
@@ -325,9 +351,9 @@ public final class Explorer {
             state.treeRow = 0
             state.message = state.focusOnDocument ? "document: ↑/↓ move, Enter folds or unfolds; Tab back to streams" : nil
         case .moveTreeCursor(let delta):
-            state.treeRow = max(0, min(documentRows().count - 1, state.treeRow + delta))
+            state.treeRow = max(0, min(try documentRows().count - 1, state.treeRow + delta))
         case .toggleNode:
-            let rows = documentRows()
+            let rows = try documentRows()
             guard state.treeRow < rows.count, rows[state.treeRow].isContainer else { return }
             let pointer = rows[state.treeRow].pointer
             if state.collapsed.contains(pointer) { state.collapsed.remove(pointer) } else { state.collapsed.insert(pointer) }
@@ -338,17 +364,23 @@ public final class Explorer {
         case .ticked:
             guard state.follow, try data.refresh() else { return }
             let atHead = state.position == state.count
-            let before = state.count
-            state.count = try data.eventCount()
+            let before = state.count, wasAt = state.position
+            state.count = index.count
             diffCache = nil
             strategyCache = nil
-            streamsAt = nil  // the timeline may have been rebuilt, not only grown
-            try move(to: atHead ? state.count : min(state.position, state.count))
+            columnCache = [:]
+            // The timeline may have been rebuilt, not only grown: start from the new index's head.
+            current = StateView(index: index, versions: index.head, position: index.count)
+            directory = StreamDirectory(index: index, versions: current.versions)
+            state.position = index.count
+            try move(to: atHead ? state.count : min(wasAt, state.count))
             state.message = "following: \(state.count - before) new event\(state.count - before == 1 ? "" : "s")"
         case .nextEventOfStream:
-            guard let key = state.selected else { return }
-            let next = try data.search(EventQuery(service: key.service, stream: key.stream)).first { $0 >= state.position }
-            guard let next else { state.message = "no later event of \(key.service)/\(key.stream)"; return }
+            guard let key = state.selected, let id = selectedID else { return }
+            guard let next = index.nextEvent(of: id, from: state.position) else {
+                state.message = "no later event of \(key.service)/\(key.stream)"
+                return
+            }
             try move(to: next + 1)
         case .nextBreak, .previousBreak:
             let candidates = action == .nextBreak ? state.breaks.filter { $0 > state.position } : state.breaks.filter { $0 < state.position }.reversed()

@@ -33,7 +33,7 @@ public enum ExplorerView {
     static func header(_ e: Explorer, _ b: inout ScreenBuffer) throws {
         let s = e.state
         b.fill(0, 0, s.width, " ", .selected)
-        var text = " rewind  \(e.data.logName)  \(s.count) events  \(e.current.services.count) services  "
+        var text = " rewind  \(e.data.logName)  \(s.count) events  \(e.serviceCount) services  "
         if let t = try e.cursorTime() {
             text += (s.position == 0 ? "before " : "") + t.rfc3339
         } else {
@@ -78,30 +78,19 @@ public enum ExplorerView {
     }
 
     /// Each service's header with its stream count, then its streams; only the rows on screen are
-    /// built (a state can hold a million streams): row r of service k's stream i is i + k + 1.
+    /// built, around the selected stream (a state can hold a million streams).
     static func streamsPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
-        let list = e.streams
-        let services = e.current.services.keys.sorted()
-        guard !list.isEmpty else {
+        let rows = e.streamRows(height: h)
+        guard !rows.isEmpty else {
             b.put(x, y, "(no state yet)", .faint, maxWidth: w)
             return
         }
-        // First index of each service's streams in the flat list.
-        let starts = services.map { list.sortedIndex(of: StreamKey(service: $0, stream: "")).index }
-        let total = list.count + services.count
-        var selectedRow = 0
-        if let selected = e.state.selected, case let (found, i) = list.sortedIndex(of: selected), found,
-           let k = services.firstIndex(of: selected.service) {
-            selectedRow = i + k + 1
-        }
-        let offset = max(0, min(selectedRow - h / 2, total - h))
-        var k = 0
-        for (line, row) in (offset..<min(total, offset + h)).enumerated() {
-            while k + 1 < services.count && starts[k + 1] + k + 1 <= row { k += 1 }
-            if row == starts[k] + k {
-                b.put(x, y + line, "\(services[k]) (\(e.current.services[services[k]]!.count))", .title, maxWidth: w)
-            } else {
-                let key = list[row - k - 1]
+        for (line, row) in rows.enumerated() {
+            switch row {
+            case .service(let name, let count):
+                b.put(x, y + line, "\(name) (\(count))", .title, maxWidth: w)
+            case .stream(let id):
+                let key = try e.data.index.streamKey(id)
                 b.put(x, y + line, "  " + key.stream, key == e.state.selected ? .selected : .plain, maxWidth: w)
             }
         }
@@ -163,15 +152,16 @@ public enum ExplorerView {
             b.put(x, y + row, line, o.agrees ? (o.name == e.state.drivingStrategy ? .title : .plain) : .warning, maxWidth: w)
             row += 1
         }
-        let crossed = outcomes.first { $0.name == "undo" }?.irreversible ?? []
+        let crossedPositions = outcomes.first { $0.name == "undo" }?.crossed ?? []
+        let crossed = try crossedPositions.prefix(h).map { try e.data.event(at: $0) }
         row += 1
         if crossed.isEmpty {
             b.put(x, y + row, "undo crosses no irreversible event from the head to here", .faint, maxWidth: w)
         } else {
-            b.put(x, y + row, "undo crosses \(crossed.count) irreversible event\(crossed.count == 1 ? "" : "s") (rewound, not undone):", .warning, maxWidth: w)
+            b.put(x, y + row, "undo crosses \(crossedPositions.count) irreversible event\(crossedPositions.count == 1 ? "" : "s") (rewound, not undone):", .warning, maxWidth: w)
             for t in crossed where row + 2 < h {
                 row += 1
-                b.put(x, y + row, "  line \(t.line): \(t.eventID) \(t.service)/\(t.stream) \(t.type)", .plain, maxWidth: w)
+                b.put(x, y + row, "  line \(t.line): \(t.id) \(t.service)/\(t.stream) \(t.type)", .plain, maxWidth: w)
             }
         }
     }
@@ -179,7 +169,7 @@ public enum ExplorerView {
     static func documentPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
         if e.state.showStrategies { return try strategiesPane(e, &b, x: x, y: y, w: w, h: h) }
         if e.state.showDiff { return try diffPane(e, &b, x: x, y: y, w: w, h: h) }
-        guard let key = e.state.selected, let doc = e.current.document(service: key.service, stream: key.stream) else {
+        guard let key = e.state.selected, try e.selectedDocument() != nil else {
             b.put(x, y - 1, "document", .title)
             b.put(x, y, "(nothing selected)", .faint)
             return
@@ -188,14 +178,13 @@ public enum ExplorerView {
         // Fields the last step changed, when it changed this stream.
         var changed = Set<String>()
         if e.state.position > 0 {
-            let t = try e.data.transition(at: e.state.position - 1)
-            if t.service == key.service && t.stream == key.stream {
+            let t = try e.data.index.transition(at: e.state.position - 1)
+            if t.key == key {
                 let before = t.before?.objectValue ?? [:], after = t.after?.objectValue ?? [:]
                 for k in Set(before.keys).union(after.keys) where before[k] != after[k] { changed.insert(k) }
             }
         }
-        _ = doc
-        let rows = e.documentRows()
+        let rows = try e.documentRows()
         let cursor = min(e.state.treeRow, max(0, rows.count - 1))
         let offset = max(0, min(cursor - h / 2, rows.count - h))
         for (i, row) in rows.dropFirst(offset).prefix(h).enumerated() {

@@ -48,15 +48,16 @@ public struct ImportCheckpoint: Sendable, Equatable {
 
 /// One accepted line, ready to store. Text fields are byte ranges of the batch's `arena`
 /// (UTF-8; the JSON fields exactly as written in the line), so a batch is one allocation
-/// and the store can bind them without copying.
+/// and the store can bind them without copying. Streams and types are numbered (the batch's
+/// `newStreams` / `newTypes` name the new ones); `tsRaw` is nil when `ts` was written as its
+/// own RFC 3339 form.
 public struct StoredEventRow: Sendable {
     public var line: Int
     public var ts: Timestamp
     public var id: Range<Int>
-    public var service: Range<Int>
-    public var stream: Range<Int>
-    public var type: Range<Int>
-    public var tsRaw: Range<Int>
+    public var streamID: UInt32
+    public var typeID: UInt32
+    public var tsRaw: Range<Int>?
     public var data: Range<Int>?
     public var meta: Range<Int>?
     public var extra: Range<Int>?
@@ -70,6 +71,9 @@ public struct ImportBatch: Sendable {
     public var duplicates: [(line: Int, id: String, firstLine: Int)] = []
     public var rejected: [(line: Int, reason: String)] = []
     public var backwards: [(line: Int, ts: Timestamp, latest: Timestamp)] = []
+    /// Streams and types first seen in this batch, with the numbers its rows use.
+    public var newStreams: [(id: UInt32, service: String, stream: String)] = []
+    public var newTypes: [(id: UInt32, name: String)] = []
     public init() {}
     public var isEmpty: Bool { events.isEmpty && duplicates.isEmpty && rejected.isEmpty && backwards.isEmpty }
     public var lineCount: Int { events.count + duplicates.count + rejected.count }
@@ -86,16 +90,75 @@ public struct ImportBatch: Sendable {
         return text.withUTF8 { store($0) }
     }
 
-    /// Adds an event whose JSON fields are given as text.
+    /// Adds an event whose JSON fields are given as text (its stream and type numbered by `registry`).
     public mutating func addEvent(line: Int, ts: Timestamp, id: String, service: String, stream: String, type: String,
-                                  tsRaw: String, data: String?, meta: String? = nil, extra: String? = nil) {
-        let i = store(id), sv = store(service), st = store(stream), ty = store(type)
-        let r = store(tsRaw)
+                                  tsRaw: String, data: String?, meta: String? = nil, extra: String? = nil,
+                                  registry: inout NameRegistry) {
+        let sid = registry.stream(service: service, stream: stream, batch: &self)
+        let tid = registry.type(type, batch: &self)
+        let i = store(id)
+        var canonical: [UInt8] = []
+        ts.writeQuotedRFC3339(to: &canonical)
+        let r = Array(tsRaw.utf8) == canonical ? nil : store(tsRaw)
         let d = data.map { store($0) }
         let m = meta.map { store($0) }
         let x = extra.map { store($0) }
-        events.append(StoredEventRow(line: line, ts: ts, id: i, service: sv, stream: st, type: ty,
-                                     tsRaw: r, data: d, meta: m, extra: x))
+        events.append(StoredEventRow(line: line, ts: ts, id: i, streamID: sid, typeID: tid, tsRaw: r, data: d, meta: m, extra: x))
+    }
+}
+
+/// Numbers streams and types as an import meets them (ids dense, in order of first sight).
+/// Names are compared as bytes.
+public struct NameRegistry: Sendable {
+    struct Key: Hashable, Sendable {
+        let bytes: [UInt8]
+        func hash(into hasher: inout Hasher) { hasher.combine(ContentHash.of(bytes)) }
+    }
+    private var streams: [Key: UInt32] = [:]
+    private var types: [Key: UInt32] = [:]
+    public private(set) var streamCount = 0
+    public private(set) var typeCount = 0
+
+    public init() {}
+
+    /// Resumes numbering after the names a store already has.
+    public init(streams names: [(service: String, stream: String)], types typeNames: [String]) {
+        streams.reserveCapacity(names.count)
+        for (s, t) in names { streams[NameRegistry.key(s, t)] = UInt32(streams.count) }
+        for t in typeNames { types[Key(bytes: Array(t.utf8))] = UInt32(types.count) }
+        streamCount = names.count
+        typeCount = typeNames.count
+    }
+
+    static func key(_ service: String, _ stream: String) -> Key {
+        var b: [UInt8] = []
+        b.reserveCapacity(service.utf8.count + stream.utf8.count + 4)
+        withUnsafeBytes(of: UInt32(service.utf8.count).littleEndian) { b.append(contentsOf: $0) }
+        b.append(contentsOf: service.utf8)
+        b.append(contentsOf: stream.utf8)
+        return Key(bytes: b)
+    }
+
+    public mutating func reserveCapacity(_ n: Int) { streams.reserveCapacity(streams.count + n) }
+
+    public mutating func stream(service: String, stream: String, batch: inout ImportBatch) -> UInt32 {
+        let k = NameRegistry.key(service, stream)
+        if let id = streams[k] { return id }
+        let id = UInt32(streamCount)
+        streams[k] = id
+        streamCount += 1
+        batch.newStreams.append((id, service, stream))
+        return id
+    }
+
+    public mutating func type(_ name: String, batch: inout ImportBatch) -> UInt32 {
+        let k = Key(bytes: Array(name.utf8))
+        if let id = types[k] { return id }
+        let id = UInt32(typeCount)
+        types[k] = id
+        typeCount += 1
+        batch.newTypes.append((id, name))
+        return id
     }
 }
 
@@ -109,11 +172,16 @@ public struct ImportSummary: Sendable, Equatable {
     public var linesRead: Int { accepted + duplicates + rejected }
 }
 
-/// A store of an imported log: the timeline (as an `EventSource`), the import's bookkeeping,
-/// and room for derived data. Every backend passes the same conformance suite.
-public protocol EventStore: AnyObject, Sendable, EventSource {
+/// A store of an imported log: the timeline (as an `EventSource`, events numbered by stream
+/// for the index), the import's bookkeeping, and the cache strategy's states. Every backend
+/// passes the same conformance suite.
+public protocol EventStore: AnyObject, Sendable, NumberedEventSource, CachedStateStore {
     /// A human-readable location (a path or a URL).
     var location: String { get }
+    /// The same while the store only grows; new when its timeline was rewritten.
+    func identity() throws -> String
+    /// Every stream's and type's name, by id.
+    func registry() throws -> (streams: [(service: String, stream: String)], types: [String])
 
     func checkpoint() throws -> ImportCheckpoint?
     /// Drops every event and all bookkeeping: a full re-import follows.

@@ -44,6 +44,10 @@ public final class JSONLImporter {
     public var onDiagnostic: (ImportDiagnostic) -> Void = { _ in }
     /// Called now and then with (bytes consumed, file size).
     public var onProgress: (Int64, Int64) -> Void = { _, _ in }
+    /// Gets every batch once the store committed it, in order (the index builds beside the import).
+    public var onCommitted: ((ImportBatch) throws -> Void)?
+    /// Numbers streams and types (resumed from the store's tables).
+    var registry = NameRegistry()
 
     public init(path: String, displayName: String? = nil, store: any EventStore, quarantinePath: String) {
         self.path = path
@@ -88,14 +92,25 @@ public final class JSONLImporter {
         return hash
     }
 
+    /// Called once the import knows what it will do — after a full import reset the store, or
+    /// where a resumed one continues — and before it reads a line.
+    public var beforeReading: ((ImportResult.Kind) throws -> Void)?
+
+    /// Whether the store already holds the file as it is now (nothing to read).
+    public func isUpToDate() throws -> Bool {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let id = try JSONLImporter.identity(of: path)
+        guard let c = try store.checkpoint(), c.format == format.rawValue else { return false }
+        return c.sourcePath == absolute && c.complete && c.sourceSize == id.size && c.sourceModified == id.modified && c.sourceInode == id.inode
+    }
+
     /// Brings the store up to date with the file: nothing, the new tail, or everything.
     public func run() throws -> ImportResult {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let id = try JSONLImporter.identity(of: path)
         var checkpoint = try store.checkpoint()
         if let c = checkpoint, c.format != format.rawValue { checkpoint = nil }
-        if let c = checkpoint, c.sourcePath == absolute, c.complete,
-           c.sourceSize == id.size, c.sourceModified == id.modified, c.sourceInode == id.inode {
+        if try isUpToDate() {
             return ImportResult(kind: .upToDate, summary: try store.summary(), bytesRead: 0,
                                 quarantinePath: FileManager.default.fileExists(atPath: quarantinePath) ? quarantinePath : nil)
         }
@@ -116,11 +131,14 @@ public final class JSONLImporter {
             let s = try store.summary()
             ingest = LogIngest(ids: try store.acceptedIDs(), latest: c.latest, accepted: s.accepted,
                                duplicates: s.duplicates, rejected: s.rejected, blank: c.blankLines, backwards: s.backwards)
+            let names = try store.registry()
+            registry = NameRegistry(streams: names.streams, types: names.types)
             cp = c
         } else {
             try store.reset()
             try truncateQuarantine(to: 0)
             ingest = LogIngest()
+            registry = NameRegistry()
             cp = ImportCheckpoint(sourcePath: absolute)
             cp.format = format.rawValue
         }
@@ -131,6 +149,7 @@ public final class JSONLImporter {
         cp.tail = false
 
         ingest.reserveCapacity(Int(min((id.size - cp.offset) / 160, 50_000_000)))
+        try beforeReading?(kind)
         let bytesRead = try readLines(from: &cp, ingest: &ingest, fileSize: id.size)
         if !cp.sorted || discarded {
             try store.restoreTimelineOrder()
@@ -203,7 +222,7 @@ public final class JSONLImporter {
         var quarantineLength = cp.quarantineLength
         var bytesRead: Int64 = 0
         var sinceProgress: Int64 = 0
-        let writer = BatchWriter(store: store)
+        let writer = BatchWriter(store: store, onCommitted: onCommitted)
         defer { writer.drain() }
 
         func commit() throws {
@@ -315,6 +334,8 @@ public final class JSONLImporter {
         }
     }
 
+    private var canonical: [UInt8] = []
+
     func handle(_ line: UnsafeBufferPointer<UInt8>, original: UnsafeBufferPointer<UInt8>, line number: Int,
                 ingest: inout LogIngest, batch: inout ImportBatch, sorted: inout Bool, quarantineLength: inout Int64) throws {
         let previousLatest = ingest.latest
@@ -324,9 +345,15 @@ public final class JSONLImporter {
         case .accepted(let parsed, let backwards):
             func keep(_ r: Range<Int>) -> Range<Int> { batch.store(UnsafeBufferPointer(rebasing: line[r])) }
             let extra = parsed.extra.map { batch.store($0) }
+            let streamID = registry.stream(service: parsed.service, stream: parsed.stream, batch: &batch)
+            let typeID = registry.type(parsed.type, batch: &batch)
+            // A ts written as its own RFC 3339 form is not kept twice.
+            canonical.removeAll(keepingCapacity: true)
+            parsed.ts.writeQuotedRFC3339(to: &canonical)
+            let raw = UnsafeBufferPointer(rebasing: line[parsed.tsRaw])
+            let tsRaw = raw.elementsEqual(canonical) ? nil : keep(parsed.tsRaw)
             batch.events.append(StoredEventRow(
-                line: number, ts: parsed.ts, id: batch.store(parsed.id), service: batch.store(parsed.service),
-                stream: batch.store(parsed.stream), type: batch.store(parsed.type), tsRaw: keep(parsed.tsRaw),
+                line: number, ts: parsed.ts, id: batch.store(parsed.id), streamID: streamID, typeID: typeID, tsRaw: tsRaw,
                 data: parsed.data.map(keep), meta: parsed.meta.map(keep), extra: extra))
             if backwards, let latest = previousLatest {
                 sorted = false
@@ -348,12 +375,16 @@ public final class JSONLImporter {
 /// At most two batches wait; the first failure stops further commits and is rethrown.
 final class BatchWriter: @unchecked Sendable {
     let store: any EventStore
+    let onCommitted: ((ImportBatch) throws -> Void)?
     let queue = DispatchQueue(label: "rewind.import.writer")
     let slots = DispatchSemaphore(value: 2)
     let lock = NSLock()
     var failure: (any Error)?
 
-    init(store: any EventStore) { self.store = store }
+    init(store: any EventStore, onCommitted: ((ImportBatch) throws -> Void)?) {
+        self.store = store
+        self.onCommitted = onCommitted
+    }
 
     func submit(_ batch: ImportBatch, checkpoint: ImportCheckpoint) throws {
         try rethrowFailure()
@@ -363,6 +394,7 @@ final class BatchWriter: @unchecked Sendable {
             guard lock.withLock({ failure == nil }) else { return }
             do {
                 try store.append(batch, checkpoint: checkpoint)
+                try onCommitted?(batch)
             } catch {
                 lock.withLock { failure = error }
             }

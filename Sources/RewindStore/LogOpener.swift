@@ -8,18 +8,83 @@ public struct OpenError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// An opened log: its store, and where its rules and quarantine live.
-public struct OpenedLog {
-    public var store: SQLiteStore
+/// An opened log: its store and timeline index (describing each other, the store's lock held
+/// shared), and where its rules and quarantine live.
+public final class OpenedLog {
+    public let store: SQLiteStore
+    public private(set) var index: TimelineIndex
+    public let lock: StoreLock
+    public let maintenance: IndexMaintenance
     /// The store was made from `sourcePath` by this opener (so it can be rebuilt from it).
     public var rebuildable: Bool { importResult != nil }
     /// The JSON Lines file the store was imported from, when known.
-    public var sourcePath: String?
-    public var rules: Rules
-    public var rulesPath: String?
+    public let sourcePath: String?
+    public let rules: Rules
+    public let rulesPath: String?
     /// The import that ran while opening (nil when LOG was a store file).
-    public var importResult: ImportResult?
-    public var displayName: String
+    public let importResult: ImportResult?
+    public let displayName: String
+
+    init(store: SQLiteStore, index: TimelineIndex, lock: StoreLock, maintenance: IndexMaintenance, sourcePath: String?,
+         rules: Rules, rulesPath: String?, importResult: ImportResult?, displayName: String) {
+        self.store = store
+        self.index = index
+        self.lock = lock
+        self.maintenance = maintenance
+        self.sourcePath = sourcePath
+        self.rules = rules
+        self.rulesPath = rulesPath
+        self.importResult = importResult
+        self.displayName = displayName
+    }
+
+    public var fold: Fold { maintenance.fold }
+
+    /// Rebuilds the index after damage was found in it (exclusive lock, then shared again).
+    public func rebuildIndex(waiting: () -> Void = {}) throws {
+        try lock.lock(.exclusive, waiting: waiting)
+        try? FileManager.default.removeItem(atPath: maintenance.path)
+        index = TimelineIndex(image: try maintenance.update())
+        try lock.lock(.shared, waiting: waiting)
+    }
+
+    /// Brings the index up to date after the store changed (this process imported more, or
+    /// compacted it); the caller holds the exclusive lock.
+    public func refreshIndex() throws {
+        index = TimelineIndex(image: try maintenance.update())
+    }
+
+    /// Follows a growing log (the explorer's follow mode): imports what was appended and extends
+    /// the index when no other process holds the store, then takes the newest index, which
+    /// another process may have extended too. Returns whether the timeline changed. Leaves the
+    /// lock unheld, as a long-running reader must.
+    public func follow() throws -> Bool {
+        if let source = sourcePath, rebuildable {
+            let importer = LogOpener.makeImporter(source, store: store, quarantine: LogOpener.quarantinePath(forLog: source),
+                                                  reporting: LogOpener.Reporting())
+            if try !importer.isUpToDate(), lock.tryLock(.exclusive) {
+                defer { lock.unlock() }
+                try LogOpener.importAndIndex(importer, maintenance: maintenance)
+            }
+        }
+        guard lock.tryLock(.shared) else { return false }
+        defer { lock.unlock() }
+        guard let latest = try maintenance.image(), try maintenance.status(of: latest) == .current else { return false }
+        guard latest.count != index.count || latest.identity != index.image.identity else { return false }
+        index = TimelineIndex(image: latest)
+        return true
+    }
+
+    /// The cache strategy over this log's index, its states kept in the store.
+    public func cache(budget: Int = 384 << 20) -> IndexCache {
+        let store = self.store
+        return IndexCache(index: index, rules: rules.fingerprint, budget: budget, store: store) { try store.event(at: $0).id }
+    }
+
+    /// The five strategies over this log.
+    public func strategies(cache: IndexCache? = nil) -> Strategies {
+        Strategies(index: index, cache: cache ?? self.cache(), replay: ReplayStrategy(source: store, fold: fold))
+    }
 }
 
 /// Resolves the LOG argument of every command (SPEC §6).
@@ -89,46 +154,110 @@ public enum LogOpener {
         }
     }
 
+    /// How an open reports what it waits for and builds.
+    public struct Reporting {
+        /// A message for the user ("waiting for another rewind process…", "building the index…").
+        public var notice: (String) -> Void = { _ in }
+        /// The store was damaged and is being rebuilt from the log.
+        public var damage: (String) -> Void = { _ in }
+        /// The index build's progress (events done, events in all).
+        public var indexProgress: (Int, Int) -> Void = { _, _ in }
+        /// Set up the importer (diagnostics, progress).
+        public var configure: (JSONLImporter) -> Void = { _ in }
+        public init() {}
+    }
+
     /// Opens LOG: a `.jsonl` file is imported into its store (once, then reused while the
-    /// file is unchanged; a file that only grew imports its new tail), a store file is
-    /// opened as it is.
+    /// file is unchanged; a file that only grew imports its new tail), a store file is opened
+    /// as it is; then the timeline index is built, extended or rebuilt until it describes the
+    /// store. Returns with the store's lock held shared. Another process importing or
+    /// indexing the same log is waited for (`reporting.notice` says so).
     public static func open(_ log: String, rulesPath explicitRules: String? = nil, storePath: String? = nil,
-                            onDamage: (String) -> Void = { _ in },
-                            configure: (JSONLImporter) -> Void = { _ in }) throws -> OpenedLog {
+                            reporting: Reporting = Reporting()) throws -> OpenedLog {
         if log.hasPrefix("postgres://") || log.hasPrefix("postgresql://") {
             throw OpenError("\(log): PostgreSQL stores are not supported by this build yet; import into a store file instead")
         }
         try checkReadableFile(log)
-        if SQLiteStore.isStoreFile(log) {
-            let store = try SQLiteStore(path: log)
-            let source = try store.checkpoint()?.sourcePath
-            let (rules, rulesFile) = try loadRules(explicit: explicitRules, besideLog: source ?? log)
-            return OpenedLog(store: store, sourcePath: source, rules: rules, rulesPath: rulesFile, importResult: nil, displayName: log)
-        }
-        let (rules, rulesFile) = try loadRules(explicit: explicitRules, besideLog: log)
-        var target = storePath ?? defaultStorePath(forLog: log)
-        var quarantine = quarantinePath(forLog: log)
-        if storePath == nil && !writableFolder(of: log) {
-            target = fallbackPath(for: log, suffix: ".rewind")
-            quarantine = fallbackPath(for: log, suffix: ".rejected.jsonl")
-        }
+        let isStore = SQLiteStore.isStoreFile(log)
+        var source: String? = isStore ? nil : log
         let store: SQLiteStore
-        do {
-            store = try SQLiteStore(path: target)
-        } catch where StoreError.isDamage(error) {
-            // The store is a cache of the log: a damaged one is rebuilt, never read.
-            onDamage("\(error)")
-            SQLiteStore.remove(at: target)
-            do { store = try SQLiteStore(path: target) } catch { throw OpenError("\(error)") }
-        } catch {
-            throw OpenError("\(error)")
+        let rules: Rules, rulesFile: String?
+        var quarantine = quarantinePath(forLog: log)
+        if isStore {
+            do { store = try SQLiteStore(path: log) } catch { throw OpenError("\(error)") }
+            source = try store.checkpoint()?.sourcePath
+            (rules, rulesFile) = try loadRules(explicit: explicitRules, besideLog: source ?? log)
+        } else {
+            (rules, rulesFile) = try loadRules(explicit: explicitRules, besideLog: log)
+            var target = storePath ?? defaultStorePath(forLog: log)
+            if storePath == nil && !writableFolder(of: log) {
+                target = fallbackPath(for: log, suffix: ".rewind")
+                quarantine = fallbackPath(for: log, suffix: ".rejected.jsonl")
+            }
+            do {
+                store = try SQLiteStore(path: target)
+            } catch where StoreError.isDamage(error) {
+                // The store is a cache of the log: a damaged (or outdated) one is rebuilt, never read.
+                reporting.damage("\(error)")
+                let lock = try StoreLock(store: target)
+                try lock.lock(.exclusive) { reporting.notice("\(log.escapingControlCharacters): waiting for another rewind process to finish with the store") }
+                SQLiteStore.remove(at: target)
+                try? FileManager.default.removeItem(atPath: IndexMaintenance.indexPath(forStore: target))
+                do { store = try SQLiteStore(path: target) } catch { throw OpenError("\(error)") }
+            } catch {
+                throw OpenError("\(error)")
+            }
         }
+        let lock = try StoreLock(store: store.location)
+        let maintenance = IndexMaintenance(store: store, fold: Fold(rules: rules))
+        maintenance.onProgress = reporting.indexProgress
+        maintenance.onNotice = reporting.notice
+        let waiting = { reporting.notice("\(log.escapingControlCharacters): waiting for another rewind process importing or indexing it") }
+        var result: ImportResult?
+        while true {
+            try lock.lock(.shared, waiting: waiting)
+            let importer = isStore ? nil : makeImporter(log, store: store, quarantine: quarantine, reporting: reporting)
+            if try importer?.isUpToDate() ?? true, let image = try? maintenance.image(), (try? maintenance.status(of: image)) == .current {
+                if let importer, result == nil { result = try importer.run() }  // up to date: reads nothing
+                return OpenedLog(store: store, index: TimelineIndex(image: image), lock: lock, maintenance: maintenance,
+                                 sourcePath: source, rules: rules, rulesPath: rulesFile, importResult: result, displayName: log)
+            }
+            try lock.lock(.exclusive, waiting: waiting)
+            if let importer {
+                let r = try importAndIndex(importer, maintenance: maintenance)
+                // An earlier import's summary stays the one reported when this one read nothing.
+                if result == nil || r.kind != .upToDate { result = r }
+            }
+            try maintenance.update()
+        }
+    }
+
+    /// Runs `importer` with the index built beside it (a fresh index for a full import, the
+    /// current one extended for a tail), then brings the index up to date. Hold the exclusive lock.
+    @discardableResult
+    public static func importAndIndex(_ importer: JSONLImporter, maintenance: IndexMaintenance) throws -> ImportResult {
+        var pipeline: IndexPipeline?
+        importer.beforeReading = { kind in
+            pipeline = kind == .full ? try maintenance.freshPipeline() : try maintenance.pipeline()
+            if let p = pipeline { importer.onCommitted = { p.submit($0) } }
+        }
+        let result = try importer.run()
+        if let pipeline {
+            let store = maintenance.store
+            let count = try store.eventCount()
+            _ = try pipeline.finish(lastEventID: count > 0 ? try store.event(at: count - 1).id : "")
+        }
+        try maintenance.update()
+        return result
+    }
+
+    static func makeImporter(_ log: String, store: SQLiteStore, quarantine: String, reporting: Reporting) -> JSONLImporter {
         let importer = JSONLImporter(path: log, store: store, quarantinePath: quarantine)
-        if let previous = try store.checkpoint(), let format = LogFormat(rawValue: previous.format) {
+        if let previous = try? store.checkpoint(), let format = LogFormat(rawValue: previous.format) {
             importer.format = format  // keep the format a previous `rewind import --format` chose
         }
-        configure(importer)
-        let result = try importer.run()
-        return OpenedLog(store: store, sourcePath: log, rules: rules, rulesPath: rulesFile, importResult: result, displayName: log)
+        reporting.configure(importer)
+        return importer
     }
 }
+

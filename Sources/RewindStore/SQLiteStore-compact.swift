@@ -24,22 +24,21 @@ public struct CompactionPlan: Sendable {
 
 extension SQLiteStore {
     /// Plans compacting every whole UTC day before `date`.
-    public func compactionPlan(before date: Timestamp, derived: SQLiteDerivedData) throws -> CompactionPlan {
-        let days = try derived.squashedDays().filter { $0.end > $0.first && $0.day < date.utcDay }
+    public func compactionPlan(before date: Timestamp, index: TimelineIndex) throws -> CompactionPlan {
+        let days = index.days.filter { !$0.open && $0.end > $0.first && $0.day < date.utcDay }
         let end = days.last?.end ?? 0
         var events: [String: Int] = [:], squashed: [String: Int] = [:]
         try queue.read { db in
-            for row in try Row.fetchAll(db, sql: "SELECT service, COUNT(*) FROM events WHERE pos < ? GROUP BY service", arguments: [end]) {
+            for row in try Row.fetchAll(db, sql: """
+                SELECT s.service, COUNT(*) FROM events e JOIN streams s ON s.id = e.stream WHERE e.pos < ? GROUP BY s.service
+                """, arguments: [end]) {
                 events[row[0]] = row[1]
             }
-            let dayList = days.map { String($0.day) }.joined(separator: ",")
-            if !dayList.isEmpty {
-                for row in try Row.fetchAll(db, sql: "SELECT service, COUNT(*) FROM day_changes WHERE day IN (\(dayList)) GROUP BY service") {
-                    squashed[row[0]] = row[1]
-                }
-            }
         }
-        let services = events.keys.sorted().map {
+        for day in days {
+            for id in index.streams(changedIn: day.first..<day.end) { squashed[try index.streamKey(id).service, default: 0] += 1 }
+        }
+        let services = events.keys.sorted(by: StreamOrder.less).map {
             CompactionPlan.ServiceLoss(service: $0, events: events[$0]!, squashed: squashed[$0] ?? 0)
         }
         return CompactionPlan(before: date, end: end, days: days.count, services: services)
@@ -48,23 +47,24 @@ extension SQLiteStore {
     /// Rewrites the store: the events of the planned days become one squashed event per stream
     /// and day, whose data is the stream's document at the end of that day. Replay then reaches
     /// exactly the same state at every day's end and after; the intermediate states are gone.
-    public func compact(_ plan: CompactionPlan, derived: SQLiteDerivedData) throws {
+    /// The store gets a new identity (its index is rebuilt).
+    public func compact(_ plan: CompactionPlan, index: TimelineIndex) throws {
         guard plan.end > 0 else { return }
         // Gather the replacement events first (reads), then rewrite in one transaction.
-        var rows: [(line: Int, ts: Int64, id: String, service: String, stream: String, tsRaw: String, data: String, meta: String)] = []
-        for day in try derived.squashedDays() where day.end <= plan.end && day.end > day.first {
-            var last: [StreamKey: (line: Int, ts: Int64, count: Int)] = [:]
-            try forEachEvent(in: day.first..<day.end) { e in
-                let key = StreamKey(service: e.service, stream: e.stream)
-                last[key] = (e.line, e.ts.nanoseconds, (last[key]?.count ?? 0) + 1)
+        var rows: [(line: Int, ts: Int64, id: String, stream: UInt32, data: String, meta: String)] = []
+        for day in index.days where !day.open && day.end <= plan.end && day.end > day.first {
+            var last: [UInt32: (line: Int, ts: Int64, count: Int)] = [:]
+            try forEachNumberedEvent(in: day.first..<day.end) { e, id in
+                last[id] = (e.line, e.ts.nanoseconds, (last[id]?.count ?? 0) + 1)
             }
-            let date = String(Timestamp(nanoseconds: day.day * 86_400_000_000_000).rfc3339.prefix(10))
-            try derived.forEachDayChange(day: day.day) { key, doc in
-                let info = last[key]!
-                var meta: [String: JSONValue] = ["rewind": .string("squashed"), "day": .string(date), "events": .int(Int64(info.count))]
+            let end = index.state(atEndOf: day)
+            for id in last.keys.sorted() {
+                let info = last[id]!, key = try index.streamKey(id)
+                let doc = index.document(end.value(id))
+                try index.image.check()
+                var meta: [String: JSONValue] = ["rewind": .string("squashed"), "day": .string(day.date), "events": .int(Int64(info.count))]
                 if doc == nil { meta["deleted"] = .bool(true) }
-                rows.append((info.line, info.ts, "rewind-squash:\(date):\(key.service)/\(key.stream)", key.service, key.stream,
-                             JSONValue.string(Timestamp(nanoseconds: info.ts).rfc3339).jsonText,
+                rows.append((info.line, info.ts, "rewind-squash:\(day.date):\(key.service)/\(key.stream)", id,
                              (doc ?? .emptyObject).jsonText, JSONValue.object(meta).jsonText))
             }
         }
@@ -74,16 +74,19 @@ extension SQLiteStore {
                 WHERE pos < ? AND id NOT LIKE 'rewind-squash:%'
                 """, arguments: [plan.end])
             try db.execute(sql: "DELETE FROM events WHERE pos < ?", arguments: [plan.end])
+            var type = try Int64.fetchOne(db, sql: "SELECT id FROM types WHERE name = 'Squashed'")
+            if type == nil {
+                type = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id) + 1, 0) FROM types")
+                try db.execute(sql: "INSERT INTO types VALUES (?, 'Squashed')", arguments: [type])
+            }
             let insert = try db.makeStatement(sql: """
-                INSERT INTO events (pos, line, ts, id, service, stream, type, ts_raw, data, meta, extra)
-                VALUES (?, ?, ?, ?, ?, ?, 'Squashed', ?, ?, ?, NULL)
+                INSERT INTO events (pos, line, ts, id, stream, type, ts_raw, data, meta, extra)
+                VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL)
                 """)
             for (i, r) in rows.enumerated() {
-                try insert.execute(arguments: [-1 - i, r.line, r.ts, r.id, r.service, r.stream, r.tsRaw, r.data, r.meta])
+                try insert.execute(arguments: [-1 - i, r.line, r.ts, r.id, Int64(r.stream), type, r.data, r.meta])
             }
-            for table in ["transitions", "days", "day_changes", "keyframes", "derived_meta", "cached_states", "index_cache"] {
-                try db.execute(sql: "DELETE FROM \(table)")
-            }
+            try SQLiteStore.renew(db)
         }
         try restoreTimelineOrder()
     }

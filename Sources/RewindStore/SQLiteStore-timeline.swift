@@ -1,6 +1,32 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 import RewindCore
+
+/// Stream and type names by id, read from the store once and shared by every read of it.
+final class NameCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var streams: [(service: String, stream: String)] = []
+    private var types: [String] = []
+
+    func clear() { lock.withLock { streams = []; types = [] } }
+
+    /// The names, with at least every stream below `streamCount` and every type below `typeCount`
+    /// (reading the rows added since the last call).
+    func snapshot(_ db: Database, streams needed: Int, types neededTypes: Int)
+        throws -> (streams: [(service: String, stream: String)], types: [String]) {
+        try lock.withLock {
+            if streams.count < needed {
+                let rows = try Row.fetchCursor(db, sql: "SELECT service, stream FROM streams WHERE id >= ? ORDER BY id", arguments: [streams.count])
+                while let row = try rows.next() { streams.append((row[0], row[1])) }
+            }
+            if types.count < neededTypes {
+                types = try String.fetchAll(db, sql: "SELECT name FROM types ORDER BY id")
+            }
+            return (streams, types)
+        }
+    }
+}
 
 /// The timeline read straight from the `events` table.
 extension SQLiteStore {
@@ -35,16 +61,39 @@ extension SQLiteStore {
         try forEachEvent(in: range, partition: 0, of: 1, body)
     }
 
+    public func forEachNumberedEvent(in range: Range<Int>, _ body: (Event, UInt32) throws -> Void) throws {
+        try read(range, partition: 0, of: 1, body)
+    }
+
+    public func streamNames(from id: Int) throws -> [(service: String, stream: String)] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT service, stream FROM streams WHERE id >= ? ORDER BY id", arguments: [id]).map { ($0[0], $0[1]) }
+        }
+    }
+
     /// Each partition reads on a connection of its own, so partitions run in parallel; rows of
     /// other partitions are skipped before anything is decoded.
     @discardableResult
     public func forEachEvent(in range: Range<Int>, partition: Int, of partitions: Int, _ body: (Event) throws -> Void) throws -> Int {
+        try read(range, partition: partition, of: partitions) { e, _ in try body(e) }
+    }
+
+    @discardableResult
+    func read(_ range: Range<Int>, partition: Int, of partitions: Int, _ body: (Event, UInt32) throws -> Void) throws -> Int {
         guard !range.isEmpty else { return 0 }
         let connection = partition == 0 ? queue : try reader(partition)
         return try connection.read { db in
-            let statement = try db.makeStatement(sql: """
-                SELECT id, ts, ts_raw, service, stream, type, data, meta, extra, line
-                FROM events WHERE pos >= ? AND pos < ? ORDER BY pos
+            // Few events: their streams' names by id, joined; many: every name, once.
+            let joined = range.count <= 4096
+            let names = joined ? nil : try self.names.snapshot(
+                db, streams: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(id) + 1, 0) FROM streams") ?? 0,
+                types: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(id) + 1, 0) FROM types") ?? 0)
+            let statement = try db.makeStatement(sql: joined ? """
+                SELECT e.id, e.ts, e.ts_raw, e.stream, e.type, e.data, e.meta, e.extra, e.line, s.service, s.stream, t.name
+                FROM events e JOIN streams s ON s.id = e.stream JOIN types t ON t.id = e.type
+                WHERE e.pos >= ? AND e.pos < ? ORDER BY e.pos
+                """ : """
+                SELECT id, ts, ts_raw, stream, type, data, meta, extra, line FROM events WHERE pos >= ? AND pos < ? ORDER BY pos
                 """)
             let s = statement.sqliteStatement
             sqlite3_bind_int64(s, 1, Int64(range.lowerBound))
@@ -58,12 +107,20 @@ extension SQLiteStore {
                     throw StoreError("\(location): read failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))",
                                      isDamage: rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
                 }
-                if partitions > 1, let service = SQLiteStore.columnBytes(s, 3), let stream = SQLiteStore.columnBytes(s, 4),
-                   StreamPartition.of(service: service, stream: stream, count: partitions) != partition {
-                    continue
+                let streamID = Int(sqlite3_column_int64(s, 3)), typeID = Int(sqlite3_column_int64(s, 4))
+                let service: String, stream: String, type: String
+                if let names {
+                    guard streamID >= 0, streamID < names.streams.count, typeID >= 0, typeID < names.types.count else {
+                        throw StoreError("\(location): an event names a stream or type that is not in the store", isDamage: true)
+                    }
+                    (service, stream) = names.streams[streamID]
+                    type = names.types[typeID]
+                } else {
+                    (service, stream, type) = (SQLiteStore.columnString(s, 9), SQLiteStore.columnString(s, 10), SQLiteStore.columnString(s, 11))
                 }
-                let event = try SQLiteStore.decodeEvent(s, bytes: &bytes, location: location)
-                try body(event)
+                if partitions > 1, StreamPartition.of(service: service, stream: stream, count: partitions) != partition { continue }
+                let event = try SQLiteStore.decodeEvent(s, service: service, stream: stream, type: type, bytes: &bytes, location: location)
+                try body(event, UInt32(streamID))
             }
             return bytes
         }
@@ -86,28 +143,34 @@ extension SQLiteStore {
         return String(decoding: b, as: UTF8.self)
     }
 
-    static func decodeEvent(_ s: OpaquePointer, bytes: inout Int, location: String) throws -> Event {
+    static func decodeEvent(_ s: OpaquePointer, service: String, stream: String, type: String, bytes: inout Int,
+                            location: String) throws -> Event {
         func json(_ i: Int32) throws -> JSONValue? {
             guard let b = columnBytes(s, i) else { return nil }
             bytes += b.count
             do throws(JSONParseError) {
                 return try JSONParser.parse(b)
             } catch {
-                throw StoreError("\(location): a stored JSON value is damaged (\(error))")
+                throw StoreError("\(location): a stored JSON value is damaged (\(error))", isDamage: true)
             }
         }
         let id = columnString(s, 0)
-        let service = columnString(s, 3)
-        let stream = columnString(s, 4)
-        let type = columnString(s, 5)
-        bytes += id.utf8.count + service.utf8.count + stream.utf8.count + type.utf8.count + 16
+        bytes += id.utf8.count + 24
         func text(_ i: Int32) -> String? {
             guard let b = columnBytes(s, i) else { return nil }
             bytes += b.count
             return String(decoding: b, as: UTF8.self)
         }
-        return Event(id: id, ts: Timestamp(nanoseconds: sqlite3_column_int64(s, 1)), tsText: text(2) ?? "null",
-                     service: service, stream: stream, type: type, data: try json(6) ?? .emptyObject,
-                     metaText: text(7), extraText: text(8), line: Int(sqlite3_column_int64(s, 9)))
+        let ts = Timestamp(nanoseconds: sqlite3_column_int64(s, 1))
+        let tsText: String
+        if let raw = text(2) {
+            tsText = raw
+        } else {
+            var quoted: [UInt8] = []
+            ts.writeQuotedRFC3339(to: &quoted)
+            tsText = String(decoding: quoted, as: UTF8.self)
+        }
+        return Event(id: id, ts: ts, tsText: tsText, service: service, stream: stream, type: type, data: try json(5) ?? .emptyObject,
+                     metaText: text(6), extraText: text(7), line: Int(sqlite3_column_int64(s, 8)))
     }
 }

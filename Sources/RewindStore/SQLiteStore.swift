@@ -8,9 +8,12 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public var message: String
     /// The store file is damaged (SQLite reports corruption, or the file is shorter than it says).
     public var isDamage: Bool
-    public init(_ message: String, isDamage: Bool = false) {
+    /// A store of an older format (rebuilt from its log like a damaged one).
+    public var isOutdated: Bool
+    public init(_ message: String, isDamage: Bool = false, isOutdated: Bool = false) {
         self.message = message
         self.isDamage = isDamage
+        self.isOutdated = isOutdated
     }
     public var description: String { message }
 
@@ -29,12 +32,18 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 ///
 /// `events.pos` is the timeline position and the table's rowid, so reading a range of the
 /// timeline is a rowid range scan and appending is always at the right edge of the b-tree.
+/// Service, stream and type names are kept once (`streams`, `types`) and events name them by
+/// number; a `ts` written exactly as its RFC 3339 form is not kept twice (`ts_raw` NULL).
+/// The store only grows while its `identity` stays the same: a rewrite of the timeline (a new
+/// import, events re-ordered, compaction) gives it a new one, and the index built for the old
+/// one is rebuilt.
 public final class SQLiteStore: EventStore {
     public let location: String
     let queue: DatabaseQueue
     let configuration: Configuration
     private let readersLock = NSLock()
     nonisolated(unsafe) private var readers: [Int: DatabaseQueue] = [:]
+    let names = NameCache()
 
     /// A read-only connection for a replay partition other than 0.
     func reader(_ partition: Int) throws -> DatabaseQueue {
@@ -48,7 +57,11 @@ public final class SQLiteStore: EventStore {
         }
     }
 
-    /// Opens (creating if needed) the store at `path`.
+    /// The schema this build writes; a store of another is not read (it is rebuilt from its log).
+    static let schema = "rewind-store-2"
+
+    /// Opens (creating if needed) the store at `path`. A database that is not a rewind store is
+    /// refused and left untouched.
     public init(path: String) throws {
         location = path
         var config = Configuration()
@@ -58,11 +71,22 @@ public final class SQLiteStore: EventStore {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = OFF; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA page_size = 16384")
         }
-        config.busyMode = .timeout(30)
+        config.busyMode = .timeout(60)
         configuration = config
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
-            _ = try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = TRUNCATE") }
+            let tables = try queue.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
+            if !tables.isEmpty {
+                guard tables.contains("grdb_migrations"), tables.contains("import_state") else {
+                    throw StoreError("\(path): not a rewind store (a database with other tables); give a .jsonl log or a store made by rewind import")
+                }
+                let applied = try queue.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
+                guard applied.contains(SQLiteStore.schema) else {
+                    throw StoreError("\(path): a store of an older rewind (re-import the log)", isDamage: true, isOutdated: true)
+                }
+            } else {
+                _ = try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = TRUNCATE") }
+            }
             try SQLiteStore.migrator.migrate(queue)
         } catch let error as DatabaseError {
             throw StoreError("\(path): not a usable rewind store (\(error.message ?? "\(error)"))",
@@ -97,21 +121,23 @@ public final class SQLiteStore: EventStore {
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
-        m.registerMigration("v1") { db in
+        m.registerMigration(SQLiteStore.schema) { db in
             try db.execute(sql: """
                 CREATE TABLE events (
                     pos INTEGER PRIMARY KEY,      -- timeline position, 0-based
                     line INTEGER NOT NULL,        -- 1-based line in the source
                     ts INTEGER NOT NULL,          -- nanoseconds since the epoch
                     id TEXT NOT NULL,
-                    service TEXT NOT NULL,
-                    stream TEXT NOT NULL,
-                    type TEXT NOT NULL,
-                    ts_raw TEXT NOT NULL,         -- the ts value as written (JSON)
+                    stream INTEGER NOT NULL,      -- streams.id
+                    type INTEGER NOT NULL,        -- types.id
+                    ts_raw TEXT,                  -- the ts value as written (JSON); NULL: its RFC 3339 string
                     data TEXT,                    -- JSON as written; NULL when absent
                     meta TEXT,
                     extra TEXT                    -- other top-level fields, as one JSON object
                 );
+                CREATE TABLE streams (id INTEGER PRIMARY KEY, service TEXT NOT NULL, stream TEXT NOT NULL);
+                CREATE TABLE types (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+                CREATE TABLE store_meta (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), identity TEXT NOT NULL);
                 CREATE TABLE duplicates (line INTEGER PRIMARY KEY, id TEXT NOT NULL, first_line INTEGER NOT NULL);
                 CREATE TABLE rejected (line INTEGER PRIMARY KEY, reason TEXT NOT NULL);
                 CREATE TABLE backwards (line INTEGER PRIMARY KEY, ts INTEGER NOT NULL, latest INTEGER NOT NULL);
@@ -124,58 +150,28 @@ public final class SQLiteStore: EventStore {
                     sorted INTEGER NOT NULL, blank_lines INTEGER NOT NULL, tail INTEGER NOT NULL, complete INTEGER NOT NULL,
                     format TEXT NOT NULL DEFAULT 'jsonl'
                 );
-                -- Derived data (hydration strategies). Rows carry the rules fingerprint and
-                -- the strategy version that wrote them, and a hash of their content.
-                CREATE TABLE keyframes (
-                    strategy TEXT NOT NULL, pos INTEGER NOT NULL, rules TEXT NOT NULL, version INTEGER NOT NULL,
-                    state BLOB NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (strategy, pos)
-                );
+                -- Ids of events that `squash --compact` replaced: a later re-delivery of one of them is
+                -- still a duplicate, though the event itself is gone.
+                CREATE TABLE compacted_ids (id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID;
+                -- The cache strategy's states (`CachedStateRow`): every column is covered by `hash`.
                 CREATE TABLE cached_states (
                     pos INTEGER PRIMARY KEY, rules TEXT NOT NULL, version INTEGER NOT NULL,
-                    state BLOB NOT NULL, hash TEXT NOT NULL, created INTEGER NOT NULL
+                    last_id TEXT NOT NULL, changes BLOB NOT NULL, hash TEXT NOT NULL
                 );
                 """)
-        }
-        m.registerMigration("v2-derived") { db in
-            try db.execute(sql: """
-                CREATE TABLE derived_meta (
-                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1), rules TEXT NOT NULL,
-                    version INTEGER NOT NULL, events INTEGER NOT NULL, complete INTEGER NOT NULL
-                );
-                CREATE TABLE transitions (
-                    pos INTEGER PRIMARY KEY, service TEXT NOT NULL, stream TEXT NOT NULL,
-                    before TEXT, after TEXT,              -- the stream's document; NULL = none
-                    irreversible INTEGER NOT NULL, event_id TEXT NOT NULL, line INTEGER NOT NULL, type TEXT NOT NULL
-                );
-                CREATE TABLE days (day INTEGER PRIMARY KEY, first INTEGER NOT NULL, end INTEGER NOT NULL);
-                CREATE TABLE day_changes (
-                    day INTEGER NOT NULL, service TEXT NOT NULL, stream TEXT NOT NULL, doc TEXT,
-                    PRIMARY KEY (day, service, stream)
-                ) WITHOUT ROWID;
-                """)
-        }
-        m.registerMigration("v3-derived-head") { db in
-            // The id of the last event the derived data covers: a log that only grew keeps it.
-            try db.execute(sql: "ALTER TABLE derived_meta ADD COLUMN head TEXT")
-        }
-        m.registerMigration("v4-index-cache") { db in
-            // The cache strategy's states over the in-memory index (`IndexedStateCache`): each the
-            // differences from the index keyframe before it. `last_id` is the id of the event at
-            // pos - 1: a timeline that changed before pos no longer matches, and the row is dropped.
-            try db.execute(sql: """
-                CREATE TABLE index_cache (
-                    pos INTEGER PRIMARY KEY, rules TEXT NOT NULL, version INTEGER NOT NULL,
-                    keyframe_interval INTEGER NOT NULL, last_id TEXT NOT NULL, hash TEXT NOT NULL,
-                    changes BLOB NOT NULL
-                )
-                """)
-        }
-        m.registerMigration("v5-compacted-ids") { db in
-            // Ids of events that `squash --compact` replaced: a later re-delivery of one of them is
-            // still a duplicate, though the event itself is gone.
-            try db.execute(sql: "CREATE TABLE compacted_ids (id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
+            try db.execute(sql: "INSERT INTO store_meta VALUES (1, ?)", arguments: [UUID().uuidString])
         }
         return m
+    }
+
+    /// The store's identity: the same while the store only grows.
+    public func identity() throws -> String {
+        try queue.read { db in try String.fetchOne(db, sql: "SELECT identity FROM store_meta") ?? "" }
+    }
+
+    /// Gives the store a new identity (its timeline was rewritten).
+    static func renew(_ db: Database) throws {
+        try db.execute(sql: "UPDATE store_meta SET identity = ?", arguments: [UUID().uuidString])
     }
 
     // MARK: bookkeeping
@@ -208,28 +204,39 @@ public final class SQLiteStore: EventStore {
 
     public func reset() throws {
         try queue.write { db in
-            for table in ["events", "duplicates", "rejected", "backwards", "import_state", "keyframes", "cached_states",
-                          "derived_meta", "transitions", "days", "day_changes", "index_cache", "compacted_ids"] {
+            for table in ["events", "streams", "types", "duplicates", "rejected", "backwards", "import_state",
+                          "cached_states", "compacted_ids"] {
                 try db.execute(sql: "DELETE FROM \(table)")
             }
+            try SQLiteStore.renew(db)
         }
+        names.clear()
     }
 
     public func discardLines(after line: Int) throws {
         try queue.write { db in
+            let removed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE line > ?", arguments: [line]) ?? 0
             for table in ["events", "duplicates", "rejected", "backwards"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE line > ?", arguments: [line])
             }
+            // Streams and types the removed events introduced stay: ids are never reused.
+            _ = removed
         }
     }
 
     public func append(_ batch: ImportBatch, checkpoint: ImportCheckpoint) throws {
         try queue.write { db in
+            for s in batch.newStreams {
+                try db.execute(sql: "INSERT INTO streams VALUES (?, ?, ?)", arguments: [s.id, s.service, s.stream])
+            }
+            for t in batch.newTypes {
+                try db.execute(sql: "INSERT INTO types VALUES (?, ?)", arguments: [t.id, t.name])
+            }
             if !batch.events.isEmpty {
                 var next = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(pos) + 1, 0) FROM events") ?? 0
                 let statement = try db.makeStatement(sql: """
-                    INSERT INTO events (pos, line, ts, id, service, stream, type, ts_raw, data, meta, extra)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO events (pos, line, ts, id, stream, type, ts_raw, data, meta, extra)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 let s = statement.sqliteStatement
                 try batch.arena.withUnsafeBufferPointer { arena in
@@ -238,13 +245,12 @@ public final class SQLiteStore: EventStore {
                     sqlite3_bind_int64(s, 2, Int64(row.line))
                     sqlite3_bind_int64(s, 3, row.ts.nanoseconds)
                     SQLiteStore.bind(s, 4, arena, row.id)
-                    SQLiteStore.bind(s, 5, arena, row.service)
-                    SQLiteStore.bind(s, 6, arena, row.stream)
-                    SQLiteStore.bind(s, 7, arena, row.type)
-                    SQLiteStore.bind(s, 8, arena, row.tsRaw)
-                    SQLiteStore.bind(s, 9, arena, row.data)
-                    SQLiteStore.bind(s, 10, arena, row.meta)
-                    SQLiteStore.bind(s, 11, arena, row.extra)
+                    sqlite3_bind_int64(s, 5, Int64(row.streamID))
+                    sqlite3_bind_int64(s, 6, Int64(row.typeID))
+                    SQLiteStore.bind(s, 7, arena, row.tsRaw)
+                    SQLiteStore.bind(s, 8, arena, row.data)
+                    SQLiteStore.bind(s, 9, arena, row.meta)
+                    SQLiteStore.bind(s, 10, arena, row.extra)
                     let rc = sqlite3_step(s)
                     sqlite3_reset(s)
                     guard rc == SQLITE_DONE else {
@@ -278,29 +284,50 @@ public final class SQLiteStore: EventStore {
     }
 
     /// Rebuilds `events` so that `pos` runs 0, 1, 2, … in (ts, line) order. Only needed
-    /// after backwards timestamps or discarded rows; an ordered import appends in place.
+    /// after backwards timestamps or discarded rows; an ordered import appends in place. The
+    /// store gets a new identity when any position changed.
     public func restoreTimelineOrder() throws {
         try queue.write { db in
+            let moved = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM (SELECT pos, row_number() OVER (ORDER BY ts, line) - 1 AS wanted FROM events) WHERE pos != wanted
+                """) ?? 0
+            guard moved > 0 else { return }
             try db.execute(sql: """
                 CREATE TABLE events_ordered (
                     pos INTEGER PRIMARY KEY, line INTEGER NOT NULL, ts INTEGER NOT NULL, id TEXT NOT NULL,
-                    service TEXT NOT NULL, stream TEXT NOT NULL, type TEXT NOT NULL, ts_raw TEXT NOT NULL,
-                    data TEXT, meta TEXT, extra TEXT);
+                    stream INTEGER NOT NULL, type INTEGER NOT NULL, ts_raw TEXT, data TEXT, meta TEXT, extra TEXT);
                 INSERT INTO events_ordered
-                    SELECT row_number() OVER (ORDER BY ts, line) - 1, line, ts, id, service, stream, type, ts_raw, data, meta, extra
+                    SELECT row_number() OVER (ORDER BY ts, line) - 1, line, ts, id, stream, type, ts_raw, data, meta, extra
                     FROM events ORDER BY ts, line;
                 DROP TABLE events;
                 ALTER TABLE events_ordered RENAME TO events;
+                DELETE FROM cached_states;
                 """)
+            try SQLiteStore.renew(db)
         }
     }
 
+    /// id → line of every accepted event (and of every event compaction replaced).
     public func acceptedIDs() throws -> [String: Int] {
         try queue.read { db in
             var ids: [String: Int] = [:]
             let rows = try Row.fetchCursor(db, sql: "SELECT id, line FROM events UNION ALL SELECT id, line FROM compacted_ids")
             while let row = try rows.next() { ids[row[0]] = row[1] }
             return ids
+        }
+    }
+
+    /// Every stream's names and every type's name, by id (to resume numbering them).
+    public func registry() throws -> (streams: [(service: String, stream: String)], types: [String]) {
+        try queue.read { db in
+            var streams: [(String, String)] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, service, stream FROM streams ORDER BY id")
+            while let row = try rows.next() {
+                guard row[0] as Int == streams.count else { throw StoreError("\(location): the stream table has a gap", isDamage: true) }
+                streams.append((row[1], row[2]))
+            }
+            let types = try String.fetchAll(db, sql: "SELECT name FROM types ORDER BY id")
+            return (streams, types)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RewindTestSupport
 @testable import RewindCore
 
 func event(_ id: String, _ ts: String, _ service: String, _ stream: String, _ type: String,

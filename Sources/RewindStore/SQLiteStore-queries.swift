@@ -1,7 +1,7 @@
 import GRDB
 import RewindCore
 
-/// Queries the explorer's timeline scrubber needs.
+/// Queries the explorer needs: the scrubber's density and markers, search.
 extension SQLiteStore {
     /// Events per bucket over the timeline's time span (`buckets` equal slices).
     public func density(buckets: Int) throws -> [Int] {
@@ -47,22 +47,15 @@ extension SQLiteStore {
     }
 }
 
-extension SQLiteDerivedData {
-    /// Timeline indices of irreversible events.
-    public func irreversibleIndices() throws -> [Int] {
-        try store.queue.read { db in try Int.fetchAll(db, sql: "SELECT pos FROM transitions WHERE irreversible = 1 ORDER BY pos") }
-    }
-}
-
 extension SQLiteStore {
     /// Timeline indices of the events `query` matches (at most `limit`). Every value is bound as
     /// a parameter: text typed by a user or read from a log never becomes SQL.
     public func search(_ query: EventQuery, limit: Int = 100_000) throws -> [Int] {
         var clauses: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
-        if let s = query.service { clauses.append("service = ?"); arguments.append(s) }
-        if let s = query.stream { clauses.append("stream = ?"); arguments.append(s) }
-        if let t = query.type { clauses.append("type = ?"); arguments.append(t) }
+        if let s = query.service { clauses.append("stream IN (SELECT id FROM streams WHERE service = ?)"); arguments.append(s) }
+        if let s = query.stream { clauses.append("stream IN (SELECT id FROM streams WHERE stream = ?)"); arguments.append(s) }
+        if let t = query.type { clauses.append("type IN (SELECT id FROM types WHERE name = ?)"); arguments.append(t) }
         for w in query.words {
             clauses.append("(instr(COALESCE(data, ''), ?) > 0 OR instr(COALESCE(meta, ''), ?) > 0 OR instr(id, ?) > 0)")
             arguments += [w, w, w]

@@ -1,0 +1,445 @@
+/// The one engine: the timeline index of a store, opened from its file (`IndexImage`), and the
+/// ways of reaching a point in time through it (SPEC §5, replay aside):
+///
+/// - diff: the nearest persisted map at or before T, then the diffs of the events after it;
+/// - undo: the nearest persisted map after T (or the head), then each event's inverse backwards,
+///   listing the irreversible events crossed;
+/// - squash: the days before T, each laid over the last as the nodes it changed, then that
+///   day's events;
+/// - cache: `IndexCache` — the nearest cached state at or before T, then the diffs after it.
+///
+/// A reached state is a `VersionMap`; documents are read (and inflated) only when asked for,
+/// through a `StateView`.
+public final class TimelineIndex: @unchecked Sendable {
+    public let image: IndexImage
+    /// Stream ids beyond the sorted record, in (service, stream) order (sorted on open).
+    private lazy var unsortedTail: [UInt32] = sortTail()
+
+    public init(image: IndexImage) { self.image = image }
+
+    public var count: Int { image.count }
+    public var streamCount: Int { image.streamCount }
+    public var dayCount: Int { image.days.count + (image.directory.openDay == nil ? 0 : 1) }
+
+    /// The state after every event.
+    public var head: VersionMap { image.map(image.directory.head) }
+
+    /// An empty state (of this index's image).
+    public var empty: VersionMap { VersionMap(image: image) }
+
+    // MARK: events
+
+    /// The stream of the event at `position`.
+    public func stream(at position: Int) -> UInt32 { image.event(position).stream }
+
+    public func isIrreversible(_ position: Int) -> Bool { image.event(position).flags & IndexFormat.irreversible != 0 }
+
+    /// The version the event at `position` leaves its stream at.
+    @inline(__always) func versionAfter(_ position: Int, flags: UInt8) -> UInt32 {
+        StreamVersion.make(position: position, hasDocument: flags & IndexFormat.hasDocument != 0)
+    }
+
+    /// Positions of irreversible events in `range`, ascending.
+    public func irreversible(in range: Range<Int>) -> [Int] {
+        var out: [Int] = []
+        image.forEachChunk(in: range) { c, r in
+            for i in r where c.flags[i] & IndexFormat.irreversible != 0 { out.append(c.first + i) }
+        }
+        return out
+    }
+
+    /// The next event of `stream` at or after `position` (nil: none).
+    public func nextEvent(of stream: UInt32, from position: Int) -> Int? {
+        var found: Int?
+        var p = max(0, position)
+        while p < count && found == nil {
+            let end = min(count, p + 65_536)
+            image.forEachChunk(in: p..<end) { c, r in
+                guard found == nil else { return }
+                for i in r where c.streams[i] == stream { found = c.first + i; return }
+            }
+            p = end
+        }
+        return found
+    }
+
+    /// The previous event of `stream` before `position` (nil: none).
+    public func previousEvent(of stream: UInt32, before position: Int) -> Int? {
+        let p = min(position, count)
+        guard p > 0 else { return nil }
+        // The keyframe before p knows the stream's last event up to it; the events after it are scanned.
+        let (start, map) = mapAtOrBefore(p)
+        var found: Int?
+        image.forEachChunk(in: start..<p) { c, r in
+            for i in r where c.streams[i] == stream { found = c.first + i }
+        }
+        return found ?? StreamVersion.lastEvent(map.value(stream))
+    }
+
+    // MARK: reaching T
+
+    /// The persisted map nearest at or before `position`, and its position.
+    func mapAtOrBefore(_ position: Int) -> (Int, VersionMap) {
+        let i = image.mapPositions.lowerBound(position + 1) - 1
+        guard i >= 0 else { return (0, empty) }
+        return (image.maps[i].position, image.map(image.maps[i]))
+    }
+
+    /// The persisted map nearest at or after `position` (the head when none is before it).
+    func mapAtOrAfter(_ position: Int) -> (Int, VersionMap) {
+        let i = image.mapPositions.lowerBound(position)
+        guard i < image.maps.count else { return (count, head) }
+        return (image.maps[i].position, image.map(image.maps[i]))
+    }
+
+    /// Applies the diffs of the events at `range` as one batch: forward, a stream ends at the
+    /// version its last event left; backward (undo), at the version before its first. The batch
+    /// is sorted by stream, so the map is walked once in key order.
+    public func apply(_ range: Range<Int>, backward: Bool, to versions: inout VersionMap) {
+        guard !range.isEmpty else { return }
+        if range.count < 16 {
+            var steps: [(UInt32, UInt32)] = []
+            image.forEachChunk(in: range) { c, r in
+                for i in r { steps.append((c.streams[i], backward ? c.previous[i] : versionAfter(c.first + i, flags: c.flags[i]))) }
+            }
+            if backward { steps.reverse() }
+            for (k, v) in steps { versions.set(k, v) }
+            return
+        }
+        // (stream, offset in the range) packed in one word: sorting groups each stream's events
+        // in timeline order.
+        var packed = [UInt64](repeating: 0, count: range.count)
+        var values = [UInt32](repeating: 0, count: range.count)
+        image.forEachChunk(in: range) { c, r in
+            for i in r {
+                let offset = c.first + i - range.lowerBound
+                packed[offset] = UInt64(c.streams[i]) << 32 | UInt64(offset)
+                values[offset] = backward ? c.previous[i] : versionAfter(c.first + i, flags: c.flags[i])
+            }
+        }
+        TimelineIndex.sortByStream(&packed, streams: streamCount)
+        var keys: [UInt32] = [], out: [UInt32] = []
+        keys.reserveCapacity(packed.count)
+        out.reserveCapacity(packed.count)
+        var j = 0
+        while j < packed.count {
+            let stream = UInt32(packed[j] >> 32)
+            var k = j + 1
+            while k < packed.count && UInt32(packed[k] >> 32) == stream { k += 1 }
+            keys.append(stream)
+            out.append(values[Int((backward ? packed[j] : packed[k - 1]) & 0xFFFF_FFFF)])
+            j = k
+        }
+        keys.withUnsafeBufferPointer { k in out.withUnsafeBufferPointer { v in versions.set(sortedKeys: k, values: v) } }
+    }
+
+    /// diff: the nearest persisted map at or before `position`, then the diffs after it.
+    public func diff(to position: Int) -> Reach {
+        let position = clamp(position)
+        let (start, map) = mapAtOrBefore(position)
+        var versions = map
+        apply(start..<position, backward: false, to: &versions)
+        return Reach(position: position, versions: versions, applied: position - start, bytesRead: touched(position - start, versions))
+    }
+
+    /// undo: from the nearest persisted map after `position` (or the newest state), each event's
+    /// inverse walking backwards; lists the irreversible events crossed, newest first.
+    public func undo(to position: Int) -> Reach {
+        let position = clamp(position)
+        let (start, map) = mapAtOrAfter(position)
+        var versions = map
+        apply(position..<start, backward: true, to: &versions)
+        var reach = Reach(position: position, versions: versions, applied: start - position, bytesRead: touched(start - position, versions))
+        reach.crossed = irreversible(in: position..<start).reversed()
+        return reach
+    }
+
+    /// squash: the whole UTC days before `position`, each laid over the state before it, then the
+    /// events of the day `position` falls in.
+    public func squash(to position: Int) -> Reach {
+        let position = clamp(position)
+        var versions = empty
+        var applied = 0, reached = 0
+        for day in image.days {
+            guard day.end <= position else { break }
+            versions = versions.overlaid(with: image.map(day.map), since: day.watermark)
+            applied += 1
+            reached = day.end
+        }
+        if position == count, let open = image.directory.openDay, open.first == reached, position > reached {
+            // The day still open at the head is whole up to it: the head is its end.
+            versions = versions.overlaid(with: head, since: open.watermark)
+            applied += 1
+            reached = position
+        }
+        apply(reached..<position, backward: false, to: &versions)
+        return Reach(position: position, versions: versions, applied: applied + position - reached,
+                     bytesRead: touched(position - reached, versions))
+    }
+
+    /// Steps a reached state one event forward (from `position` to `position + 1`) or back.
+    public func step(_ versions: inout VersionMap, from position: Int, forward: Bool) {
+        let p = forward ? position : position - 1
+        guard p >= 0, p < count else { return }
+        let e = image.event(p)
+        versions.set(e.stream, forward ? versionAfter(p, flags: e.flags) : e.previous)
+    }
+
+    func clamp(_ p: Int) -> Int { min(max(p, 0), count) }
+
+    /// Bytes a reach read: 9 per event diff, and the nodes it copied.
+    func touched(_ events: Int, _ versions: VersionMap) -> Int { events * 9 + versions.scratchBytes }
+
+    /// Sorts packed (stream << 32 | offset) words by stream, keeping each stream's words in
+    /// the order given: a least-significant-digit radix sort, one pass per byte of the largest
+    /// stream id (a comparison sort took half a query's time).
+    static func sortByStream(_ words: inout [UInt64], streams: Int) {
+        var scratch = [UInt64](repeating: 0, count: words.count)
+        var shift: UInt64 = 32
+        var counts = [Int](repeating: 0, count: 257)
+        while shift < 64 && (streams - 1) >> (Int(shift) - 32) > 0 {
+            for i in counts.indices { counts[i] = 0 }
+            words.withUnsafeBufferPointer { src in
+                scratch.withUnsafeMutableBufferPointer { dst in
+                    counts.withUnsafeMutableBufferPointer { c in
+                        for w in src { c[Int((w >> shift) & 0xFF) + 1] += 1 }
+                        for i in 1..<257 { c[i] += c[i - 1] }
+                        for w in src {
+                            let b = Int((w >> shift) & 0xFF)
+                            dst[c[b]] = w
+                            c[b] += 1
+                        }
+                    }
+                }
+            }
+            swap(&words, &scratch)
+            shift += 8
+        }
+    }
+
+    // MARK: documents
+
+    /// The document a version stands for (nil: none).
+    public func document(_ version: UInt32) -> JSONValue? {
+        guard StreamVersion.hasDocument(version), let p = StreamVersion.lastEvent(version) else { return nil }
+        return image.document(after: p)
+    }
+
+    /// The canonical text of the document a version stands for.
+    public func documentText(_ version: UInt32) -> ArraySlice<UInt8>? {
+        guard StreamVersion.hasDocument(version), let p = StreamVersion.lastEvent(version) else { return nil }
+        return image.documentText(after: p)
+    }
+
+    /// What one event did to its stream: the stream and the documents before and after.
+    public func transition(at position: Int) throws -> IndexedTransition {
+        let e = image.event(position)
+        let t = IndexedTransition(position: position, stream: e.stream, key: try streamKey(e.stream),
+                                  before: document(e.previous), after: document(versionAfter(position, flags: e.flags)),
+                                  irreversible: e.flags & IndexFormat.irreversible != 0)
+        try image.check()
+        return t
+    }
+
+    /// The transitions at `range`, in order; documents are read only for the streams `wanted`
+    /// accepts (others get nil documents).
+    public func forEachTransition(in range: Range<Int>, wanted: (UInt32) -> Bool = { _ in true },
+                                  _ body: (IndexedTransition) throws -> Void) throws {
+        var keys: [UInt32: StreamKey] = [:]
+        var failure: (any Error)?
+        image.forEachChunk(in: range.clamped(to: 0..<count)) { c, r in
+            guard failure == nil else { return }
+            for i in r {
+                let id = c.streams[i], p = c.first + i
+                let want = wanted(id)
+                do {
+                    let key: StreamKey
+                    if let k = keys[id] { key = k } else { key = try streamKey(id); if want { keys[id] = key } }
+                    try body(IndexedTransition(position: p, stream: id, key: key,
+                                               before: want ? document(c.previous[i]) : nil,
+                                               after: want ? document(versionAfter(p, flags: c.flags[i])) : nil,
+                                               irreversible: c.flags[i] & IndexFormat.irreversible != 0))
+                    try image.check()
+                } catch {
+                    failure = error
+                    return
+                }
+            }
+        }
+        if let failure { throw failure }
+        try image.check()
+    }
+
+    // MARK: streams
+
+    public func streamKey(_ id: UInt32) throws -> StreamKey {
+        guard let n = image.nameBytes(id) else {
+            try image.check()
+            throw IndexDamage("stream \(id) has no name")
+        }
+        return StreamKey(service: String(decoding: n.service, as: UTF8.self), stream: String(decoding: n.stream, as: UTF8.self))
+    }
+
+    /// Stream ids in (service, stream) byte order: the sorted record, then the streams added since.
+    public var sortedStreams: SortedStreams { SortedStreams(index: self, sorted: image.sortedIDs(), tail: unsortedTail) }
+
+    private func sortTail() -> [UInt32] {
+        let from = image.directory.sortedCount
+        let ids = Array(UInt32(from)..<UInt32(streamCount))
+        let names = ids.map { id in image.nameBytes(id).map { (Array($0.service), Array($0.stream)) } ?? ([], []) }
+        return ids.indices.sorted { StreamOrder.less(names[$0].0, names[$0].1, names[$1].0, names[$1].1) }.map { ids[$0] }
+    }
+
+    /// The id of a stream, by its names (compared as bytes).
+    public func streamID(service: String, stream: String) -> UInt32? {
+        let s = Array(service.utf8), t = Array(stream.utf8)
+        return sortedStreams.find(service: s, stream: t)
+    }
+}
+
+/// A point in time reached through the index, and what it took.
+public struct Reach: Sendable {
+    public var position: Int
+    public var versions: VersionMap
+    /// Events, diffs or days applied.
+    public var applied: Int
+    /// Bytes of the index read (event diffs and nodes).
+    public var bytesRead: Int
+    /// Irreversible event positions crossed backwards, newest first (undo).
+    public var crossed: [Int] = []
+}
+
+/// One event's effect on its stream, read from the index.
+public struct IndexedTransition: Sendable {
+    public var position: Int
+    public var stream: UInt32
+    public var key: StreamKey
+    public var before: JSONValue?
+    public var after: JSONValue?
+    public var irreversible: Bool
+}
+
+/// Every stream in (service, stream) byte order: two sorted runs (the persisted record and the
+/// streams added since it was written), merged as they are read.
+public struct SortedStreams {
+    let index: TimelineIndex
+    let sorted: UnsafeBufferPointer<UInt32>?
+    let tail: [UInt32]
+
+    public var count: Int { (sorted?.count ?? 0) + tail.count }
+
+    func names(_ id: UInt32) -> (UnsafeRawBufferPointer, UnsafeRawBufferPointer) {
+        index.image.nameBytes(id) ?? (UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    func less(_ a: UInt32, _ b: UInt32) -> Bool {
+        let x = names(a), y = names(b)
+        return StreamOrder.less(x.0, x.1, y.0, y.1)
+    }
+
+    /// All ids in order (merging the two runs).
+    public func all() -> [UInt32] {
+        let base = sorted.map(Array.init) ?? []
+        guard !tail.isEmpty else { return base }
+        var out: [UInt32] = []
+        out.reserveCapacity(count)
+        var i = 0, j = 0
+        while i < base.count || j < tail.count {
+            if j == tail.count || (i < base.count && less(base[i], tail[j])) { out.append(base[i]); i += 1 } else { out.append(tail[j]); j += 1 }
+        }
+        return out
+    }
+
+    /// The first index in `run` whose names are not less than (service, stream).
+    func lowerBound(_ run: UnsafeBufferPointer<UInt32>, service: [UInt8], stream: [UInt8]) -> Int {
+        var lo = 0, hi = run.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let n = names(run[mid])
+            if StreamOrder.less(n.0, n.1, service, stream) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    func find(service: [UInt8], stream: [UInt8]) -> UInt32? {
+        func matches(_ id: UInt32) -> Bool {
+            let n = names(id)
+            return StreamOrder.compare(n.0, service) == nil && StreamOrder.compare(n.1, stream) == nil
+        }
+        if let sorted {
+            let i = lowerBound(sorted, service: service, stream: stream)
+            if i < sorted.count && matches(sorted[i]) { return sorted[i] }
+        }
+        return tail.withUnsafeBufferPointer { t in
+            let i = lowerBound(t, service: service, stream: stream)
+            return i < t.count && matches(t[i]) ? t[i] : nil
+        }
+    }
+
+    /// The ids of one service's streams, in order.
+    public func streams(ofService service: String) -> [UInt32] {
+        let s = Array(service.utf8)
+        var out: [UInt32] = []
+        func collect(_ run: UnsafeBufferPointer<UInt32>) {
+            var i = lowerBound(run, service: s, stream: [])
+            while i < run.count, StreamOrder.compare(names(run[i]).0, s) == nil {
+                out.append(run[i])
+                i += 1
+            }
+        }
+        if let sorted { collect(sorted) }
+        tail.withUnsafeBufferPointer { collect($0) }
+        return tail.isEmpty ? out : out.sorted(by: less)
+    }
+}
+
+/// A UTC day of the timeline: the events [first, end) and the state at its end.
+public struct TimelineDay: Sendable {
+    public let day: Int64
+    public let first: Int
+    public let end: Int
+    /// The day is still open at the head of the log (a later event may continue it).
+    public let open: Bool
+    let map: MapRecord?
+    let watermark: UInt32
+
+    /// The date, `YYYY-MM-DD`.
+    public var date: String { String(Timestamp(nanoseconds: day &* 86_400_000_000_000).rfc3339.prefix(10)) }
+}
+
+extension TimelineIndex {
+    /// Every day, in order (the last one open when the log may continue it).
+    public var days: [TimelineDay] {
+        var out = image.days.map { TimelineDay(day: $0.day, first: $0.first, end: $0.end, open: false, map: $0.map, watermark: $0.watermark) }
+        if let open = image.directory.openDay {
+            out.append(TimelineDay(day: open.day, first: open.first, end: count, open: true, map: image.directory.head, watermark: open.watermark))
+        }
+        return out
+    }
+
+    /// The state at the end of `day`.
+    public func state(atEndOf day: TimelineDay) -> VersionMap { day.map.map(image.map) ?? empty }
+
+    /// Distinct streams the events at `range` changed, ascending.
+    public func streams(changedIn range: Range<Int>) -> [UInt32] {
+        var seen = Set<UInt32>()
+        image.forEachChunk(in: range) { c, r in for i in r { seen.insert(c.streams[i]) } }
+        return seen.sorted()
+    }
+
+    /// Bytes of the nodes `day` changed: what its composite diff adds to the index.
+    public func patchBytes(_ day: TimelineDay) -> Int {
+        guard let m = day.map else { return 0 }
+        var seen = Set<UInt32>()
+        func walk(_ ref: UInt32, _ shift: Int) {
+            guard ref != 0, ref >= day.watermark, seen.insert(ref).inserted else { return }
+            let s = image.slots(ref)
+            if shift > 0 { for i in 0..<32 { walk(s[i], shift - VersionMap.bits) } }
+        }
+        walk(m.root, m.shift)
+        return seen.count * IndexFormat.nodeBytes
+    }
+
+    /// Bytes of the index file the current commit uses.
+    public var fileBytes: Int { Int(image.liveBytes) }
+}

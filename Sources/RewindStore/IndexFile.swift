@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import RewindCore
+
+/// The timeline index on disk (`STORE-index` beside the store): an `IndexOutput` that appends
+/// records with `pwrite` and commits by writing a root slot of the header, and read back by
+/// mapping the file (`IndexFile.open`), which costs a `mmap`, not a read of the file.
+///
+/// Only one process writes at a time (it holds the store's exclusive `StoreLock`). A writer
+/// first cuts what follows the last commit — records of a build that was killed — and appends
+/// after it; readers map up to the commit they read, so what is appended later, or cut, is
+/// never under them. A rebuild writes `STORE-index.building` and renames it over the index
+/// when done; a reader that mapped the old file keeps reading it.
+public final class IndexFile: IndexOutput {
+    public let path: String
+    private let fd: Int32
+    public private(set) var end: UInt64
+    private var generation: UInt64
+
+    /// Opens `path` to write; a missing file, or one that is not an index, starts empty.
+    public init(writing path: String) throws {
+        self.path = path
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError("\(path): cannot open the index: \(String(cString: strerror(errno)))") }
+        self.fd = fd
+        var header = [UInt8](repeating: 0, count: IndexFormat.headerSize)
+        let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, IndexFormat.headerSize, 0) }
+        if n == IndexFormat.headerSize, let c = header.withUnsafeBytes({ IndexHeader.committed($0) }) {
+            generation = c.generation
+            end = c.fileLength
+        } else {
+            generation = 0
+            end = UInt64(IndexFormat.headerSize)
+            header = IndexHeader.initial()
+            try IndexFile.write(fd, header, at: 0, path: path)
+        }
+        guard ftruncate(fd, off_t(end)) == 0 else {
+            throw StoreError("\(path): cannot cut the index: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit { close(fd) }
+
+    static func write(_ fd: Int32, _ bytes: [UInt8], at offset: UInt64, path: String) throws {
+        try bytes.withUnsafeBytes { try write(fd, $0, at: offset, path: path) }
+    }
+
+    static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: UInt64, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw StoreError("\(path): cannot write the index: \(String(cString: strerror(errno)))") }
+            done += n
+        }
+    }
+
+    public func append(_ bytes: UnsafeRawBufferPointer) throws -> UInt64 {
+        let offset = end
+        guard !bytes.isEmpty else { return offset }
+        try IndexFile.write(fd, bytes, at: offset, path: path)
+        end += UInt64(bytes.count)
+        let pad = Int((4 - end % 4) % 4)
+        if pad > 0 {
+            try IndexFile.write(fd, [UInt8](repeating: 0, count: pad), at: end, path: path)
+            end += UInt64(pad)
+        }
+        return offset
+    }
+
+    public func commit(directoryOffset: UInt64, length: Int) throws {
+        generation += 1
+        let (at, slot) = IndexHeader.rootSlot(generation: generation, directoryOffset: directoryOffset, length: length, fileLength: end)
+        try IndexFile.write(fd, slot, at: UInt64(at), path: path)
+    }
+
+    /// Maps the index at `path` and reads its last commit (nil: no file, or no commit yet).
+    /// Throws `IndexDamage` when the file is damaged or cut short.
+    public static func open(_ path: String) throws -> IndexImage? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return nil }
+            throw StoreError("\(path): cannot open the index: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StoreError("\(path): \(String(cString: strerror(errno)))") }
+        let size = Int(st.st_size)
+        guard size >= IndexFormat.headerSize else {
+            if size == 0 { return nil }
+            throw IndexDamage("the index file is cut short (\(size) bytes)")
+        }
+        guard let base = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), base != MAP_FAILED else {
+            throw StoreError("\(path): cannot map the index: \(String(cString: strerror(errno)))")
+        }
+        let mapping = Mapping(base: base, size: size)
+        let bytes = UnsafeRawBufferPointer(start: base, count: size)
+        guard IndexHeader.committed(UnsafeRawBufferPointer(rebasing: bytes[0..<IndexFormat.headerSize])) != nil else {
+            // A header without a commit: a build that never committed (or not an index).
+            if Array(bytes[0..<8]) == IndexFormat.magic { return nil }
+            throw IndexDamage("not a rewind index (wrong magic)")
+        }
+        return try IndexImage(bytes: bytes, owner: mapping)
+    }
+
+    final class Mapping {
+        let base: UnsafeMutableRawPointer
+        let size: Int
+        init(base: UnsafeMutableRawPointer, size: Int) {
+            self.base = base
+            self.size = size
+        }
+        deinit { munmap(base, size) }
+    }
+}
+
+/// The lock of one store (`STORE-lock`, an advisory `flock`): processes that change the store
+/// or its index hold it exclusively; a command that reads holds it shared for as long as it
+/// reads, so a writer waits for it (and it for a writer) instead of either seeing half a change.
+public final class StoreLock {
+    public let path: String
+    private let fd: Int32
+    public private(set) var mode: Mode?
+
+    public enum Mode { case shared, exclusive }
+
+    public init(store: String) throws {
+        let path = store + "-lock"
+        self.path = path
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError("\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Takes the lock in `mode`; when another process holds it, calls `waiting` once and waits.
+    public func lock(_ mode: Mode, waiting: () -> Void = {}) throws {
+        if self.mode == mode { return }
+        let op = mode == .shared ? LOCK_SH : LOCK_EX
+        if flock(fd, op | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK else { throw StoreError("\(path): cannot lock: \(String(cString: strerror(errno)))") }
+            if self.mode != nil { unlock() }  // never wait while holding it: two upgraders would deadlock
+            waiting()
+            while flock(fd, op) != 0 {
+                guard errno == EINTR else { throw StoreError("\(path): cannot lock: \(String(cString: strerror(errno)))") }
+            }
+        }
+        self.mode = mode
+    }
+
+    /// Takes the lock in `mode` only if nobody holds it otherwise; returns whether it did.
+    public func tryLock(_ mode: Mode) -> Bool {
+        if self.mode == mode { return true }
+        guard flock(fd, (mode == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0 else { return false }
+        self.mode = mode
+        return true
+    }
+
+    public func unlock() {
+        flock(fd, LOCK_UN)
+        mode = nil
+    }
+}
