@@ -48,12 +48,12 @@ let package = Package(
         ),
         .executableTarget(name: "rewind", dependencies: ["RewindCommands"]),
         // Test doubles shared by the test targets (never a dependency of the product).
-        .target(name: "RewindTestSupport", dependencies: ["RewindCore"]),
+        .target(name: "RewindTestSupport", dependencies: ["RewindCore", "RewindExplorer"]),
         .testTarget(name: "RewindCoreTests", dependencies: ["RewindCore", "RewindTestSupport"]),
-        .testTarget(name: "RewindExplorerTests", dependencies: ["RewindExplorer", "RewindCore"], exclude: ["golden"]),
-        .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore"]),
+        .testTarget(name: "RewindExplorerTests", dependencies: ["RewindExplorer", "RewindCore", "RewindTestSupport"], exclude: ["golden"]),
+        .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore", "RewindTestSupport"]),
         .testTarget(name: "RewindCommandTests", dependencies: [
-            "RewindCommands", "RewindStore", "RewindCore", .product(name: "GRDB", package: "GRDB.swift"),
+            "RewindCommands", "RewindStore", "RewindCore", "RewindTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

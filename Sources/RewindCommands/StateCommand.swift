@@ -91,16 +91,17 @@ enum TimeArgument {
     }
 }
 
-/// `{"at": …, "position": …, "services": {…}}` streamed to stdout with sorted keys, without
-/// building the whole text first (a million-event state is tens of megabytes).
+/// `{"at": …, "position": …, "services": {…}}` with sorted keys, documents copied as the index
+/// keeps them (canonical text, never parsed). Assembled whole before anything is written: a
+/// damaged record found halfway must not leave half an object on stdout.
 enum StateJSON {
     static func write(_ state: ReachedState, service: String?, stream: String?, at time: Timestamp, position: Int) throws {
-        var head: [UInt8] = Array(#"{"at":"#.utf8)
-        JSONValue.writeString(time.rfc3339, to: &head)
-        head.append(contentsOf: #","position":\#(position),"services":"#.utf8)
-        Output.write(head)
-        try state.writeJSON(service: service, stream: stream) { Output.write($0) }
-        Output.write(Array("}\n".utf8))
+        var out: [UInt8] = Array(#"{"at":"#.utf8)
+        JSONValue.writeString(time.rfc3339, to: &out)
+        out.append(contentsOf: #","position":\#(position),"services":"#.utf8)
+        try state.writeJSON(service: service, stream: stream) { out.append(contentsOf: $0) }
+        out.append(contentsOf: "}\n".utf8)
+        Output.write(out)
     }
 }
 

@@ -45,9 +45,7 @@ final class StoreExplorerData: ExplorerData {
 
     func verifyCache() throws -> String {
         let report = try IndexVerifier(index: index, source: store, fold: opened.fold, cache: opened.cache(budget: .max)).run()
-        let drifted = report.findings.filter { !$0.damaged }.count, damaged = report.findings.filter(\.damaged).count
-        return "verified \(report.cachedStates) cached states and \(report.maps) keyframes against a full replay of \(report.events) events: "
-            + "\(drifted) drifted, \(damaged) damaged" + (report.findings.isEmpty ? "" : " (run rewind verify to rebuild)")
+        return report.summary + (report.findings.isEmpty ? "" : " (rewind verify rebuilds them)")
     }
 
     func event(at index: Int) throws -> Event {

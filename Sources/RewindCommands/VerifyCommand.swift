@@ -70,7 +70,6 @@ struct VerifyCommand: LogCommand {
             for p in bad where p <= opened.index.count { fresh.keep(opened.index.diff(to: p).versions, at: p) }
             rebuilt += bad.count
         }
-        let drifted = report.findings.filter { !$0.damaged }.count, damaged = report.findings.filter(\.damaged).count
         if json {
             Output.out(JSONValue.object([
                 "ok": .bool(report.findings.isEmpty), "events": .int(Int64(report.events)), "cachedStates": .int(Int64(report.cachedStates)),
@@ -78,9 +77,7 @@ struct VerifyCommand: LogCommand {
                 "ignored": .int(Int64(report.foreign)),
             ]).jsonText)
         } else {
-            Output.out("verified \(report.cachedStates) cached state\(report.cachedStates == 1 ? "" : "s") and \(report.maps) keyframes "
-                       + "against a full replay of \(report.events) events: \(drifted) drifted, \(damaged) damaged, \(rebuilt) rebuilt"
-                       + (report.foreign > 0 ? "; \(report.foreign) cached state\(report.foreign == 1 ? "" : "s") written under other rules ignored" : ""))
+            Output.out(report.summary + ", \(rebuilt) rebuilt")
         }
         return !report.findings.isEmpty
     }

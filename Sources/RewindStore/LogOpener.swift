@@ -173,7 +173,7 @@ public enum LogOpener {
     /// store. Returns with the store's lock held shared. Another process importing or
     /// indexing the same log is waited for (`reporting.notice` says so).
     public static func open(_ log: String, rulesPath explicitRules: String? = nil, storePath: String? = nil,
-                            reporting: Reporting = Reporting()) throws -> OpenedLog {
+                            reporting: Reporting = Reporting(), layout: IndexLayout = .standard) throws -> OpenedLog {
         if log.hasPrefix("postgres://") || log.hasPrefix("postgresql://") {
             throw OpenError("\(log): PostgreSQL stores are not supported by this build yet; import into a store file instead")
         }
@@ -210,6 +210,7 @@ public enum LogOpener {
         }
         let lock = try StoreLock(store: store.location)
         let maintenance = IndexMaintenance(store: store, fold: Fold(rules: rules))
+        maintenance.layout = layout
         maintenance.onProgress = reporting.indexProgress
         maintenance.onNotice = reporting.notice
         let waiting = { reporting.notice("\(log.escapingControlCharacters): waiting for another rewind process importing or indexing it") }

@@ -3,6 +3,7 @@ import GRDB
 import Testing
 @testable import RewindCore
 @testable import RewindStore
+import RewindTestSupport
 
 @Suite struct StrategyCommandTests {
     func sample() throws -> (URL, String) {
@@ -72,37 +73,73 @@ import Testing
         try queue.write(body)
     }
 
-    @Test func aDamagedKeyframeIsDetectedReportedAndRebuiltNeverServed() throws {
+    /// Flips one byte of the index file.
+    func flip(_ path: String, at offset: Int) throws {
+        let h = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try h.seek(toOffset: UInt64(offset))
+        let byte = h.readData(ofLength: 1)[0]
+        try h.seek(toOffset: UInt64(offset))
+        h.write(Data([byte ^ 0x10]))
+        try h.close()
+    }
+
+    @Test func aDamagedIndexIsDetectedReportedAndRebuiltNeverServed() throws {
         let (dir, log) = try sample()
+        let index = dir.appendingPathComponent("bank.rewind-index").path
         let good = try Rewind.run(["state", log, "--json", "--at", "end"])
-        _ = try Rewind.run(["state", log, "--json", "--strategy", "diff"])
-        try withDatabase(dir) { db in
-            // Flip bytes inside the head keyframe's state, leaving its hash as it was.
-            try db.execute(sql: "UPDATE keyframes SET state = replace(state, '\"balance\":450', '\"balance\":999') WHERE pos = 21")
-            #expect(db.changesCount == 1)
-        }
-        let r = try Rewind.run(["state", log, "--json", "--strategy", "undo", "--at", "end"])
+        let mid = try Rewind.run(["state", log, "--json", "--at", "2026-03-02T09:14:05Z"])
+        // A byte of the head keyframe's root node: found when a strategy reads it.
+        let head = Int(try IndexFile.open(index)!.directory.head.root) * 4
+        try flip(index, at: head + 8)
+        let r = try Rewind.run(["state", log, "--json", "--strategy", "undo", "--at", "2026-03-02T09:14:05Z"])
         #expect(r.status == 1)
-        #expect(r.stderr.contains("keyframe at position 21 is damaged"), "\(r.stderr)")
-        #expect(r.stdout == good.stdout, "the damaged keyframe must not be served")
+        #expect(r.stderr.contains("the timeline index is damaged (a keyframe node's check word does not match); not used, rebuilding"), "\(r.stderr)")
+        #expect(r.stdout == mid.stdout, "the damaged keyframe is never served")
         let again = try Rewind.run(["state", log, "--json", "--strategy", "undo", "--at", "end"])
-        #expect(again.status == 0 && again.stdout == good.stdout)
+        #expect(again.status == 0 && again.stdout == good.stdout && again.stderr.isEmpty, "\(again.stderr)")
+        // A byte of a document block.
+        let block = try IndexFile.open(index)!.footers[0].docBlocks[0]
+        try flip(index, at: Int(block.offset) + block.length / 2)
+        let doc = try Rewind.run(["state", log, "--json", "--strategy", "diff", "--at", "end"])
+        #expect(doc.status == 1 && doc.stderr.contains("a document block: its checksum does not match"), "\(doc.stderr)")
+        #expect(doc.stdout == good.stdout)
+        // A cut file: found when it is opened, and rebuilt.
+        let size = try FileManager.default.attributesOfItem(atPath: index)[.size] as! Int
+        #expect(truncate(index, off_t(size - 100)) == 0)
+        let cut = try Rewind.run(["state", log, "--json", "--at", "end"])
+        #expect(cut.stderr.contains("building the timeline index (the timeline index is damaged (the file is shorter"), "\(cut.stderr)")
+        #expect(cut.status == 0 && cut.stdout == good.stdout)
+        // Garbage instead of an index.
+        try Data("not an index".utf8).write(to: URL(fileURLWithPath: index))
+        let garbage = try Rewind.run(["state", log, "--json", "--at", "end"])
+        #expect(garbage.stderr.contains("building the timeline index"), "\(garbage.stderr)")
+        #expect(garbage.stdout == good.stdout)
+        #expect(try Rewind.run(["verify", log]).stdout.contains("0 drifted, 0 damaged"))
     }
 
     @Test func aDamagedOrDriftedCachedStateIsFoundByVerifyAndRebuilt() throws {
         let (dir, log) = try sample()
         _ = try Rewind.run(["state", log, "--strategy", "cache", "--at", "2026-03-02T09:14:05Z"])
         _ = try Rewind.run(["state", log, "--strategy", "cache", "--at", "end"])
-        // A cached state that is consistent with its hash but wrong: a drift, as a buggy writer makes.
-        let store = try SQLiteStore(path: dir.appendingPathComponent("bank.rewind").path)
-        let rules = try LogOpener.loadRules(explicit: nil, besideLog: log).0
-        let (derived, _) = try store.ensureDerived(fold: Fold(rules: rules))
-        var (wrong, _) = try derived.cachedState(at: 11)
-        wrong.services["accounts"]!["account-A"] = .object(["owner": .string("Alice"), "balance": .int(451)])
-        try derived.storeCachedState(wrong, at: 11)
+        // A cached state that is consistent with its hash but wrong: a drift, as a buggy writer
+        // makes — account-A set to its version before the last event the state includes.
+        let opened = try LogOpener.open(log)
+        defer { opened.lock.unlock() }
+        let store = opened.store
+        let a = opened.index.streamID(service: "accounts", stream: "account-A")!
+        var row = try store.loadCachedStates().first { $0.position == 11 }!
+        var changes = row.changes
+        for i in stride(from: 0, to: changes.count, by: 8) where changes.withUnsafeBytes({ $0.loadUnaligned(fromByteOffset: i, as: UInt32.self) }) == a {
+            let last = opened.index.previousEvent(of: a, before: 11)!
+            let older = StreamVersion.make(position: opened.index.previousEvent(of: a, before: last)!, hasDocument: true)
+            changes.replaceSubrange((i + 4)..<(i + 8), with: withUnsafeBytes(of: older.littleEndian) { Array($0) })
+        }
+        #expect(changes != row.changes)
+        row = CachedStateRow(position: 11, rules: row.rules, version: row.version, lastEventID: row.lastEventID, changes: changes)
+        try store.saveCachedState(row)
         // And a damaged one: content changed, hash not.
         try withDatabase(dir) { db in
-            try db.execute(sql: "UPDATE cached_states SET state = replace(state, 'Bob', 'Rob') WHERE pos = 21")
+            try db.execute(sql: "UPDATE cached_states SET changes = CAST(zeroblob(LENGTH(changes)) AS BLOB) WHERE pos = 21")
         }
         let r = try Rewind.run(["verify", log, "--json"])
         #expect(r.status == 1, "\(r.stderr)")
@@ -110,16 +147,17 @@ import Testing
         let findings = o["findings"]?.arrayValue ?? []
         #expect(findings.count == 2)
         let drift = findings.first { $0["problem"] == .string("drifted") }
-        #expect(drift?["position"] == .int(11))
+        #expect(drift?["kind"] == .string("cached state") && drift?["position"] == .int(11))
         #expect(drift?["streams"] == .array([.string("accounts/account-A")]))
         #expect(drift?["event"]?["id"] == .string("evt-009"), "the last event of account-A the cache claims to include")
         #expect(findings.contains { $0["problem"] == .string("damaged") && $0["position"] == .int(21) })
         #expect(o["rebuilt"] == .int(2))
         let clean = try Rewind.run(["verify", log])
-        #expect(clean.status == 0 && clean.stdout.contains("0 drifted, 0 damaged"), "\(clean.stdout)")
+        #expect(clean.status == 0, "\(clean.stdout)")
+        #expect(clean.stdout == "verified 2 cached states and 3 keyframes against a full replay of 21 events: 0 drifted, 0 damaged, 0 rebuilt\n")
     }
 
-    @Test func changedRulesInvalidateDerivedDataAndIgnoreOldCaches() throws {
+    @Test func changedRulesRebuildTheIndexAndIgnoreOldCaches() throws {
         let (dir, log) = try sample()
         _ = try Rewind.run(["state", log, "--strategy", "cache", "--at", "end"])
         let rules = dir.appendingPathComponent("bank.rules.yaml")
@@ -132,7 +170,9 @@ import Testing
         let replay = try Rewind.run(["state", log, "--json", "--service", "accounts", "--stream", "account-A"])
         #expect(r.stdout == replay.stdout)
         let verify = try Rewind.run(["verify", log])
-        #expect(verify.stdout.contains("written under other rules ignored") || verify.stdout.contains("0 drifted"), "\(verify.stdout)")
+        // The cached state at the end was written again under the new rules (one row per position).
+        #expect(verify.stdout == "verified 1 cached state and 3 keyframes against a full replay of 21 events: 0 drifted, 0 damaged, 0 rebuilt\n",
+                "\(verify.stdout)")
     }
 
     @Test func aTruncatedOrGarbageStoreIsRebuiltFromTheLog() throws {
@@ -161,11 +201,10 @@ import Testing
             #expect(r.stdout.contains("\n  \(name) "), "a row for \(name): \(r.stdout)")
         }
         #expect(r.stdout.contains("21 events"), "the sample's events, folded with its rules")
-        #expect(r.stdout.contains("store's derived data"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { !$0.hasPrefix(".rewind-documents") })
+        #expect(r.stdout.contains("opening the persisted index"))
         #expect(try Rewind.run(["bench", "import", "--log", log]).status == 2)
         #expect(try Rewind.run(["bench", "strategies", "--log", dir.appendingPathComponent("missing.jsonl").path]).status == 2)
-        for bad in [["--keyframe-interval", "0"], ["--queries", "0"], ["--cache-budget", "-1"]] {
+        for bad in [["--queries", "0"], ["--cache-budget", "-1"]] {
             #expect(try Rewind.run(["bench", "strategies", "--log", log] + bad).status == 2, "\(bad) is refused, not a crash")
         }
     }

@@ -2,36 +2,50 @@ import Foundation
 import Testing
 @testable import RewindCore
 @testable import RewindStore
+import RewindTestSupport
 
 nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
 
-@Suite struct StrategyPropertyTests {
-    func openStore(seed: UInt64, lines: Int) throws -> (SQLiteStore, Fold) {
-        let dir = temporaryDirectory()
-        let path = dir.appendingPathComponent("r.jsonl").path
-        FileManager.default.createFile(atPath: path, contents: Data(RandomLog.text(seed: seed, lines: lines).utf8))
-        let store = try SQLiteStore(path: dir.appendingPathComponent("r.rewind").path)
-        _ = try importFile(path, store: store)
-        return (store, Fold(rules: try Rules.parse(yaml: RandomLog.rules, file: "r.rules.yaml")))
-    }
+/// Keyframes every 8 events, 4 documents per block, a commit every 50: a few hundred events
+/// cross every boundary of the index.
+let tinyLayout = IndexLayout(keyframeInterval: 8, docBlockEvents: 4, segmentEvents: 50)
 
+/// A log file with its rules beside it, opened as the commands open it.
+func writeLog(_ text: String, rules: String?, in dir: URL, name: String = "r") -> String {
+    let path = dir.appendingPathComponent("\(name).jsonl").path
+    FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    if let rules { FileManager.default.createFile(atPath: dir.appendingPathComponent("\(name).rules.yaml").path, contents: Data(rules.utf8)) }
+    return path
+}
+
+func openLog(_ path: String, layout: IndexLayout = tinyLayout, notices: ((String) -> Void)? = nil) throws -> OpenedLog {
+    var reporting = LogOpener.Reporting()
+    if let notices { reporting.notice = notices }
+    let opened = try LogOpener.open(path, reporting: reporting, layout: layout)
+    opened.lock.unlock()
+    return opened
+}
+
+@Suite struct StrategyPropertyTests {
+    /// The property the SPEC asks of every strategy, through the persisted index reopened from
+    /// disk by a second open (as a later process does: mapped, nothing folded).
     @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
     func everyStrategyReturnsReplaysStateAtRandomTimes(seed: UInt64) throws {
-        let (store, fold) = try openStore(seed: seed, lines: 400)
-        let (derived, status) = try store.ensureDerived(fold: fold, minimumKeyframeInterval: 8)
-        #expect(status != .upToDate)
-        #expect(try derived.keyframePositions().count > 3)
-        let replay = ReplayStrategy(source: store, fold: fold)
-        // The in-memory index, with keyframes often enough that every path is taken.
-        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 8)
+        let dir = temporaryDirectory()
+        let path = writeLog(RandomLog.text(seed: seed, lines: 400), rules: RandomLog.rules, in: dir)
+        _ = try openLog(path)
+        var notices: [String] = []
+        let opened = try openLog(path) { notices.append($0) }
+        #expect(notices.isEmpty, "the second open maps the index: \(notices)")
+        #expect(opened.importResult?.kind == .upToDate)
+        let index = opened.index
+        #expect(index.image.segmentCount > 3)
         #expect(index.dayCount > 3)
-        let strategies: [any HydrationStrategy] = [
-            DiffStrategy(derived: derived), UndoStrategy(derived: derived), SquashStrategy(derived: derived),
-            CacheStrategy(derived: derived, source: store, fold: fold, cacheAfter: 5),
-        ] + IndexedStrategy.names.map { name in
-            IndexedStrategy(name: name, index: index, cache: IndexedStateCache(index: index, budget: 8 * 1024), source: store)!
-        }
+        let store = opened.store
+        let strategies = opened.strategies(cache: opened.cache(budget: 8 * 1024))
+        let replay = ReplayStrategy(source: store, fold: opened.fold)
         let count = try store.eventCount()
+        #expect(index.count == count)
         var times: [Timestamp] = [.min, Timestamp(nanoseconds: 0), .max]
         try store.forEachEvent(in: 0..<count) { e in
             times.append(e.ts)                                             // exactly at an event
@@ -47,231 +61,206 @@ nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
             let position = try store.position(at: t)
             let expected = try replay.hydrate(to: position)
             #expect(try replay.hydrate(to: position, partitions: 2).state == expected.state)
-            for s in strategies {
-                let h = try s.hydrate(to: position)
-                #expect(h.state == expected.state, "\(s.name) at position \(position) of \(count) (seed \(seed))")
-                #expect(h.state.hash == expected.state.hash)
+            for name in Strategies.names {
+                let h = try strategies.hydrate(name, to: position)
+                #expect(try h.state.materialized() == expected.state, "\(name) at position \(position) of \(count) (seed \(seed))")
+                #expect(try h.state.hash() == expected.state.hash)
+                #expect(h.issues.map(\.line) == expected.issues.map(\.line), "\(name) reports replay's skipped ops")
                 checked += 1
             }
         }
-        #expect(checked == 700 * 8)
-        #expect(try derived.cachedPositions().count > 0, "the cache strategy stored what it computed")
+        #expect(checked == 700 * 5)
+        #expect(try store.cachedStateCount() > 0, "the cache strategy stored what it computed")
     }
 
     /// Many streams (a bank log, ids far past one map leaf), several UTC days, batches of
-    /// thousands of diffs: the index's strategies still return replay's state.
+    /// thousands of diffs, the standard layout: the index's strategies still return replay's state.
     @Test func theIndexMatchesReplayOnABankLogWithManyStreams() throws {
         let dir = temporaryDirectory()
-        let path = dir.appendingPathComponent("bank.jsonl").path
         var text = ""
         BankScenario(events: 50_000, seed: 3).generate { text += $0 + "\n" }
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-        let store = try SQLiteStore(path: dir.appendingPathComponent("bank.rewind").path)
-        _ = try importFile(path, store: store)
-        let fold = Fold(rules: try Rules.parse(yaml: BankScenario.rulesYAML, file: "bank.rules.yaml"))
-        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 5_000)
+        let path = writeLog(text, rules: BankScenario.rulesYAML, in: dir, name: "bank")
+        let opened = try openLog(path, layout: .standard)
+        let index = opened.index
         #expect(index.dayCount >= 2)
-        #expect(index.head.count > 2_000)
-        let replay = ReplayStrategy(source: store, fold: fold)
-        let cache = IndexedStateCache(index: index, budget: 512 * 1024)
-        let strategies = IndexedStrategy.names.map { IndexedStrategy(name: $0, index: index, cache: cache, source: store)! }
+        #expect(index.head.existing > 2_000)
+        let replay = ReplayStrategy(source: opened.store, fold: opened.fold)
+        let strategies = opened.strategies(cache: opened.cache(budget: 512 * 1024))
         var rng = SplitMix64(seed: 8)
-        let count = try store.eventCount()
-        for position in [0, 1, count - 1, count, 5_000, 5_001, 4_999] + (0..<8).map({ _ in Int(rng.next() % UInt64(count + 1)) }) {
+        let count = index.count
+        for position in [0, 1, count - 1, count, 4_096, 4_097, 4_095] + (0..<8).map({ _ in Int(rng.next() % UInt64(count + 1)) }) {
             let expected = try replay.hydrate(to: position).state
-            for s in strategies {
-                #expect(try s.hydrate(to: position).state == expected, "\(s.name) at \(position) of \(count)")
+            for name in Strategies.names.dropFirst() {
+                #expect(try strategies.hydrate(name, to: position).state.materialized() == expected, "\(name) at \(position) of \(count)")
             }
         }
-        #expect(cache.cachedPositions.count > 1)
-        #expect(cache.bytes <= 512 * 1024)
-
-        // Document text spilled, chunk by chunk, to an unlinked mapped file: the same states,
-        // little text left in memory, and no file left behind.
-        let spilled = try TimelineIndex(source: store, fold: fold, keyframeInterval: 5_000,
-                                        spill: MappedTemporaryFile(directory: dir.path), documentChunkSize: 4_096)
-        #expect(spilled.residentDocumentBytes <= 4_096)
-        for position in [count, count / 3, 1] {
-            #expect(spilled.state(spilled.diff(to: position).versions).materialized() == (try replay.hydrate(to: position)).state)
-        }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".rewind-documents") }.isEmpty)
+        #expect(strategies.cache.cachedPositions.count > 1)
+        #expect(strategies.cache.bytes <= 512 * 1024)
     }
 
-    /// A log that only grew extends its derived data; the result is the full build's.
-    @Test func derivedDataExtendsWhenTheLogGrowsAtTheEnd() throws {
+    /// A log that grows extends its index (segments appended, nothing refolded before them);
+    /// the result answers as a build of the whole log does.
+    @Test func theIndexExtendsWhenTheLogGrowsAtTheEnd() throws {
         let dir = temporaryDirectory()
-        let path = dir.appendingPathComponent("g.jsonl").path
         var lines: [String] = []
         BankScenario(events: 3000, seed: 5, accounts: 20, duplicateRate: 0.01).generate { lines.append($0) }
-        let fold = Fold(rules: try Rules.parse(yaml: BankScenario.rulesYAML, file: "bank.rules.yaml"))
-        FileManager.default.createFile(atPath: path, contents: Data((lines[..<1700].joined(separator: "\n") + "\n").utf8))
-        let store = try SQLiteStore(path: dir.appendingPathComponent("g.rewind").path)
-        _ = try importFile(path, store: store)
-        _ = try store.ensureDerived(fold: fold, minimumKeyframeInterval: 64)
+        let path = writeLog(lines[..<1700].joined(separator: "\n") + "\n", rules: BankScenario.rulesYAML, in: dir, name: "g")
+        let before = try openLog(path)
+        let segments = before.index.image.segmentCount
         let h = FileHandle(forWritingAtPath: path)!
         try h.seekToEnd()
         h.write(Data((lines[1700...].joined(separator: "\n") + "\n").utf8))
         try h.close()
-        _ = try importFile(path, store: store)
-        let (derived, status) = try store.ensureDerived(fold: fold, minimumKeyframeInterval: 64)
-        guard case .built(let reason) = status else { Issue.record("not rebuilt"); return }
-        #expect(reason.hasPrefix("the log grew: extended by"), "\(reason)")
-
-        let full = try SQLiteStore(path: dir.appendingPathComponent("full.rewind").path)
-        _ = try importFile(path, store: full, quarantine: dir.appendingPathComponent("q.jsonl").path, diagnostics: &ignoredDiagnostics)
-        _ = try full.ensureDerived(fold: fold, minimumKeyframeInterval: 64)
-        #expect(try store.derivedDump() == full.derivedDump())
-
-        let count = try store.eventCount()
-        let replay = ReplayStrategy(source: store, fold: fold)
+        var notices: [String] = []
+        let opened = try openLog(path) { notices.append($0) }
+        #expect(notices.isEmpty, "extended, not rebuilt: \(notices)")
+        guard case .resumed = opened.importResult?.kind else { Issue.record("the tail was not imported alone"); return }
+        #expect(opened.index.image.segmentCount > segments)
+        let full = try openLog(writeLog(lines.joined(separator: "\n") + "\n", rules: BankScenario.rulesYAML, in: dir, name: "full"))
+        #expect(full.index.count == opened.index.count)
+        let replay = ReplayStrategy(source: opened.store, fold: opened.fold)
         var rng = SplitMix64(seed: 3)
         for _ in 0..<60 {
-            let p = Int(rng.next() % UInt64(count + 1))
+            let p = Int(rng.next() % UInt64(opened.index.count + 1))
             let expected = try replay.hydrate(to: p).state
-            for s in [DiffStrategy(derived: derived), UndoStrategy(derived: derived), SquashStrategy(derived: derived)] as [any HydrationStrategy] {
-                #expect(try s.hydrate(to: p).state == expected, "\(s.name) at \(p)")
+            for reach in [opened.index.diff(to:), opened.index.undo(to:), opened.index.squash(to:)] {
+                #expect(try StateView(index: opened.index, versions: reach(p).versions, position: p).materialized() == expected, "at \(p)")
             }
         }
     }
 
     @Test func undoListsTheIrreversibleEventsItCrosses() throws {
-        let (store, fold) = try openStore(seed: 9, lines: 300)
-        let (derived, _) = try store.ensureDerived(fold: fold, minimumKeyframeInterval: 1_000_000)
-        let count = try store.eventCount()
-        #expect(try derived.keyframePositions() == [0, count])
+        let dir = temporaryDirectory()
+        let opened = try openLog(writeLog(RandomLog.text(seed: 9, lines: 300), rules: RandomLog.rules, in: dir), layout: .standard)
+        let count = opened.index.count
         // From the head back to position 1: every event after the first is undone.
-        let h = try UndoStrategy(derived: derived).hydrate(to: 1)
-        var expected: [String] = []
-        try store.forEachEvent(in: 1..<count) { if fold.isIrreversible($0) { expected.append($0.id) } }
+        let h = try opened.strategies().hydrate("undo", to: 1)
+        var expected: [Int] = []
+        var p = 1
+        try opened.store.forEachEvent(in: 1..<count) { if opened.fold.isIrreversible($0) { expected.append(p) }; p += 1 }
         #expect(!expected.isEmpty)
-        #expect(h.irreversibleCrossed.map(\.eventID) == expected.reversed(), "newest first, as crossed")
+        #expect(h.crossed == expected.reversed(), "newest first, as crossed")
         #expect(h.applied == count - 1)
-        // The same through the in-memory index, from its head.
-        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 1_000_000)
-        let i = try IndexedStrategy(name: "undo", index: index, source: store)!.hydrate(to: 1)
-        #expect(i.irreversibleCrossed.map(\.eventID) == expected.reversed())
-        #expect(i.irreversibleCrossed.allSatisfy { index.isIrreversible($0.position) })
-        #expect(i.applied == count - 1)
-        #expect(i.state == h.state)
+        #expect(try h.state.materialized() == (try ReplayStrategy(source: opened.store, fold: opened.fold).hydrate(to: 1)).state)
     }
 
-    @Test func derivedDataIsRebuiltWhenTheRulesChangeAndCachesOfOtherRulesAreIgnored() throws {
-        let (store, fold) = try openStore(seed: 11, lines: 200)
-        let (derived, _) = try store.ensureDerived(fold: fold)
-        let count = try store.eventCount()
-        _ = try CacheStrategy(derived: derived, source: store, fold: fold, cacheAfter: 1).hydrate(to: count)
-        #expect(try derived.cachedPositions() == [count])
-        #expect(try store.ensureDerived(fold: fold).1 == .upToDate)
+    @Test func theIndexIsRebuiltWhenTheRulesChangeAndCachesOfOtherRulesAreIgnored() throws {
+        let dir = temporaryDirectory()
+        let path = writeLog(RandomLog.text(seed: 11, lines: 200), rules: RandomLog.rules, in: dir)
+        let opened = try openLog(path)
+        let count = opened.index.count
+        _ = try opened.strategies().hydrate("cache", to: count)
+        #expect(try opened.store.loadCachedStates().map(\.position) == [count])
 
-        let other = Fold(rules: try Rules.parse(yaml: "services: {}", file: "other.yaml"))
-        let (rebuilt, status) = try store.ensureDerived(fold: other)
-        #expect(status == .built(reason: "the rules changed"))
-        #expect(try rebuilt.cachedPositions().isEmpty, "a cache written under other rules is never trusted")
-        let h = try CacheStrategy(derived: rebuilt, source: store, fold: other).hydrate(to: count)
-        #expect(h.state == (try ReplayStrategy(source: store, fold: other).hydrate(to: count)).state)
+        FileManager.default.createFile(atPath: dir.appendingPathComponent("r.rules.yaml").path, contents: Data("services: {}\n".utf8))
+        var notices: [String] = []
+        let other = try openLog(path) { notices.append($0) }
+        #expect(notices == ["building the timeline index (the rules changed)"])
+        #expect(other.index.image.identity.rules == other.rules.fingerprint)
+        let cache = other.cache()
+        #expect(cache.cachedPositions.isEmpty, "a cache written under other rules is never trusted")
+        #expect(cache.foreign == 1)
+        let h = try other.strategies(cache: cache).hydrate("cache", to: count)
+        #expect(try h.state.materialized() == (try ReplayStrategy(source: other.store, fold: other.fold).hydrate(to: count)).state)
     }
 }
 
-/// The cache strategy over the index keeps its states in the store's `index_cache` table.
-@Suite struct IndexCacheStoreTests {
-    func bankStore(events: Int) throws -> (SQLiteStore, Fold) {
+/// The cache strategy keeps its states in the store's `cached_states` table, and the next
+/// process reads them back.
+@Suite struct CachedStatesTests {
+    func bank(events: Int) throws -> String {
         let dir = temporaryDirectory()
-        let path = dir.appendingPathComponent("bank.jsonl").path
         var text = ""
         BankScenario(events: events, seed: 4).generate { text += $0 + "\n" }
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-        let store = try SQLiteStore(path: dir.appendingPathComponent("bank.rewind").path)
-        _ = try importFile(path, store: store)
-        return (store, Fold(rules: try Rules.parse(yaml: BankScenario.rulesYAML, file: "bank.rules.yaml")))
+        return writeLog(text, rules: BankScenario.rulesYAML, in: dir, name: "bank")
     }
 
-    @Test func statesKeptInOneRunAreServedInTheNextAndDamagedRowsNever() throws {
-        let (store, fold) = try bankStore(events: 6_000)
-        let table = SQLiteIndexCache(store: store, rules: fold.rules.fingerprint)
-        let replay = ReplayStrategy(source: store, fold: fold)
-        let count = try store.eventCount()
-        let positions = [1_234, 2_500, 4_321, count]
+    @Test func statesKeptInOneProcessAreServedInTheNextAndDamagedRowsNever() throws {
+        let path = try bank(events: 6_000)
+        let positions = [1_234, 2_500, 4_321, 5_900]
+        // First process: reaching these points keeps them, in memory and in the store.
+        let first = try openLog(path, layout: .standard)
+        for p in positions { _ = try first.strategies().hydrate("cache", to: p) }
+        #expect(try first.store.cachedStateCount() == positions.count)
 
-        // First run: reaching these points keeps them, in memory and in the table.
-        let first = IndexedStateCache(index: try TimelineIndex(source: store, fold: fold, keyframeInterval: 1_000), store: table)
-        for p in positions { _ = first.reach(p, keep: true) }
-        #expect(try table.rowCount() == positions.count)
-
-        // Second run, a new index: the same states come back from the table, exactly replay's.
-        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 1_000)
-        let second = IndexedStateCache(index: index, store: table)
+        // Second process: the same states come back from the store, exactly replay's.
+        let opened = try openLog(path, layout: .standard)
+        let replay = ReplayStrategy(source: opened.store, fold: opened.fold)
+        let second = opened.cache()
         #expect(second.cachedPositions == positions)
         for p in positions {
             let r = second.reach(p)
             #expect(r.applied == 0, "served from the cached state at \(p)")
-            #expect(index.state(r.versions).materialized() == (try replay.hydrate(to: p)).state)
+            #expect(try StateView(index: opened.index, versions: r.versions, position: p).materialized() == (try replay.hydrate(to: p)).state)
         }
 
-        // Bytes flipped on disk: the row is reported, dropped, and the state still right.
-        try store.queue.write { db in
-            try db.execute(sql: "UPDATE index_cache SET changes = CAST(zeroblob(LENGTH(changes)) AS BLOB) WHERE pos = 2500")
+        // A flipped byte in any column of a row — the key columns included — is damage:
+        // reported, dropped, never served; the state is still right.
+        let store = opened.store
+        for (column, sql) in [("changes", "changes = CAST(zeroblob(LENGTH(changes)) AS BLOB)"), ("rules", "rules = rules || 'x'"),
+                              ("version", "version = version + 1"), ("last_id", "last_id = last_id || 'x'")] {
+            try store.queue.write { db in try db.execute(sql: "UPDATE cached_states SET \(sql) WHERE pos = 2500") }
+            let cache = opened.cache()
+            let r = cache.reach(2_500)
+            #expect(cache.damaged == [2_500], "a changed \(column) is reported")
+            #expect(r.applied == 2_500 - 1_234, "from the cached state before it")
+            #expect(try StateView(index: opened.index, versions: r.versions, position: 2_500).materialized() == (try replay.hydrate(to: 2_500)).state)
+            #expect(try store.cachedStateCount() == positions.count - 1)
+            _ = try opened.strategies().hydrate("cache", to: 2_500)  // written again, whole
+            #expect(try store.cachedStateCount() == positions.count)
         }
-        let third = IndexedStateCache(index: index, store: table)
-        let r = third.reach(2_500)
-        #expect(third.damaged == [2_500])
-        #expect(r.applied == 2_500 - 1_234, "from the cached state before it")
-        #expect(index.state(r.versions).materialized() == (try replay.hydrate(to: 2_500)).state)
-        #expect(try table.rowCount() == positions.count - 1)
-
-        // Rows of other rules are not read; a row whose timeline changed before it is dropped.
-        let other = SQLiteIndexCache(store: store, rules: "other rules")
-        #expect(try other.loadCachedStates().isEmpty)
-        try store.queue.write { db in try db.execute(sql: "UPDATE index_cache SET last_id = 'gone' WHERE pos = 4321") }
-        #expect(try table.loadCachedStates().map(\.position) == [1_234, count])
-        #expect(try table.rowCount() == 2)
-        // Values of the wrong type are a stale row, not a trap.
-        try store.queue.write { db in
-            try db.execute(sql: "UPDATE index_cache SET changes = 42, keyframe_interval = 'many' WHERE pos = 1234")
-        }
-        #expect(try table.loadCachedStates().map(\.position) == [count])
+        // A row whose position was changed is damage too (the hash covers it).
+        try store.queue.write { db in try db.execute(sql: "UPDATE cached_states SET pos = 2501 WHERE pos = 2500") }
+        #expect(opened.cache().cachedPositions == [1_234, 4_321, 5_900])
+        // A row whose timeline changed before it (its hash made to match) is dropped as stale.
+        var row = try store.loadCachedStates().first { $0.position == 4_321 }!
+        row = CachedStateRow(position: row.position, rules: row.rules, version: row.version, lastEventID: "gone", changes: row.changes)
+        try store.saveCachedState(row)
+        let cache = opened.cache()
+        #expect(cache.cachedPositions == [1_234, 5_900] && cache.stale == 1)
+        // Values of the wrong type are damage, not a trap.
+        try store.queue.write { db in try db.execute(sql: "UPDATE cached_states SET changes = 42, version = 'many' WHERE pos = 1234") }
+        #expect(opened.cache().cachedPositions == [5_900])
     }
 
-    @Test func verifyFindsDriftedAndDamagedIndexCacheRowsAndRebuildsThem() throws {
-        let (store, fold) = try bankStore(events: 5_000)
-        let table = SQLiteIndexCache(store: store, rules: fold.rules.fingerprint)
-        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 1_000)
-        let cache = IndexedStateCache(index: index, store: table)
-        for p in [1_500, 2_700, 3_900] { _ = cache.reach(p, keep: true) }
-        let (derived, _) = try store.ensureDerived(fold: fold)
-        #expect(try DerivedVerifier(store: store, derived: derived, fold: fold).run().findings.isEmpty)
+    @Test func verifyFindsDriftedAndDamagedCachedStatesAndKeyframes() throws {
+        let path = try bank(events: 5_000)
+        let opened = try openLog(path, layout: .standard)
+        for p in [1_500, 2_700, 3_900] { _ = try opened.strategies().hydrate("cache", to: p) }
+        let clean = try IndexVerifier(index: opened.index, source: opened.store, fold: opened.fold, cache: opened.cache()).run()
+        #expect(clean.findings.isEmpty && clean.cachedStates == 3 && clean.events == opened.index.count)
+        #expect(clean.maps == opened.index.image.maps.count + opened.index.image.days.count)
 
-        // Drift: a well-formed row (hash rewritten to match) that sets a stream to an older
-        // version of itself — what a buggy fold would have written.
-        var row = try table.loadCachedStates().first { $0.position == 2_700 }!
-        let changes = row.changes
-        let id = changes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 0, as: UInt32.self) }
-        let older = (0..<1_999).last { index.eventStream[$0] == UInt32(littleEndian: id) }.map { UInt32($0 + 1) } ?? 0
-        row.changes.replaceSubrange(4..<8, with: withUnsafeBytes(of: older.littleEndian) { Array($0) })
-        row.hash = PersistedCachedState.hash(position: row.position, keyframeInterval: row.keyframeInterval, changes: row.changes)
-        try table.saveCachedState(row)
+        // Drift: a well-formed row (its hash matching) that sets a stream to an older version of
+        // itself — what a buggy fold would have written.
+        let store = opened.store
+        var row = try store.loadCachedStates().first { $0.position == 2_700 }!
+        let id = row.changes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) }
+        // The version the stream had before the last event the state includes.
+        let last = try #require(opened.index.previousEvent(of: id, before: 2_700))
+        let older = opened.index.previousEvent(of: id, before: last).map { StreamVersion.make(position: $0, hasDocument: true) } ?? 0
+        var changes = row.changes
+        changes.replaceSubrange(4..<8, with: withUnsafeBytes(of: older.littleEndian) { Array($0) })
+        row = CachedStateRow(position: row.position, rules: row.rules, version: row.version, lastEventID: row.lastEventID, changes: changes)
+        try store.saveCachedState(row)
         // Damage: bytes flipped at 3 900, hash left as it was.
         try store.queue.write { db in
-            try db.execute(sql: "UPDATE index_cache SET changes = CAST(zeroblob(LENGTH(changes)) AS BLOB) WHERE pos = 3900")
+            try db.execute(sql: "UPDATE cached_states SET changes = CAST(zeroblob(LENGTH(changes)) AS BLOB) WHERE pos = 3900")
         }
-
-        let report = try DerivedVerifier(store: store, derived: derived, fold: fold).run()
-        let drifted = report.findings.filter { $0.kind == "index cache" && !$0.damaged }
+        let report = try IndexVerifier(index: opened.index, source: store, fold: opened.fold, cache: opened.cache()).run()
+        let drifted = report.findings.filter { $0.kind == "cached state" && !$0.damaged }
         #expect(drifted.map(\.position) == [2_700])
-        #expect(drifted.first?.streams == [index.streamKey(UInt32(littleEndian: id))])
-        #expect(drifted.first?.firstEvent != nil)
-        #expect(report.findings.filter { $0.kind == "index cache" && $0.damaged }.map(\.position) == [3_900])
-        #expect(report.indexCached == 3)
-        #expect(report.rebuilt == 2)
-        let again = try DerivedVerifier(store: store, derived: derived, fold: fold).run()
-        #expect(again.findings.isEmpty, "rebuilt rows agree with replay: \(again.summary)")
+        #expect(drifted.first?.streams == [try opened.index.streamKey(id)])
+        #expect(drifted.first?.firstEvent == opened.index.previousEvent(of: id, before: 2_700))
+        #expect(report.findings.filter { $0.kind == "cached state" && $0.damaged }.map(\.position) == [3_900])
+        #expect(!report.indexBad)
     }
 
     @Test func theCacheStaysWithinItsMemoryBudget() throws {
-        let (store, fold) = try bankStore(events: 6_000)
-        let index = try TimelineIndex(source: store, fold: fold, keyframeInterval: 1_000)
-        let cache = IndexedStateCache(index: index, budget: 6_000)
+        let opened = try openLog(try bank(events: 6_000), layout: .standard)
+        let cache = IndexCache(index: opened.index, rules: opened.rules.fingerprint, budget: 64_000, store: nil) { _ in "" }
         for p in stride(from: 100, through: 5_900, by: 100) { _ = cache.reach(p, keep: true) }
-        #expect(cache.bytes <= 6_000)
+        #expect(cache.bytes <= 64_000)
         #expect(cache.evictions > 0)
         #expect(cache.cachedPositions.last == 5_900, "the most recent stays")
     }

@@ -27,9 +27,9 @@ public struct CachedStateRow: Sendable, Equatable {
     public var computedHash: String {
         var h = ContentHash()
         var header = ByteWriter()
-        header.u64(UInt64(position))
+        header.i64(Int64(position))
         header.blob(Array(rules.utf8))
-        header.u64(UInt64(version))
+        header.i64(Int64(version))
         header.blob(Array(lastEventID.utf8))
         h.update(header.bytes)
         h.update(changes)

@@ -28,6 +28,14 @@ public struct IndexVerifier {
         /// Whether the index itself must be rebuilt.
         public var indexBad: Bool { findings.contains { $0.kind != "cached state" } }
         public var badCachedStates: [Int] { findings.filter { $0.kind == "cached state" }.map(\.position) }
+
+        /// One line: what was checked and what was found.
+        public var summary: String {
+            let drifted = findings.filter { !$0.damaged }.count, damaged = findings.filter(\.damaged).count
+            return "verified \(cachedStates) cached state\(cachedStates == 1 ? "" : "s") and \(maps) keyframes against a full replay of "
+                + "\(events) events: \(drifted) drifted, \(damaged) damaged"
+                + (foreign > 0 ? "; \(foreign) cached state\(foreign == 1 ? "" : "s") written under other rules ignored" : "")
+        }
     }
 
     public let index: TimelineIndex

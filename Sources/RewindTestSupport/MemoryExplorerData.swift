@@ -1,0 +1,95 @@
+import Foundation
+import RewindCore
+import RewindExplorer
+
+/// A timeline in memory whose streams are numbered in order of first appearance, as an import
+/// numbers them: what an index is built from, and verified against.
+public struct NumberedMemoryTimeline: NumberedEventSource, Sendable {
+    public let timeline: MemoryTimeline
+    public let ids: [UInt32]
+    public let names: [(service: String, stream: String)]
+
+    public init(_ events: [Event]) {
+        timeline = MemoryTimeline(events)
+        var known: [StreamKey: UInt32] = [:]
+        var names: [(String, String)] = []
+        ids = timeline.events.map { e in
+            let key = StreamKey(service: e.service, stream: e.stream)
+            if let id = known[key] { return id }
+            known[key] = UInt32(names.count)
+            names.append((e.service, e.stream))
+            return UInt32(names.count - 1)
+        }
+        self.names = names
+    }
+
+    public func eventCount() -> Int { timeline.eventCount() }
+    public func position(at time: Timestamp) -> Int { timeline.position(at: time) }
+    public func event(at position: Int) -> Event { timeline.event(at: position) }
+    public func forEachEvent(in range: Range<Int>, _ body: (Event) throws -> Void) rethrows -> Int {
+        try timeline.forEachEvent(in: range, body)
+    }
+    public func forEachNumberedEvent(in range: Range<Int>, _ body: (Event, UInt32) throws -> Void) throws {
+        for i in range.clamped(to: 0..<timeline.events.count) { try body(timeline.events[i], ids[i]) }
+    }
+    public func streamNames(from id: Int) -> [(service: String, stream: String)] { Array(names[min(id, names.count)...]) }
+}
+
+/// `ExplorerData` over a log held in memory: its index built into memory, the same engine a
+/// store's log gets.
+public final class MemoryExplorerData: ExplorerData {
+    public let logName: String
+    public let index: TimelineIndex
+    public let source: NumberedMemoryTimeline
+    let fold: Fold
+    let extraMarkers: [TimelineMarker]
+    public let cachedStates = MemoryCachedStates()
+    public private(set) var strategies: Strategies
+    public var drivingStrategy = Strategies.defaultName
+
+    public init(logName: String, events: [Event], fold: Fold, layout: IndexLayout = .standard, markers: [TimelineMarker] = []) throws {
+        self.logName = logName
+        source = NumberedMemoryTimeline(events)
+        self.fold = fold
+        extraMarkers = markers
+        let output = MemoryIndexOutput()
+        let builder = try IndexBuilder(output: output, fold: fold, identity: IndexIdentity(store: "memory", rules: fold.rules.fingerprint),
+                                       layout: layout)
+        try builder.add(from: source, to: source.eventCount())
+        try builder.finish()
+        index = TimelineIndex(image: try output.image())
+        let timeline = source.timeline
+        let cache = IndexCache(index: index, rules: fold.rules.fingerprint, store: cachedStates) { timeline.events[$0].id }
+        strategies = Strategies(index: index, cache: cache, replay: ReplayStrategy(source: timeline, fold: fold))
+    }
+
+    public func event(at index: Int) -> Event { source.timeline.events[index] }
+    public func position(at time: Timestamp) -> Int { source.timeline.position(at: time) }
+
+    public func reach(_ position: Int) throws -> VersionMap {
+        try strategies.hydrate(drivingStrategy == "replay" ? "diff" : drivingStrategy, to: position).state.view!.versions
+    }
+
+    public func density(buckets: Int) -> [Int] {
+        Timeline.density(times: source.timeline.events.map(\.ts), buckets: buckets)
+    }
+
+    public func timestamps(of indices: [Int]) -> [Timestamp] { indices.map { source.timeline.events[$0].ts } }
+
+    /// A log in memory does not grow.
+    public func refresh() -> Bool { false }
+
+    public func compareStrategies(at position: Int) throws -> [StrategyRun] { try strategies.compare(at: position) }
+
+    public func verifyCache() throws -> String {
+        try IndexVerifier(index: index, source: source, fold: fold, cache: strategies.cache).run().summary
+    }
+
+    public func search(_ query: EventQuery) -> [Int] {
+        source.timeline.events.indices.filter { query.matches(source.timeline.events[$0]) }
+    }
+
+    public func markers() -> [TimelineMarker] {
+        index.irreversible(in: 0..<index.count).map { TimelineMarker(index: $0, kind: .irreversible) } + extraMarkers
+    }
+}
