@@ -19,6 +19,11 @@ public struct Fold: Sendable {
         event.hasExternalEffect || rules.rule(service: event.service, type: event.type)?.irreversible == true
     }
 
+    /// The same, with the event's rule already looked up.
+    public func isIrreversible(_ event: Event, rule: TypeRule?) -> Bool {
+        rule?.irreversible == true || event.hasExternalEffect
+    }
+
     /// Applies `event` to `state`. Ops that cannot apply are skipped and reported to `issues`.
     public func apply(_ event: Event, to state: inout State, issues: inout [FoldIssue]) {
         if event.isSquashed {
@@ -37,9 +42,14 @@ public struct Fold: Sendable {
     /// Applies `event` to its stream's document alone (nil = no document): the same change as
     /// `apply(_:to:issues:)` makes to that stream in a whole state.
     public func apply(_ event: Event, toDocument slot: inout JSONValue?, issues: inout [FoldIssue]) {
+        apply(event, rule: rules.rule(service: event.service, type: event.type), toDocument: &slot, issues: &issues)
+    }
+
+    /// The same, with the event's rule already looked up (`rules.rule(service:type:)`).
+    public func apply(_ event: Event, rule: TypeRule?, toDocument slot: inout JSONValue?, issues: inout [FoldIssue]) {
         if event.isSquashed {
             slot = event.meta?["deleted"] == .bool(true) ? nil : event.data
-        } else if let rule = rules.rule(service: event.service, type: event.type) {
+        } else if let rule {
             apply(rule, event, to: &slot, issues: &issues)
         } else {
             if slot == nil { slot = .emptyObject }

@@ -49,15 +49,17 @@ public struct ImportCheckpoint: Sendable, Equatable {
 /// One accepted line, ready to store. Text fields are byte ranges of the batch's `arena`
 /// (UTF-8; the JSON fields exactly as written in the line), so a batch is one allocation
 /// and the store can bind them without copying. Streams and types are numbered (the batch's
-/// `newStreams` / `newTypes` name the new ones); `tsRaw` is nil when `ts` was written as its
-/// own RFC 3339 form.
+/// `newStreams` / `newTypes` name the new ones).
 public struct StoredEventRow: Sendable {
     public var line: Int
     public var ts: Timestamp
     public var id: Range<Int>
     public var streamID: UInt32
     public var typeID: UInt32
-    public var tsRaw: Range<Int>?
+    /// The ts as written.
+    public var tsRaw: Range<Int>
+    /// It was written as its own RFC 3339 form (the store then does not keep it twice).
+    public var tsCanonical: Bool
     public var data: Range<Int>?
     public var meta: Range<Int>?
     public var extra: Range<Int>?
@@ -99,11 +101,12 @@ public struct ImportBatch: Sendable {
         let i = store(id)
         var canonical: [UInt8] = []
         ts.writeQuotedRFC3339(to: &canonical)
-        let r = Array(tsRaw.utf8) == canonical ? nil : store(tsRaw)
+        let r = store(tsRaw)
         let d = data.map { store($0) }
         let m = meta.map { store($0) }
         let x = extra.map { store($0) }
-        events.append(StoredEventRow(line: line, ts: ts, id: i, streamID: sid, typeID: tid, tsRaw: r, data: d, meta: m, extra: x))
+        events.append(StoredEventRow(line: line, ts: ts, id: i, streamID: sid, typeID: tid, tsRaw: r,
+                                     tsCanonical: Array(tsRaw.utf8) == canonical, data: d, meta: m, extra: x))
     }
 }
 

@@ -20,6 +20,10 @@ public final class IndexFile: IndexOutput {
     private let fd: Int32
     public private(set) var end: UInt64
     private var generation: UInt64
+    /// Appended bytes not yet written (they go out in large writes, and before every commit).
+    private var pending: [UInt8] = []
+    private var pendingStart: UInt64 = 0
+    static let writeSize = 1 << 22
 
     /// Opens `path` to write; a missing file, or one that is not an index, starts empty.
     public init(writing path: String) throws {
@@ -43,7 +47,10 @@ public final class IndexFile: IndexOutput {
         }
     }
 
-    deinit { close(fd) }
+    deinit {
+        try? flush()
+        close(fd)
+    }
 
     static func write(_ fd: Int32, _ bytes: [UInt8], at offset: UInt64, path: String) throws {
         try bytes.withUnsafeBytes { try write(fd, $0, at: offset, path: path) }
@@ -62,17 +69,27 @@ public final class IndexFile: IndexOutput {
     public func append(_ bytes: UnsafeRawBufferPointer) throws -> UInt64 {
         let offset = end
         guard !bytes.isEmpty else { return offset }
-        try IndexFile.write(fd, bytes, at: offset, path: path)
+        if pending.isEmpty { pendingStart = end }
+        pending.append(contentsOf: bytes)
         end += UInt64(bytes.count)
         let pad = Int((4 - end % 4) % 4)
         if pad > 0 {
-            try IndexFile.write(fd, [UInt8](repeating: 0, count: pad), at: end, path: path)
+            pending.append(contentsOf: repeatElement(0, count: pad))
             end += UInt64(pad)
         }
+        if pending.count >= IndexFile.writeSize { try flush() }
         return offset
     }
 
+    /// Writes what was appended and not written yet.
+    func flush() throws {
+        guard !pending.isEmpty else { return }
+        try IndexFile.write(fd, pending, at: pendingStart, path: path)
+        pending.removeAll(keepingCapacity: true)
+    }
+
     public func commit(directoryOffset: UInt64, length: Int) throws {
+        try flush()
         generation += 1
         let (at, slot) = IndexHeader.rootSlot(generation: generation, directoryOffset: directoryOffset, length: length, fileLength: end)
         try IndexFile.write(fd, slot, at: UInt64(at), path: path)

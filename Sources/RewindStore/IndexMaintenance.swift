@@ -170,23 +170,14 @@ public final class IndexPipeline: @unchecked Sendable {
             builder.addStream(service: s.service, stream: s.stream)
         }
         for t in batch.newTypes { types.append(t.name) }
-        var canonical: [UInt8] = []
         try batch.arena.withUnsafeBufferPointer { arena in
             func text(_ r: Range<Int>?) -> String? { r.map { String(decoding: UnsafeBufferPointer(rebasing: arena[$0]), as: UTF8.self) } }
             for row in batch.events {
                 let names = streams[Int(row.streamID)]
                 let data = try row.data.map { try JSONParser.parse(UnsafeBufferPointer(rebasing: arena[$0])) } ?? .emptyObject
-                let tsText: String
-                if let raw = text(row.tsRaw) {
-                    tsText = raw
-                } else {
-                    canonical.removeAll(keepingCapacity: true)
-                    row.ts.writeQuotedRFC3339(to: &canonical)
-                    tsText = String(decoding: canonical, as: UTF8.self)
-                }
-                let event = Event(id: text(row.id) ?? "", ts: row.ts, tsText: tsText, service: names.service, stream: names.stream,
+                let event = Event(id: text(row.id) ?? "", ts: row.ts, tsText: text(row.tsRaw)!, service: names.service, stream: names.stream,
                                   type: types[Int(row.typeID)], data: data, metaText: text(row.meta), extraText: text(row.extra), line: row.line)
-                try builder.add(event, stream: row.streamID)
+                try builder.add(event, stream: row.streamID, kind: row.typeID)
             }
         }
     }

@@ -351,10 +351,9 @@ public final class JSONLImporter {
             canonical.removeAll(keepingCapacity: true)
             parsed.ts.writeQuotedRFC3339(to: &canonical)
             let raw = UnsafeBufferPointer(rebasing: line[parsed.tsRaw])
-            let tsRaw = raw.elementsEqual(canonical) ? nil : keep(parsed.tsRaw)
             batch.events.append(StoredEventRow(
-                line: number, ts: parsed.ts, id: batch.store(parsed.id), streamID: streamID, typeID: typeID, tsRaw: tsRaw,
-                data: parsed.data.map(keep), meta: parsed.meta.map(keep), extra: extra))
+                line: number, ts: parsed.ts, id: batch.store(parsed.id), streamID: streamID, typeID: typeID, tsRaw: keep(parsed.tsRaw),
+                tsCanonical: raw.elementsEqual(canonical), data: parsed.data.map(keep), meta: parsed.meta.map(keep), extra: extra))
             if backwards, let latest = previousLatest {
                 sorted = false
                 batch.backwards.append((number, parsed.ts, latest))

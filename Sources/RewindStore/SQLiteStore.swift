@@ -226,8 +226,9 @@ public final class SQLiteStore: EventStore {
 
     public func append(_ batch: ImportBatch, checkpoint: ImportCheckpoint) throws {
         try queue.write { db in
-            for s in batch.newStreams {
-                try db.execute(sql: "INSERT INTO streams VALUES (?, ?, ?)", arguments: [s.id, s.service, s.stream])
+            if !batch.newStreams.isEmpty {
+                let insert = try db.cachedStatement(sql: "INSERT INTO streams VALUES (?, ?, ?)")
+                for s in batch.newStreams { try insert.execute(arguments: [s.id, s.service, s.stream]) }
             }
             for t in batch.newTypes {
                 try db.execute(sql: "INSERT INTO types VALUES (?, ?)", arguments: [t.id, t.name])
@@ -247,7 +248,7 @@ public final class SQLiteStore: EventStore {
                     SQLiteStore.bind(s, 4, arena, row.id)
                     sqlite3_bind_int64(s, 5, Int64(row.streamID))
                     sqlite3_bind_int64(s, 6, Int64(row.typeID))
-                    SQLiteStore.bind(s, 7, arena, row.tsRaw)
+                    SQLiteStore.bind(s, 7, arena, row.tsCanonical ? nil : row.tsRaw)
                     SQLiteStore.bind(s, 8, arena, row.data)
                     SQLiteStore.bind(s, 9, arena, row.meta)
                     SQLiteStore.bind(s, 10, arena, row.extra)
@@ -260,8 +261,9 @@ public final class SQLiteStore: EventStore {
                 }
                 }
             }
-            for d in batch.duplicates {
-                try db.execute(sql: "INSERT INTO duplicates VALUES (?, ?, ?)", arguments: [d.line, d.id, d.firstLine])
+            if !batch.duplicates.isEmpty {
+                let insert = try db.cachedStatement(sql: "INSERT INTO duplicates VALUES (?, ?, ?)")
+                for d in batch.duplicates { try insert.execute(arguments: [d.line, d.id, d.firstLine]) }
             }
             for r in batch.rejected {
                 try db.execute(sql: "INSERT INTO rejected VALUES (?, ?)", arguments: [r.line, r.reason])
@@ -335,7 +337,9 @@ public final class SQLiteStore: EventStore {
         try queue.read { db in
             func count(_ table: String) throws -> Int { try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
             let blank = try Int.fetchOne(db, sql: "SELECT blank_lines FROM import_state") ?? 0
-            return ImportSummary(accepted: try count("events"), duplicates: try count("duplicates"),
+            // Positions are dense from 0: the largest rowid counts the events without a scan.
+            let accepted = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(pos) + 1, 0) FROM events") ?? 0
+            return ImportSummary(accepted: accepted, duplicates: try count("duplicates"),
                                  rejected: try count("rejected"), blank: blank, backwards: try count("backwards"))
         }
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where an index build writes: an append-only byte store with commits (the store module's
 /// `IndexFile` over a file; `MemoryIndexOutput` in tests). Nothing appended is visible to
 /// readers until `commit` points the header at a directory appended after it.
@@ -53,6 +55,10 @@ public final class IndexBuilder {
     private var nameOffsets: [UInt32] = [0]
     private var nameBytes: [UInt8] = []
     private var foldIssues: [FoldIssue] = []
+    /// Each stream's service, numbered; rules looked up once per (service, type number).
+    private var streamService: [UInt32] = []
+    private var serviceNumbers: [String: UInt32] = [:]
+    private var ruleCache: [UInt64: TypeRule?] = [:]
 
     // The segment being built.
     private var segmentFirst: Int
@@ -127,15 +133,44 @@ public final class IndexBuilder {
         nameOffsets.append(UInt32(nameBytes.count))
         documents.append(nil)
         loaded.append(true)
+        if !fold.rules.services.isEmpty { streamService.append(serviceNumber(service)) }
         streams += 1
         return UInt32(streams - 1)
+    }
+
+    private func serviceNumber(_ service: String) -> UInt32 {
+        if let n = serviceNumbers[service] { return n }
+        let n = UInt32(serviceNumbers.count)
+        serviceNumbers[service] = n
+        return n
+    }
+
+    /// The rule of `event`: looked up by name once per (service, `kind`) when the caller numbers
+    /// types (`kind`), else each time.
+    private func rule(_ event: Event, stream id: UInt32, kind: UInt32?) -> TypeRule? {
+        guard !fold.rules.services.isEmpty else { return nil }
+        guard let kind else { return fold.rules.rule(service: event.service, type: event.type) }
+        if Int(id) >= streamService.count {
+            // Streams registered before this build: their services are numbered as they come.
+            while streamService.count < Int(id) { streamService.append(.max) }
+            streamService.append(serviceNumber(event.service))
+        } else if streamService[Int(id)] == .max {
+            streamService[Int(id)] = serviceNumber(event.service)
+        }
+        let key = UInt64(streamService[Int(id)]) << 32 | UInt64(kind)
+        if let cached = ruleCache[key] { return cached }
+        let r = fold.rules.rule(service: event.service, type: event.type)
+        ruleCache[key] = r
+        return r
     }
 
     /// The ops the fold skipped so far in this build.
     public var skipped: [FoldIssue] { foldIssues }
 
     /// Folds the next event of the timeline (at `position`), of stream `id` (registered before).
-    public func add(_ event: Event, stream id: UInt32) throws {
+    /// `kind`: the caller's number for the event's type (the same type, the same number), which
+    /// saves looking its rule up by name.
+    public func add(_ event: Event, stream id: UInt32, kind: UInt32? = nil) throws {
         precondition(Int(id) < streams, "stream \(id) was not registered")
         let day = event.ts.utcDay
         if let open = openDay, open.day != day { try closeDay(open) }
@@ -151,7 +186,8 @@ public final class IndexBuilder {
         var document = documents[Int(id)]
         documents[Int(id)] = nil  // keeps `document` uniquely referenced while the fold changes it
         let issuesBefore = foldIssues.count
-        fold.apply(event, toDocument: &document, issues: &foldIssues)
+        let rule = rule(event, stream: id, kind: kind)
+        fold.apply(event, rule: rule, toDocument: &document, issues: &foldIssues)
         for issue in foldIssues[issuesBefore...] {
             issues.u64(UInt64(position))
             issues.u64(UInt64(issue.line))
@@ -162,7 +198,7 @@ public final class IndexBuilder {
         trie.set(id, StreamVersion.make(position: position, hasDocument: document != nil))
         chunkStreams.append(id)
         chunkPrevious.append(before)
-        chunkFlags.append((document != nil ? IndexFormat.hasDocument : 0) | (fold.isIrreversible(event) ? IndexFormat.irreversible : 0))
+        chunkFlags.append((document != nil ? IndexFormat.hasDocument : 0) | (fold.isIrreversible(event, rule: rule) ? IndexFormat.irreversible : 0))
         document?.write(to: &blockText)
         blockOffsets.append(UInt32(blockText.count))
         documents[Int(id)] = document
@@ -269,7 +305,9 @@ public final class IndexBuilder {
             segments.append(RecordRef(offset: offset, length: bytes.count, checksum: ContentHash.of(bytes)))
             liveBytes += UInt64(footer.size)
         }
-        if streams - sortedCount > max(4096, streams / 16) || (force && sortedCount == 0 && streams > 0) { try writeSorted() }
+        // The sorted list is written when a build ends, if more than a few streams are missing
+        // from it (readers sort those few themselves); not at every segment of a long build.
+        if force && streams - sortedCount > (sortedCount == 0 ? 0 : max(1024, streams / 64)) { try writeSorted() }
         let head = try persistMap()
         let directory = IndexDirectory(identity: identity, layout: layout, lastEventID: lastEventID, count: position, streams: streams, head: head,
                                        openDay: openDay, liveBytes: liveBytes, segments: segments, sorted: sorted, sortedCount: sortedCount)
@@ -349,7 +387,17 @@ public enum StreamOrder {
         }
     }
 
-    public static func less(_ a: String, _ b: String) -> Bool { compare(a.utf8, b.utf8) == true }
+    public static func less(_ a: String, _ b: String) -> Bool {
+        // Contiguous UTF-8 (every native string): one memcmp.
+        if let r = a.utf8.withContiguousStorageIfAvailable({ x in
+            b.utf8.withContiguousStorageIfAvailable { y -> Bool in
+                let n = min(x.count, y.count)
+                let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+                return c != 0 ? c < 0 : x.count < y.count
+            }
+        }), let r { return r }
+        return compare(a.utf8, b.utf8) == true
+    }
 }
 
 extension IndexBuilder {
