@@ -148,16 +148,22 @@ public final class StoreLock {
     public init(store: String) throws {
         let path = store + "-lock"
         self.path = path
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StoreError("\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
+        var fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // In a folder this user cannot write, an existing lock file still locks (flock needs no
+        // write access); without one, nothing can be written there anyway, and the lock is moot.
+        if fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM) { fd = Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 || errno == ENOENT || errno == EACCES || errno == EROFS else {
+            throw StoreError("\(path): cannot open the lock file: \(String(cString: strerror(errno)))")
+        }
         self.fd = fd
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Takes the lock in `mode`; when another process holds it, calls `waiting` once and waits.
     public func lock(_ mode: Mode, waiting: () -> Void = {}) throws {
         if self.mode == mode { return }
+        guard fd >= 0 else { self.mode = mode; return }
         let op = mode == .shared ? LOCK_SH : LOCK_EX
         if flock(fd, op | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK else { throw StoreError("\(path): cannot lock: \(String(cString: strerror(errno)))") }
@@ -173,13 +179,14 @@ public final class StoreLock {
     /// Takes the lock in `mode` only if nobody holds it otherwise; returns whether it did.
     public func tryLock(_ mode: Mode) -> Bool {
         if self.mode == mode { return true }
+        guard fd >= 0 else { self.mode = mode; return true }
         guard flock(fd, (mode == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0 else { return false }
         self.mode = mode
         return true
     }
 
     public func unlock() {
-        flock(fd, LOCK_UN)
+        if fd >= 0 { flock(fd, LOCK_UN) }
         mode = nil
     }
 }

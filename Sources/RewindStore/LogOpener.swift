@@ -181,9 +181,13 @@ public enum LogOpener {
         let isStore = SQLiteStore.isStoreFile(log)
         var source: String? = isStore ? nil : log
         let store: SQLiteStore
-        let rules: Rules, rulesFile: String?
+        var rules: Rules, rulesFile: String?
         var quarantine = quarantinePath(forLog: log)
+        let waiting = { reporting.notice("\(log.escapingControlCharacters): waiting for another rewind process importing or indexing it") }
+        let lock: StoreLock
         if isStore {
+            lock = try StoreLock(store: log)
+            try lock.lock(.shared, waiting: waiting)
             do { store = try SQLiteStore(path: log) } catch { throw OpenError("\(error)") }
             source = try store.checkpoint()?.sourcePath
             (rules, rulesFile) = try loadRules(explicit: explicitRules, besideLog: source ?? log)
@@ -194,13 +198,16 @@ public enum LogOpener {
                 target = fallbackPath(for: log, suffix: ".rewind")
                 quarantine = fallbackPath(for: log, suffix: ".rejected.jsonl")
             }
+            // A store is made (or rebuilt) by one process at a time; others wait for it.
+            lock = try StoreLock(store: target)
+            let size = (try? FileManager.default.attributesOfItem(atPath: target)[.size] as? Int) ?? 0
+            try lock.lock(size == 0 ? .exclusive : .shared, waiting: waiting)
             do {
                 store = try SQLiteStore(path: target)
             } catch where StoreError.isDamage(error) {
                 // The store is a cache of the log: a damaged (or outdated) one is rebuilt, never read.
+                try lock.lock(.exclusive, waiting: waiting)
                 reporting.damage("\(error)")
-                let lock = try StoreLock(store: target)
-                try lock.lock(.exclusive) { reporting.notice("\(log.escapingControlCharacters): waiting for another rewind process to finish with the store") }
                 SQLiteStore.remove(at: target)
                 try? FileManager.default.removeItem(atPath: IndexMaintenance.indexPath(forStore: target))
                 do { store = try SQLiteStore(path: target) } catch { throw OpenError("\(error)") }
@@ -208,12 +215,10 @@ public enum LogOpener {
                 throw OpenError("\(error)")
             }
         }
-        let lock = try StoreLock(store: store.location)
         let maintenance = IndexMaintenance(store: store, fold: Fold(rules: rules))
         maintenance.layout = layout
         maintenance.onProgress = reporting.indexProgress
         maintenance.onNotice = reporting.notice
-        let waiting = { reporting.notice("\(log.escapingControlCharacters): waiting for another rewind process importing or indexing it") }
         var result: ImportResult?
         while true {
             try lock.lock(.shared, waiting: waiting)

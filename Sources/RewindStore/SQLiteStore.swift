@@ -75,19 +75,26 @@ public final class SQLiteStore: EventStore {
         configuration = config
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
-            let tables = try queue.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
-            if !tables.isEmpty {
-                guard tables.contains("grdb_migrations"), tables.contains("import_state") else {
-                    throw StoreError("\(path): not a rewind store (a database with other tables); give a .jsonl log or a store made by rewind import")
+            _ = try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = TRUNCATE") }
+            // Checked and, for a new file, created in one write transaction: two processes opening
+            // a new store at once create it once (the second waits for the first, then finds it).
+            try queue.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                    if tables.isEmpty {
+                        try db.execute(sql: SQLiteStore.schemaSQL)
+                        try db.execute(sql: "INSERT INTO store_meta VALUES (1, ?, ?)", arguments: [UUID().uuidString, SQLiteStore.schema])
+                    } else if !tables.contains("store_meta") {
+                        if tables.contains("import_state") && tables.contains("events") {
+                            throw StoreError("\(path): a store of an older rewind (re-import the log)", isDamage: true, isOutdated: true)
+                        }
+                        throw StoreError("\(path): not a rewind store (a database with other tables); give a .jsonl log or a store made by rewind import")
+                    } else if try String.fetchOne(db, sql: "SELECT schema FROM store_meta") != SQLiteStore.schema {
+                        throw StoreError("\(path): a store of another rewind version (re-import the log)", isDamage: true, isOutdated: true)
+                    }
+                    return .commit
                 }
-                let applied = try queue.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
-                guard applied.contains(SQLiteStore.schema) else {
-                    throw StoreError("\(path): a store of an older rewind (re-import the log)", isDamage: true, isOutdated: true)
-                }
-            } else {
-                _ = try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = TRUNCATE") }
             }
-            try SQLiteStore.migrator.migrate(queue)
         } catch let error as DatabaseError {
             throw StoreError("\(path): not a usable rewind store (\(error.message ?? "\(error)"))",
                              isDamage: error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB)
@@ -119,10 +126,7 @@ public final class SQLiteStore: EventStore {
         return head == Data("SQLite format 3\u{0}".utf8)
     }
 
-    static var migrator: DatabaseMigrator {
-        var m = DatabaseMigrator()
-        m.registerMigration(SQLiteStore.schema) { db in
-            try db.execute(sql: """
+    static let schemaSQL = """
                 CREATE TABLE events (
                     pos INTEGER PRIMARY KEY,      -- timeline position, 0-based
                     line INTEGER NOT NULL,        -- 1-based line in the source
@@ -137,7 +141,7 @@ public final class SQLiteStore: EventStore {
                 );
                 CREATE TABLE streams (id INTEGER PRIMARY KEY, service TEXT NOT NULL, stream TEXT NOT NULL);
                 CREATE TABLE types (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-                CREATE TABLE store_meta (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), identity TEXT NOT NULL);
+                CREATE TABLE store_meta (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), identity TEXT NOT NULL, schema TEXT NOT NULL);
                 CREATE TABLE duplicates (line INTEGER PRIMARY KEY, id TEXT NOT NULL, first_line INTEGER NOT NULL);
                 CREATE TABLE rejected (line INTEGER PRIMARY KEY, reason TEXT NOT NULL);
                 CREATE TABLE backwards (line INTEGER PRIMARY KEY, ts INTEGER NOT NULL, latest INTEGER NOT NULL);
@@ -158,11 +162,7 @@ public final class SQLiteStore: EventStore {
                     pos INTEGER PRIMARY KEY, rules TEXT NOT NULL, version INTEGER NOT NULL,
                     last_id TEXT NOT NULL, changes BLOB NOT NULL, hash TEXT NOT NULL
                 );
-                """)
-            try db.execute(sql: "INSERT INTO store_meta VALUES (1, ?)", arguments: [UUID().uuidString])
-        }
-        return m
-    }
+                """
 
     /// The store's identity: the same while the store only grows.
     public func identity() throws -> String {
