@@ -24,7 +24,7 @@ struct OpenCommand: LogCommand {
         guard isatty(0) == 1 && isatty(1) == 1 else {
             let count = opened.index.count
             let h = try opened.strategies().hydrate(Strategies.defaultName, to: count)
-            let at = count > 0 ? try opened.store.timestamps(at: [count - 1])[0] : Timestamp(nanoseconds: 0)
+            let at = count > 0 ? opened.index.timestamp(at: count - 1) : Timestamp(nanoseconds: 0)
             Output.out(StateText.render(try h.state.materialized(), at: at, position: count, total: count, log: opened.displayName))
             return !h.issues.isEmpty
         }

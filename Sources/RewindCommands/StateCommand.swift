@@ -74,11 +74,11 @@ enum TimeArgument {
         switch text?.lowercased() {
         case nil, "end", "now", "latest":
             guard count > 0 else { return (Timestamp(nanoseconds: 0), 0) }
-            return (try opened.store.timestamps(at: [count - 1])[0], count)
+            return (opened.index.timestamp(at: count - 1), count)
         case "start":
             guard count > 0 else { return (Timestamp(nanoseconds: 0), 0) }
-            let first = try opened.store.timestamps(at: [0])[0]
-            return (first, try opened.store.position(at: first))
+            let first = opened.index.timestamp(at: 0)
+            return (first, opened.index.position(at: first))
         default:
             let t: Timestamp
             do throws(TimestampError) {
@@ -86,7 +86,9 @@ enum TimeArgument {
             } catch {
                 throw UsageError(message: "--at: \(error.message)")
             }
-            return (t, min(count, try opened.store.position(at: t)))
+            let p = opened.index.position(at: t)
+            try opened.index.image.check()
+            return (t, p)
         }
     }
 }

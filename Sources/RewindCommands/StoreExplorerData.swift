@@ -56,25 +56,35 @@ final class StoreExplorerData: ExplorerData {
         return e
     }
 
-    func position(at time: Timestamp) throws -> Int { min(index.count, try store.position(at: time)) }
+    func position(at time: Timestamp) throws -> Int {
+        let p = index.position(at: time)
+        try index.image.check()
+        return p
+    }
 
-    func timestamps(of indices: [Int]) throws -> [Timestamp] { try store.timestamps(at: indices) }
+    func timestamps(of indices: [Int]) throws -> [Timestamp] {
+        let t = indices.map { index.timestamp(at: $0) }
+        try index.image.check()
+        return t
+    }
 
     func search(_ query: EventQuery) throws -> [Int] { try store.search(query).filter { $0 < index.count } }
 
     func density(buckets: Int) throws -> [Int] {
         if let c = densityCache, c.buckets == buckets { return c.values }
-        let values = try store.density(buckets: buckets)
+        let values = index.density(buckets: buckets)
+        try index.image.check()
         densityCache = (buckets, values)
         return values
     }
 
     func markers() throws -> [TimelineMarker] {
         if let m = markerCache { return m }
-        let (backwards, duplicated) = try store.timelineMarkers()
+        let (backwards, duplicated) = try store.markedLines()
+        let positions = index.positions(ofLines: backwards + duplicated)
         let m = index.irreversible(in: 0..<index.count).map { TimelineMarker(index: $0, kind: .irreversible) }
-            + backwards.map { TimelineMarker(index: $0, kind: .backwards) }
-            + duplicated.map { TimelineMarker(index: $0, kind: .duplicate) }
+            + positions[..<backwards.count].compactMap { $0 }.map { TimelineMarker(index: $0, kind: .backwards) }
+            + Set(positions[backwards.count...].compactMap { $0 }).sorted().map { TimelineMarker(index: $0, kind: .duplicate) }
         try index.image.check()
         markerCache = m
         return m

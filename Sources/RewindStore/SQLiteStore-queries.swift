@@ -1,48 +1,14 @@
 import GRDB
 import RewindCore
 
-/// Queries the explorer needs: the scrubber's density and markers, search.
+/// Queries the explorer needs beyond the index: marked lines, search.
 extension SQLiteStore {
-    /// Events per bucket over the timeline's time span (`buckets` equal slices).
-    public func density(buckets: Int) throws -> [Int] {
-        guard buckets > 0 else { return [] }
-        return try queue.read { db in
-            var out = Array(repeating: 0, count: buckets)
-            guard let range = try Row.fetchOne(db, sql: "SELECT MIN(ts), MAX(ts) FROM events"),
-                  let first = range[0] as Int64?, let last = range[1] as Int64? else { return out }
-            let span = Double(max(1, last - first))
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT CAST((ts - ?) / ? * ? + 0.5 AS INTEGER) AS bucket, COUNT(*) FROM events GROUP BY bucket
-                """, arguments: [first, span, Double(buckets - 1)])
-            for row in rows {
-                let b: Int = row[0]
-                out[min(buckets - 1, max(0, b))] += row[1] as Int
-            }
-            return out
-        }
-    }
-
-    /// The timestamps at `positions` (in their order), read in batches of bound parameters.
-    public func timestamps(at positions: [Int]) throws -> [Timestamp] {
-        var byPosition: [Int: Int64] = [:]
+    /// Lines with a backwards timestamp, and lines of first deliveries that were delivered again
+    /// (the index turns them into positions).
+    public func markedLines() throws -> (backwards: [Int], duplicated: [Int]) {
         try queue.read { db in
-            for chunk in stride(from: 0, to: positions.count, by: 500).map({ Array(positions[$0..<min($0 + 500, positions.count)]) }) {
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                for row in try Row.fetchAll(db, sql: "SELECT pos, ts FROM events WHERE pos IN (\(marks))",
-                                            arguments: StatementArguments(chunk)) {
-                    byPosition[row[0]] = row[1]
-                }
-            }
-        }
-        return positions.map { Timestamp(nanoseconds: byPosition[$0] ?? 0) }
-    }
-
-    /// Timeline indices of backwards timestamps, and of the first delivery of each duplicated id.
-    public func timelineMarkers() throws -> (backwards: [Int], duplicated: [Int]) {
-        try queue.read { db in
-            let backwards = try Int.fetchAll(db, sql: "SELECT e.pos FROM backwards b JOIN events e ON e.line = b.line ORDER BY e.pos")
-            let duplicated = try Int.fetchAll(db, sql: "SELECT DISTINCT e.pos FROM duplicates d JOIN events e ON e.line = d.first_line ORDER BY e.pos")
-            return (backwards, duplicated)
+            (try Int.fetchAll(db, sql: "SELECT line FROM backwards ORDER BY line"),
+             try Int.fetchAll(db, sql: "SELECT DISTINCT first_line FROM duplicates ORDER BY first_line"))
         }
     }
 }

@@ -72,6 +72,8 @@ public final class IndexBuilder {
     private var chunkStreams: [UInt32] = []
     private var chunkPrevious: [UInt32] = []
     private var chunkFlags: [UInt8] = []
+    private var chunkLines: [UInt32] = []
+    private var chunkTimes: [Int64] = []
     private var blockText: [UInt8] = []
     private var blockOffsets: [UInt32] = [0]
     private var issues = ByteWriter()
@@ -198,6 +200,8 @@ public final class IndexBuilder {
         trie.set(id, StreamVersion.make(position: position, hasDocument: document != nil))
         chunkStreams.append(id)
         chunkPrevious.append(before)
+        chunkLines.append(UInt32(truncatingIfNeeded: event.line))
+        chunkTimes.append(event.ts.nanoseconds)
         chunkFlags.append((document != nil ? IndexFormat.hasDocument : 0) | (fold.isIrreversible(event, rule: rule) ? IndexFormat.irreversible : 0))
         document?.write(to: &blockText)
         blockOffsets.append(UInt32(blockText.count))
@@ -243,14 +247,18 @@ public final class IndexBuilder {
 
     private func writeChunk() throws {
         guard !chunkStreams.isEmpty else { return }
-        var w = ByteWriter(capacity: chunkStreams.count * 9)
+        var w = ByteWriter(capacity: chunkStreams.count * IndexFormat.chunkBytesPerEvent)
         w.u32s(chunkStreams)
         w.u32s(chunkPrevious)
+        w.u32s(chunkLines)
+        chunkTimes.withUnsafeBytes { w.raw($0) }
         w.raw(chunkFlags)
         let offset = try output.append(w.bytes)
         chunkRefs.append(RecordRef(offset: offset, length: w.bytes.count, checksum: ContentHash.of(w.bytes)))
         chunkStreams.removeAll(keepingCapacity: true)
         chunkPrevious.removeAll(keepingCapacity: true)
+        chunkLines.removeAll(keepingCapacity: true)
+        chunkTimes.removeAll(keepingCapacity: true)
         chunkFlags.removeAll(keepingCapacity: true)
     }
 

@@ -6,7 +6,8 @@
 ///                 fills the older slot, so a torn write leaves the other one whole)
 ///     records     appended after the header and never changed in place:
 ///                   node        32 × UInt32 slots + UInt32 check (a trie node of `VersionMap`)
-///                   chunk       up to 4 096 events: stream ids, previous versions, flags
+///                   chunk       up to 4 096 events: stream ids, previous versions, lines,
+///                               timestamps, flags
 ///                   doc block   256 events' documents after them, zlib-compressed
 ///                   names       the (service, stream) names of the streams a segment added
 ///                   issues      the ops the fold skipped, with their events
@@ -19,11 +20,14 @@
 public enum IndexFormat {
     public static let magic: [UInt8] = Array("RWINDEX\u{0}".utf8)
     /// Bump when the meaning of any record changes: an older file is then rebuilt.
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     public static let headerSize = 4096
     public static let slotOffsets = [64, 128]
     public static let slotSize = 48
 
+
+    /// A chunk per event: stream, previous version, line (UInt32 each), ts (Int64), flags.
+    static let chunkBytesPerEvent = 21
 
     static let nodeWords = 33
     static let nodeBytes = nodeWords * 4

@@ -164,13 +164,18 @@ public final class IndexImage: @unchecked Sendable {
         return lo - 1
     }
 
-    /// The per-event arrays of one chunk: stream ids, previous versions, flags (nil: damaged).
+    /// The per-event arrays of one chunk: stream ids, previous versions, lines, timestamps,
+    /// flags (nil: damaged).
     struct Chunk {
         let first: Int
         let count: Int
         let streams: UnsafePointer<UInt32>
         let previous: UnsafePointer<UInt32>
+        let lines: UnsafePointer<UInt32>
+        let times: UnsafeRawPointer
         let flags: UnsafePointer<UInt8>
+
+        @inline(__always) func ts(_ i: Int) -> Int64 { Int64(littleEndian: times.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)) }
     }
 
     func chunk(segment s: Int, index c: Int) -> Chunk? {
@@ -178,7 +183,7 @@ public final class IndexImage: @unchecked Sendable {
         let first = f.first + c * layout.keyframeInterval
         let n = min(layout.keyframeInterval, f.first + f.count - first)
         let ref = f.chunks[c]
-        guard ref.length == n * 9 else {
+        guard ref.length == n * IndexFormat.chunkBytesPerEvent else {
             noteDamage(IndexDamage("an event chunk has the wrong size"))
             return nil
         }
@@ -197,7 +202,8 @@ public final class IndexImage: @unchecked Sendable {
         let base = region.baseAddress!
         return Chunk(first: first, count: n, streams: base.assumingMemoryBound(to: UInt32.self),
                      previous: (base + 4 * n).assumingMemoryBound(to: UInt32.self),
-                     flags: (base + 8 * n).assumingMemoryBound(to: UInt8.self))
+                     lines: (base + 8 * n).assumingMemoryBound(to: UInt32.self), times: base + 12 * n,
+                     flags: (base + 20 * n).assumingMemoryBound(to: UInt8.self))
     }
 
     /// Calls `body` with the chunks covering `range`, in order (each with the part of it in range).

@@ -140,10 +140,11 @@ public struct IndexVerifier {
             fold.apply(event, toDocument: &doc, issues: &issues)
             let stored = image.event(position)
             let flags = (doc != nil ? IndexFormat.hasDocument : 0) | (fold.isIrreversible(event) ? IndexFormat.irreversible : 0)
-            if stored.stream != id || stored.previous != expected[Int(id)] || stored.flags != flags {
-                note(Finding(kind: "event", position: position, damaged: false,
-                             detail: stored.stream != id ? "another stream" : stored.flags != flags ? "other flags" : "another previous version",
-                             streams: [key(id)], firstEvent: position))
+            let ts = index.timestamp(at: position), line = index.line(at: position)
+            if stored.stream != id || stored.previous != expected[Int(id)] || stored.flags != flags || ts != event.ts || line != event.line {
+                let what = stored.stream != id ? "another stream" : stored.flags != flags ? "other flags"
+                    : ts != event.ts ? "another time" : line != event.line ? "another line" : "another previous version"
+                note(Finding(kind: "event", position: position, damaged: false, detail: what, streams: [key(id)], firstEvent: position))
             }
             text.removeAll(keepingCapacity: true)
             doc?.write(to: &text)

@@ -48,6 +48,57 @@ public final class TimelineIndex: @unchecked Sendable {
         return out
     }
 
+    /// The timestamp of the event at `position`.
+    public func timestamp(at position: Int) -> Timestamp {
+        var t: Int64 = 0
+        image.forEachChunk(in: clamp(position)..<min(count, clamp(position) + 1)) { c, r in t = c.ts(r.lowerBound) }
+        return Timestamp(nanoseconds: t)
+    }
+
+    /// The line of the event at `position` in the log.
+    public func line(at position: Int) -> Int {
+        var l: UInt32 = 0
+        image.forEachChunk(in: clamp(position)..<min(count, clamp(position) + 1)) { c, r in l = c.lines[r.lowerBound] }
+        return Int(l)
+    }
+
+    /// `position(T)`: how many events have `ts <= T` (a binary search over the chunks, then in one).
+    public func position(at time: Timestamp) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if timestamp(at: mid) <= time { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Events per bucket, `buckets` equal slices of the timeline's time span (each chunk read once).
+    public func density(buckets: Int) -> [Int] {
+        var out = Array(repeating: 0, count: max(0, buckets))
+        guard buckets > 0, count > 0 else { return out }
+        let first = timestamp(at: 0).nanoseconds, last = timestamp(at: count - 1).nanoseconds
+        let span = Double(max(1, last &- first))
+        image.forEachChunk(in: 0..<count) { c, r in
+            for i in r {
+                let b = Int(Double(c.ts(i) &- first) / span * Double(buckets - 1) + 0.5)
+                out[min(buckets - 1, max(0, b))] += 1
+            }
+        }
+        return out
+    }
+
+    /// The positions of the events at `lines` of the log, in the same order (nil: no event there).
+    public func positions(ofLines lines: [Int]) -> [Int?] {
+        guard !lines.isEmpty else { return [] }
+        var wanted: [UInt32: [Int]] = [:]
+        for (i, l) in lines.enumerated() { wanted[UInt32(truncatingIfNeeded: l), default: []].append(i) }
+        var out = [Int?](repeating: nil, count: lines.count)
+        image.forEachChunk(in: 0..<count) { c, r in
+            for i in r { if let slots = wanted[c.lines[i]] { for k in slots { out[k] = c.first + i } } }
+        }
+        return out
+    }
+
     /// The next event of `stream` at or after `position` (nil: none).
     public func nextEvent(of stream: UInt32, from position: Int) -> Int? {
         var found: Int?
@@ -188,7 +239,7 @@ public final class TimelineIndex: @unchecked Sendable {
     func clamp(_ p: Int) -> Int { min(max(p, 0), count) }
 
     /// Bytes a reach read: 9 per event diff, and the nodes it copied.
-    func touched(_ events: Int, _ versions: VersionMap) -> Int { events * 9 + versions.scratchBytes }
+    func touched(_ events: Int, _ versions: VersionMap) -> Int { events * IndexFormat.chunkBytesPerEvent + versions.scratchBytes }
 
     /// Sorts packed (stream << 32 | offset) words by stream, keeping each stream's words in
     /// the order given: a least-significant-digit radix sort, one pass per byte of the largest
