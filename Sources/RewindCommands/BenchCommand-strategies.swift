@@ -120,8 +120,4 @@ extension BenchCommand {
         Output.out("  cache: \(cache.cachedPositions.count) states in \(cacheBudget) MB")
         Output.out("  peak memory: \(indexPeak) MB with the index and its queries; \(BenchCommand.peakMegabytes()) MB after the replay baseline")
     }
-
-    static func fileSize(_ path: String) -> Int {
-        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-    }
 }

@@ -31,6 +31,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Probability that an event's timestamp is a few seconds in the past.")
     var skew: Double = 0
 
+    @Option(help: "A fixed number of streams (transfers reuse their streams); by default streams grow with the log.")
+    var streams: Int?
+
     @Option(help: "Write the log here (and its rules beside it) instead of stdout.")
     var out: String?
 
@@ -42,7 +45,9 @@ struct SimulateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let scenario = BankScenario(events: events, seed: seed, duplicateRate: duplicates, skewRate: skew)
+        var scenario = streams.map { BankScenario.fixedStreams($0, events: events, seed: seed, duplicateRate: duplicates) }
+            ?? BankScenario(events: events, seed: seed, duplicateRate: duplicates)
+        scenario.skewRate = skew
         if let out {
             try LogWriter.write(scenario, to: out, rules: true)
             Output.diagnostic("wrote \(events) lines to \(out)")

@@ -25,6 +25,9 @@ public struct BankScenario: Sendable {
     /// Probability that an event is written with a timestamp a few seconds in the past.
     public var skewRate: Double
     public var start: Timestamp
+    /// Transfers recorded on this many streams, reused in turn (nil: one stream per transfer, so
+    /// streams grow with the log). With `streams(_:)`, a log of a fixed number of streams.
+    public var transferStreams: Int?
 
     public init(events: Int, seed: UInt64 = 1, accounts: Int? = nil, duplicateRate: Double = 0.001,
                 skewRate: Double = 0.0, start: Timestamp = Timestamp(nanoseconds: 1_767_225_600_000_000_000)) {
@@ -34,6 +37,15 @@ public struct BankScenario: Sendable {
         self.duplicateRate = duplicateRate
         self.skewRate = skewRate
         self.start = start
+    }
+
+    /// A log over exactly `count` streams (at least 16): a quarter accounts, as many customers
+    /// to e-mail, the fees account, and the rest transfer streams reused in turn.
+    public static func fixedStreams(_ count: Int, events: Int, seed: UInt64 = 1, duplicateRate: Double = 0.001) -> BankScenario {
+        let count = max(16, count)
+        var s = BankScenario(events: events, seed: seed, accounts: count / 4, duplicateRate: duplicateRate)
+        s.transferStreams = count - 2 * (count / 4) - 1
+        return s
     }
 
     /// The rules that fold this log (the same as sample-logs/bank.rules.yaml).
@@ -143,17 +155,18 @@ public struct BankScenario: Sendable {
             }
             transfer += 1
             let saga = "transfer-" + pad(transfer, 8)
+            let transferStream = transferStreams.map { "transfer-" + pad(transfer % $0, 8) } ?? saga
             let meta = #"{"sagaId":""# + saga + #"","partition":"# + String(from % 8)
             func cmd(_ n: Int) -> String { meta + #","commandId":"cmd-"# + pad(transfer, 8) + "-" + String(n) + #""}"# }
-            line("transfers", saga, "TransferRequested",
+            line("transfers", transferStream, "TransferRequested",
                  #"{"from":""# + account(from) + #"","to":""# + account(to) + #"","amount":"# + String(amount) + #","commission":"# + String(commission) + "}", cmd(0))
             line("accounts", account(from), "MoneyDebited", #"{"amount":"# + String(amount) + #","currency":"EUR"}"#, cmd(1))
             balances[from] -= amount
             if rng.next() % 20 == 0 {
-                line("transfers", saga, "CommissionFailed", #"{"reason":"commission service unavailable"}"#, cmd(2))
+                line("transfers", transferStream, "CommissionFailed", #"{"reason":"commission service unavailable"}"#, cmd(2))
                 line("accounts", account(from), "MoneyCredited", #"{"amount":"# + String(amount) + #","currency":"EUR","compensation":true}"#, cmd(3))
                 balances[from] += amount
-                line("transfers", saga, "TransferCompensated", "{}", cmd(4))
+                line("transfers", transferStream, "TransferCompensated", "{}", cmd(4))
                 line("notifications", "customer-" + pad(from, 5), "EmailSent",
                      #"{"to":"customer-"# + pad(from, 5) + #"@example.com","subject":"transfer failed"}"#,
                      meta + #","effect":"external"}"#)
@@ -164,7 +177,7 @@ public struct BankScenario: Sendable {
             line("accounts", "account-fees", "MoneyCredited", #"{"amount":"# + String(commission) + #","currency":"EUR"}"#, cmd(3))
             line("accounts", account(to), "MoneyCredited", #"{"amount":"# + String(amount) + #","currency":"EUR"}"#, cmd(4))
             balances[to] += amount
-            line("transfers", saga, "TransferCompleted", "{}", cmd(5))
+            line("transfers", transferStream, "TransferCompleted", "{}", cmd(5))
             line("notifications", "customer-" + pad(from, 5), "EmailSent",
                  #"{"to":"customer-"# + pad(from, 5) + #"@example.com","subject":"transfer completed"}"#,
                  meta + #","effect":"external"}"#)

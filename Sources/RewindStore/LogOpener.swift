@@ -244,10 +244,14 @@ public enum LogOpener {
     public static func importAndIndex(_ importer: JSONLImporter, maintenance: IndexMaintenance) throws -> ImportResult {
         var pipeline: IndexPipeline?
         importer.beforeReading = { kind in
+            if ProcessInfo.processInfo.environment["REWIND_EXPERIMENT_NOPIPE"] != nil { return }
             pipeline = kind == .full ? try maintenance.freshPipeline() : try maintenance.pipeline()
             if let p = pipeline { importer.onCommitted = { p.submit($0) } }
         }
         let result = try importer.run()
+        if ProcessInfo.processInfo.environment["REWIND_EXPERIMENT_NOPIPE"] != nil {
+            var usage = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage); FileHandle.standardError.write(Data("after import: \(usage.ru_maxrss / 1024) MB\n".utf8))
+        }
         if let pipeline {
             let store = maintenance.store
             let count = try store.eventCount()

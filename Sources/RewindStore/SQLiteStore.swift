@@ -69,7 +69,7 @@ public final class SQLiteStore: EventStore {
         // WAL would write every page twice. synchronous = OFF: the store is a cache of the log —
         // a killed process loses nothing committed, and a damaged store is rebuilt from the log.
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = OFF; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA page_size = 16384")
+            try db.execute(sql: "PRAGMA synchronous = OFF; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY; PRAGMA page_size = 16384")
         }
         config.busyMode = .timeout(60)
         configuration = config

@@ -137,9 +137,9 @@ import Testing
     }
 
     @Test func killedWhileImportingAndIndexingThenRerun() throws {
-        let log = try bankLog(events: 60_000)
+        let log = try bankLog(events: 100_000)
         let expected = try answers(try reference(log))
-        let killed = try killRepeatedly(["import", log], delays: [0.4, 0.9, 1.5, 0.2, 2.5, 1.1])
+        let killed = try killRepeatedly(["import", log], delays: [0.3, 0.6, 0.2, 0.9, 0.4, 0.7])
         #expect(killed >= 3, "the import finished before it could be killed")
         #expect(try Rewind.run(["import", log]).status == 0)
         #expect(try answers(log) == expected)

@@ -35,8 +35,11 @@ public final class IndexBuilder {
     public var onProgress: (Int) -> Void = { _ in }
 
     private var trie: WorkingTrie
-    /// The current document of each stream (nil: none), for streams this build touched.
-    private var documents: [JSONValue?] = []
+    /// The current document of each stream this build touched, as its canonical text (nil:
+    /// none) — a million streams' documents as trees would take gigabytes — and, parsed, the
+    /// documents of the streams touched lately (most events touch a stream touched shortly before).
+    private var documents: [[UInt8]?] = []
+    private var hot = HotDocuments()
     /// Streams whose document was read from `previous` (or that are new).
     private var loaded: [Bool] = []
     /// The position the next event must have.
@@ -181,12 +184,15 @@ public final class IndexBuilder {
         if !loaded[Int(id)] {
             loaded[Int(id)] = true
             if let previous, StreamVersion.hasDocument(before), let last = StreamVersion.lastEvent(before) {
-                documents[Int(id)] = previous.document(after: last)
+                documents[Int(id)] = previous.documentText(after: last).map(Array.init)
                 try previous.check()
             }
         }
-        var document = documents[Int(id)]
-        documents[Int(id)] = nil  // keeps `document` uniquely referenced while the fold changes it
+        // Taken out of `hot`, the document is uniquely referenced while the fold changes it.
+        var document = hot.take(id)
+        if document == nil, let text = documents[Int(id)] {
+            document = try text.withUnsafeBufferPointer { try JSONParser.parse($0, depthLimit: 4 * JSONParser.maxDepth) }
+        }
         let issuesBefore = foldIssues.count
         let rule = rule(event, stream: id, kind: kind)
         fold.apply(event, rule: rule, toDocument: &document, issues: &foldIssues)
@@ -203,9 +209,13 @@ public final class IndexBuilder {
         chunkLines.append(UInt32(truncatingIfNeeded: event.line))
         chunkTimes.append(event.ts.nanoseconds)
         chunkFlags.append((document != nil ? IndexFormat.hasDocument : 0) | (fold.isIrreversible(event, rule: rule) ? IndexFormat.irreversible : 0))
+        let start = blockText.count
         document?.write(to: &blockText)
         blockOffsets.append(UInt32(blockText.count))
-        documents[Int(id)] = document
+        // A copy of its own: `Array(blockText[start...])` may share the block's whole buffer
+        // (when the slice spans it), which then stays alive with the stream (800 MB at 10M events).
+        documents[Int(id)] = document == nil ? nil : blockText.withUnsafeBufferPointer { Array(UnsafeBufferPointer(rebasing: $0[start...])) }
+        if let document { hot.keep(document, for: id) }
         position += 1
         lastEventID = Array(event.id.utf8)
 
@@ -367,6 +377,32 @@ public final class IndexBuilder {
         sorted = RecordRef(offset: try output.append(w.bytes), length: w.bytes.count, checksum: ContentHash.of(w.bytes))
         sortedCount = ids.count
         liveBytes += UInt64(w.bytes.count)
+    }
+}
+
+/// The parsed documents of the streams touched last: a ring of 65 536 slots, the oldest
+/// overwritten (its text is kept anyway); found by stream id without hashing.
+struct HotDocuments {
+    private var slotOf: [Int32] = []
+    private var ring: [(id: UInt32, doc: JSONValue?)] = Array(repeating: (0, nil), count: 1 << 16)
+    private var next = 0
+
+    /// The stream's document, if it is here (and then no longer here).
+    mutating func take(_ id: UInt32) -> JSONValue? {
+        guard Int(id) < slotOf.count, slotOf[Int(id)] >= 0 else { return nil }
+        let slot = Int(slotOf[Int(id)])
+        slotOf[Int(id)] = -1
+        defer { ring[slot].doc = nil }
+        return ring[slot].doc
+    }
+
+    mutating func keep(_ doc: JSONValue, for id: UInt32) {
+        while slotOf.count <= Int(id) { slotOf.append(-1) }
+        let old = ring[next]
+        if old.doc != nil, slotOf[Int(old.id)] == Int32(next) { slotOf[Int(old.id)] = -1 }
+        ring[next] = (id, doc)
+        slotOf[Int(id)] = Int32(next)
+        next = (next + 1) & (ring.count - 1)
     }
 }
 
