@@ -184,6 +184,24 @@ public final class Explorer {
         return columns
     }
 
+    private var markerCache: (width: Int, count: Int, cells: [(Int, TimelineMarker.Kind)])?
+
+    /// The scrubber's marker row: one marker per column (an irreversible event wins a column,
+    /// then a backwards timestamp, then a duplicate), computed once per width and timeline length.
+    public func markerCells() throws -> [(Int, TimelineMarker.Kind)] {
+        let w = state.width, n = state.count
+        if let c = markerCache, c.width == w, c.count == n { return c.cells }
+        let markers = try data.markers().filter { $0.index < n }
+        let columns = try scrubberColumns("markers", markers.map(\.index))
+        func rank(_ k: TimelineMarker.Kind) -> Int { k == .irreversible ? 2 : k == .backwards ? 1 : 0 }
+        var best: [Int: TimelineMarker.Kind] = [:]
+        for (m, x) in zip(markers, columns) where best[x].map({ rank($0) < rank(m.kind) }) ?? true { best[x] = m.kind }
+        let cells = best.keys.sorted().map { ($0, best[$0]!) }
+        markerCache = (w, n, cells)
+        columnCache["markers"] = nil  // kept as cells; the list of indices is not compared again
+        return cells
+    }
+
     private var strategyCache: (position: Int, outcomes: [StrategyRun])?
 
     /// Every strategy at the cursor (computed once per position).
@@ -369,6 +387,7 @@ public final class Explorer {
             diffCache = nil
             strategyCache = nil
             columnCache = [:]
+            markerCache = nil
             // The timeline may have been rebuilt, not only grown: start from the new index's head.
             current = StateView(index: index, versions: index.head, position: index.count)
             directory = StreamDirectory(index: index, versions: current.versions)

@@ -57,11 +57,8 @@ public enum ExplorerView {
             b.put(x, 1, levels[min(level, levels.count - 1)], .faint)
         }
         guard s.count > 0 else { return }
-        // Irreversible events win a shared column: drawn last.
-        let order: [TimelineMarker.Kind: Int] = [.duplicate: 0, .backwards: 1, .irreversible: 2]
-        let markers = try e.data.markers().filter { $0.index < s.count }.sorted { order[$0.kind]! < order[$1.kind]! }
-        for (m, x) in zip(markers, try e.scrubberColumns("markers", markers.map(\.index))) {
-            let (glyph, style): (String, CellStyle) = switch m.kind {
+        for (x, kind) in try e.markerCells() {
+            let (glyph, style): (String, CellStyle) = switch kind {
             case .irreversible: ("!", .warning)
             case .backwards: ("<", .marker)
             case .duplicate: ("=", .marker)

@@ -8,7 +8,6 @@ public final class IndexMaintenance {
     public let store: SQLiteStore
     public let fold: Fold
     public let path: String
-    public var identityOverride: String?
     /// Called with (events done, events in all) while building.
     public var onProgress: (Int, Int) -> Void = { _, _ in }
     /// What is being done and why ("building the timeline index (the rules changed)").

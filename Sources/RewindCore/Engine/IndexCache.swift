@@ -48,8 +48,10 @@ public protocol CachedStateStore: AnyObject {
 }
 
 /// The cache strategy's states: the nearest one at or before T, then the diffs after it. States
-/// are kept in memory while they fit in `budget` bytes (the least recently used goes first) and
-/// written through to a `CachedStateStore`, so the next process reads them back. A row whose
+/// are kept in memory as their rows — their differences from the keyframe before them, a few KB
+/// each, where a decoded map copies a node per changed leaf (megabytes at 10M streams) — while they
+/// fit in `budget` bytes (the least recently used goes first), decoded when used, and written
+/// through to a `CachedStateStore`, so the next process reads them back. A row whose
 /// hash does not match is damaged: reported in `damaged`, removed, never served. Rows of other
 /// rules are counted in `foreign` and left alone; rows whose timeline changed are dropped.
 /// One thread at a time.
@@ -73,10 +75,9 @@ public final class IndexCache {
     public private(set) var stale = 0
     private var loaded = false
 
-    enum Entry {
-        case persisted(CachedStateRow)
-        case decoded(VersionMap, bytes: Int)
-    }
+    typealias Entry = CachedStateRow
+    /// The states decoded last (a query near the one before reuses its state).
+    private var decoded: [(position: Int, versions: VersionMap)] = []
 
     /// `eventID(p)`: the id of the event at position `p` (the store's).
     public init(index: TimelineIndex, rules: String, budget: Int = 384 << 20, store: CachedStateStore? = nil,
@@ -110,7 +111,7 @@ public final class IndexCache {
                 dropped.append(row.position)
                 continue
             }
-            insert(.persisted(row), at: row.position, bytes: row.changes.count)
+            insert(row, at: row.position)
         }
         if !bad.isEmpty {
             damaged += bad
@@ -122,14 +123,14 @@ public final class IndexCache {
         }
     }
 
-    private func insert(_ entry: Entry, at position: Int, bytes added: Int) {
+    private func insert(_ entry: Entry, at position: Int) {
         if let old = entries[position] {
             bytes -= cost(old)
         } else {
             positions.insert(position, at: positions.lowerBound(position))
         }
         entries[position] = entry
-        bytes += added
+        bytes += cost(entry)
         clock += 1
         lastUse[position] = clock
         var evicted: [Int] = []
@@ -146,44 +147,37 @@ public final class IndexCache {
         if let e = entries.removeValue(forKey: position) { bytes -= cost(e) }
         lastUse.removeValue(forKey: position)
         positions.remove(at: positions.lowerBound(position))
+        decoded.removeAll { $0.position == position }
     }
 
-    private func cost(_ e: Entry) -> Int {
-        switch e {
-        case .persisted(let row): return row.changes.count
-        case .decoded(_, let bytes): return bytes
-        }
-    }
+    /// What a state costs in memory: its row's changes and the row itself.
+    private func cost(_ e: Entry) -> Int { e.changes.count + 96 + e.rules.utf8.count + e.lastEventID.utf8.count }
 
-    /// The state cached at `position`, decoded from its row if need be; nil (and the row
-    /// removed) when the row is damaged.
+    /// The state cached at `position`, decoded from its row; nil (and the row removed) when the
+    /// row is damaged.
     public func cached(at position: Int) -> VersionMap? {
         loadIfNeeded()
-        switch entries[position] {
-        case nil: return nil
-        case .decoded(let versions, _)?:
-            clock += 1
-            lastUse[position] = clock
-            return versions
-        case .persisted(let row)?:
-            guard let versions = decode(row) else {
-                damaged.append(position)
-                remove(position)
-                try? store?.removeCachedStates(at: [position])
-                return nil
-            }
-            insert(.decoded(versions, bytes: row.changes.count), at: position, bytes: row.changes.count)
-            return versions
+        guard let row = entries[position] else { return nil }
+        clock += 1
+        lastUse[position] = clock
+        if let d = decoded.first(where: { $0.position == position }) { return d.versions }
+        guard let versions = decode(row) else {
+            damaged.append(position)
+            remove(position)
+            try? store?.removeCachedStates(at: [position])
+            return nil
         }
+        decoded.append((position, versions))
+        if decoded.count > 4 { decoded.removeFirst() }
+        return versions
     }
 
-    /// Keeps `versions` as the state after the first `position` events, and writes it through.
+    /// Keeps the state after the first `position` events (`versions`), and writes it through.
     public func keep(_ versions: VersionMap, at position: Int) {
         loadIfNeeded()
-        let row = encode(versions, at: position)
-        let cost = max(64, (row?.changes.count ?? 0) + versions.scratchBytes)
-        insert(.decoded(versions, bytes: cost), at: position, bytes: cost)
-        if let store, let row { try? store.saveCachedState(row) }
+        guard let row = encode(versions, at: position) else { return }
+        insert(row, at: position)
+        if let store { try? store.saveCachedState(row) }
     }
 
     /// cache: the nearest cached state at or before `position`, then the diffs after it. With

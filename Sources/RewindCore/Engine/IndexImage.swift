@@ -30,6 +30,7 @@ public final class IndexImage: @unchecked Sendable {
     private var verifiedChunks: [[Bool]]
     private var names: [NameTable?]
     private var blockCache: [Int: [UInt8]] = [:]
+    private var sortedChecked: UnsafeBufferPointer<UInt32>?
     private var blockOrder: [Int] = []
     static let blockCacheSize = 96
     /// Bytes read from records so far (for `compare`'s bytes column).
@@ -329,15 +330,18 @@ public final class IndexImage: @unchecked Sendable {
         return (UnsafeRawBufferPointer(rebasing: t.bytes[a..<b]), UnsafeRawBufferPointer(rebasing: t.bytes[b..<c]))
     }
 
-    /// The sorted record: stream ids in (service, stream) byte order, for the first `sortedCount` streams.
+    /// The sorted record: stream ids in (service, stream) byte order, for the first `sortedCount`
+    /// streams (checked once).
     func sortedIDs() -> UnsafeBufferPointer<UInt32>? {
+        if let sortedChecked { return sortedChecked }
         guard directory.sortedCount > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
         guard let region = record(directory.sorted, "the sorted stream list"), region.count == 4 * directory.sortedCount,
               Int(directory.sorted.offset) % 4 == 0 else {
             noteDamage(IndexDamage("the sorted stream list"))
             return nil
         }
-        return UnsafeBufferPointer(start: region.baseAddress!.assumingMemoryBound(to: UInt32.self), count: directory.sortedCount)
+        sortedChecked = UnsafeBufferPointer(start: region.baseAddress!.assumingMemoryBound(to: UInt32.self), count: directory.sortedCount)
+        return sortedChecked
     }
 
     // MARK: issues
