@@ -203,11 +203,20 @@ struct BenchCommand: ParsableCommand {
 
     /// Runs a program to completion with `posix_spawn` (Foundation's `Process` takes ~50 ms to
     /// start one here, which would swamp what is measured); returns its standard output, its wall
-    /// time and its own peak memory (MB).
+    /// time and, for rewind's own processes, their peak memory in MB (reported by the process:
+    /// a child's rusage would count this process's memory too).
     @discardableResult
     static func runProcess(_ path: String, _ arguments: [String]) throws -> (output: String, seconds: Double, peakMB: Int) {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-bench-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let peakFile = out + ".peak"
+        defer {
+            try? FileManager.default.removeItem(atPath: out)
+            try? FileManager.default.removeItem(atPath: peakFile)
+        }
+        let pairs: [String] = ProcessInfo.processInfo.environment.filter { $0.key != "REWIND_PEAK_MEMORY_TO" }
+            .map { "\($0.key)=\($0.value)" } + ["REWIND_PEAK_MEMORY_TO=\(peakFile)"]
+        let env: [UnsafeMutablePointer<CChar>?] = pairs.map { strdup($0) } + [nil]
+        defer { for e in env { free(e) } }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -218,17 +227,17 @@ struct BenchCommand: ParsableCommand {
         defer { for a in argv { free(a) } }
         var pid: pid_t = 0
         let start = DispatchTime.now().uptimeNanoseconds
-        let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        let rc = posix_spawn(&pid, path, &actions, nil, argv, env)
         guard rc == 0 else { throw UsageError(message: "\(path): cannot start (\(String(cString: strerror(rc))))") }
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let seconds = BenchCommand.seconds(since: start)
         let code = (status >> 8) & 0xff
         guard status & 0x7f == 0, code == 0 else {
             throw UsageError(message: "\(path) \(arguments.prefix(3).joined(separator: " ")) … exited \(code)")
         }
-        return (String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self), seconds, usage.ru_maxrss / 1024)
+        let peak = (try? String(contentsOfFile: peakFile, encoding: .utf8)).flatMap { Int($0) } ?? 0
+        return (String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self), seconds, peak)
     }
 
     static func fileSize(_ path: String) -> Int {

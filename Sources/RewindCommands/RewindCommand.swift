@@ -23,6 +23,17 @@ public struct RewindCommand: ParsableCommand {
     public init() {}
 
     public static func main() {
+        // For `rewind bench`: the process's own peak resident memory (its VmHWM, which unlike a
+        // child's rusage does not count the parent that started it) written at exit.
+        if ProcessInfo.processInfo.environment["REWIND_PEAK_MEMORY_TO"] != nil {
+            atexit {
+                guard let path = ProcessInfo.processInfo.environment["REWIND_PEAK_MEMORY_TO"],
+                      let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+                      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return }
+                let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+                try? String(kb / 1024).write(toFile: path, atomically: false, encoding: .utf8)
+            }
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

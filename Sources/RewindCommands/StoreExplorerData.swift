@@ -35,7 +35,7 @@ final class StoreExplorerData: ExplorerData {
     }
 
     func reach(_ position: Int) throws -> VersionMap {
-        guard let view = try strategies.hydrate(drivingStrategy == "replay" ? "diff" : drivingStrategy, to: position).state.view else {
+        guard let view = try strategies.hydrate(drivingStrategy, to: position).state.view else {
             throw IndexDamage("no state")
         }
         return view.versions

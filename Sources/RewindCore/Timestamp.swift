@@ -62,24 +62,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// RFC 3339 in UTC, with the fraction's trailing zeros trimmed (none when whole seconds).
     public var rfc3339: String {
-        let perSecond: Int64 = 1_000_000_000
-        var secs = nanoseconds / perSecond
-        var frac = nanoseconds % perSecond
-        if frac < 0 { frac += perSecond; secs -= 1 }
-        let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
-        let secOfDay = secs - days * 86400
-        let (y, m, d) = Timestamp.civilFromDays(days)
-        func pad(_ v: Int64, _ w: Int) -> String {
-            let s = String(v)
-            return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
-        }
-        var out = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secOfDay / 3600, 2)):\(pad(secOfDay / 60 % 60, 2)):\(pad(secOfDay % 60, 2))"
-        if frac != 0 {
-            var digits = pad(frac, 9)
-            while digits.hasSuffix("0") { digits.removeLast() }
-            out += "." + digits
-        }
-        return out + "Z"
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        writeQuotedRFC3339(to: &out)
+        return String(decoding: out[1..<(out.count - 1)], as: UTF8.self)
     }
 
     /// Appends `"` + `rfc3339` + `"` (the JSON string) without building a `String`: the form a

@@ -15,7 +15,7 @@ public enum ExplorerAction: Sendable, Equatable {
     case nextEventOfStream
     /// Show every strategy's cost at the cursor (again: back to the document).
     case toggleStrategies
-    /// Let the next strategy drive the view (replay → diff → undo → squash → cache).
+    /// Let the next strategy drive the view (diff → undo → squash → cache → diff).
     case switchStrategy
     /// Check the cache against a full replay.
     case verifyCache
@@ -357,8 +357,9 @@ public final class Explorer {
             state.showStrategies.toggle()
             if state.showStrategies { state.showDiff = false }
         case .switchStrategy:
-            let names = Strategies.names
-            let next = names[((names.firstIndex(of: data.drivingStrategy) ?? 0) + 1) % names.count]
+            // The index's strategies drive the view (replay reaches no versions to draw from).
+            let names = Array(Strategies.names.dropFirst())
+            let next = names[((names.firstIndex(of: data.drivingStrategy) ?? -1) + 1) % names.count]
             data.drivingStrategy = next
             state.drivingStrategy = next
             state.message = "\(next) now reaches the positions you jump to"

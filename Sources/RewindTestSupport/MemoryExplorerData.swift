@@ -67,7 +67,7 @@ public final class MemoryExplorerData: ExplorerData {
     public func position(at time: Timestamp) -> Int { source.timeline.position(at: time) }
 
     public func reach(_ position: Int) throws -> VersionMap {
-        try strategies.hydrate(drivingStrategy == "replay" ? "diff" : drivingStrategy, to: position).state.view!.versions
+        try strategies.hydrate(drivingStrategy, to: position).state.view!.versions
     }
 
     public func density(buckets: Int) -> [Int] {

@@ -27,6 +27,18 @@ import Testing
         return copy
     }
 
+    /// The log grows: a second simulation's lines, a month later and with other ids, appended.
+    func grow(_ log: String, by events: Int, seed: UInt64) throws {
+        let more = try bankLog(events: events, seed: seed)
+        let lines = try String(contentsOfFile: more, encoding: .utf8).split(separator: "\n").map {
+            $0.replacingOccurrences(of: "\"id\":\"evt-", with: "\"id\":\"late-").replacingOccurrences(of: "2026-01-", with: "2026-02-")
+        }
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try h.seekToEnd()
+        h.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        try h.close()
+    }
+
     func rules(_ log: String) -> String { URL(fileURLWithPath: log).deletingPathExtension().path + ".rules.yaml" }
 
     /// What a user asks of a log: states at several times (every strategy), and the checks.
@@ -103,15 +115,7 @@ import Testing
     @Test func aGrowingLogReadByTwoAtOnce() throws {
         let log = try bankLog(events: 20_000)
         #expect(try Rewind.run(["import", log]).status == 0)
-        // The log grows: a second simulation's lines, later in time, appended.
-        let more = try bankLog(events: 8_000, seed: 9)
-        let lines = try String(contentsOfFile: more, encoding: .utf8).split(separator: "\n").map {
-            $0.replacingOccurrences(of: "\"id\":\"evt-", with: "\"id\":\"late-").replacingOccurrences(of: "2026-01-", with: "2026-02-")
-        }
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        try h.seekToEnd()
-        h.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-        try h.close()
+        try grow(log, by: 8_000, seed: 9)
         let ref = try reference(log)
         let expected = try Rewind.run(["state", ref, "--json"]).stdout
         let processes = try (0..<2).map { _ in try start(["state", log, "--json"]) }
@@ -148,14 +152,7 @@ import Testing
     @Test func killedWhileExtendingTheIndexThenRerun() throws {
         let log = try bankLog(events: 30_000)
         #expect(try Rewind.run(["import", log]).status == 0)
-        let more = try bankLog(events: 40_000, seed: 11)
-        let lines = try String(contentsOfFile: more, encoding: .utf8).split(separator: "\n").map {
-            $0.replacingOccurrences(of: "\"id\":\"evt-", with: "\"id\":\"late-").replacingOccurrences(of: "2026-01-", with: "2026-02-")
-        }
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        try h.seekToEnd()
-        h.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-        try h.close()
+        try grow(log, by: 40_000, seed: 11)
         let expected = try answers(try reference(log))
         let killed = try killRepeatedly(["state", log, "--json"], delays: [0.3, 0.8, 1.2, 0.5, 1.6])
         #expect(killed >= 2)

@@ -48,7 +48,7 @@ public final class IndexBuilder {
     public private(set) var streams: Int
     private var segments: [RecordRef]
     private var liveBytes: UInt64
-    private var sorted: RecordRef
+    private var sorted: PagedRef
     private var sortedCount: Int
     private var openDay: OpenDay?
     private var lastEventID: [UInt8]
@@ -296,14 +296,14 @@ public final class IndexBuilder {
         let newStreams = streams - segmentFirstStream
         guard count > 0 || newStreams > 0 || force else { return }
         if count > 0 || newStreams > 0 || segments.isEmpty {
-            var names = RecordRef.none
+            var names = PagedRef.none
             if newStreams > 0 {
                 let base = (segmentFirstStream - buildFirstStream) * 2
                 var w = ByteWriter(capacity: 4 * (2 * newStreams + 1))
                 let origin = nameOffsets[base]
                 for o in nameOffsets[base...] { w.u32(o - origin) }
                 w.raw(Array(nameBytes[Int(origin)..<Int(nameOffsets.last!)]))
-                names = RecordRef(offset: try output.append(w.bytes), length: w.bytes.count, checksum: ContentHash.of(w.bytes))
+                names = PagedRef.of(w.bytes, at: try output.append(w.bytes))
             }
             var issueRef = RecordRef.none
             if issueCount > 0 {
@@ -374,7 +374,7 @@ public final class IndexBuilder {
         var w = ByteWriter(capacity: ids.count * 4)
         w.u32s(ids)
         if sortedCount > 0 { liveBytes -= UInt64(sorted.length) }
-        sorted = RecordRef(offset: try output.append(w.bytes), length: w.bytes.count, checksum: ContentHash.of(w.bytes))
+        sorted = PagedRef.of(w.bytes, at: try output.append(w.bytes))
         sortedCount = ids.count
         liveBytes += UInt64(w.bytes.count)
     }

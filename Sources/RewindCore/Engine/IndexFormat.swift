@@ -20,7 +20,7 @@
 public enum IndexFormat {
     public static let magic: [UInt8] = Array("RWINDEX\u{0}".utf8)
     /// Bump when the meaning of any record changes: an older file is then rebuilt.
-    public static let version: UInt32 = 2
+    public static let version: UInt32 = 3
     public static let headerSize = 4096
     public static let slotOffsets = [64, 128]
     public static let slotSize = 48
@@ -166,6 +166,38 @@ struct OpenDay: Equatable {
     }
 }
 
+/// A record checked page by page (16 KB each): what a lookup reads of a large record — a name
+/// table, the sorted list — is checked without hashing the rest.
+struct PagedRef: Equatable {
+    static let pageSize = 16_384
+    var offset: UInt64
+    var length: Int
+    var pages: [UInt64]
+    static let none = PagedRef(offset: 0, length: 0, pages: [])
+
+    static func of(_ bytes: [UInt8], at offset: UInt64) -> PagedRef {
+        let pages = stride(from: 0, to: bytes.count, by: pageSize).map { start in
+            bytes.withUnsafeBytes { ContentHash.of(UnsafeRawBufferPointer(rebasing: $0[start..<min(bytes.count, start + pageSize)])) }
+        }
+        return PagedRef(offset: offset, length: bytes.count, pages: pages)
+    }
+
+    func write(_ w: inout ByteWriter) {
+        w.u64(offset)
+        w.u32(UInt32(length))
+        w.u32(UInt32(pages.count))
+        for p in pages { w.u64(p) }
+    }
+
+    static func read(_ r: inout ByteReader) throws(IndexDamage) -> PagedRef {
+        let offset = try r.u64(), length = Int(try r.u32())
+        var pages: [UInt64] = []
+        for _ in 0..<(try r.count(of: 8)) { pages.append(try r.u64()) }
+        guard pages.count == (length + pageSize - 1) / pageSize else { throw IndexDamage("\(r.what) has a paged record of the wrong size") }
+        return PagedRef(offset: offset, length: length, pages: pages)
+    }
+}
+
 /// Where one record is, and its checksum.
 struct RecordRef: Equatable {
     var offset: UInt64
@@ -186,7 +218,7 @@ struct SegmentFooter: Equatable {
     var rawLengths: [Int]
     var keyframes: [MapRecord]
     var days: [DayRecord]
-    var names: RecordRef
+    var names: PagedRef
     var issues: RecordRef
     /// The day still open at the segment's end.
     var openDay: OpenDay?
@@ -217,7 +249,7 @@ struct SegmentFooter: Equatable {
             SegmentFooter.write(d.map, &w)
             w.u32(d.watermark)
         }
-        SegmentFooter.write(names, &w)
+        names.write(&w)
         SegmentFooter.write(issues, &w)
         OpenDay.write(openDay, &w)
         w.u64(UInt64(size))
@@ -271,7 +303,7 @@ struct SegmentFooter: Equatable {
         }
         let footer = SegmentFooter(first: first, count: count, firstStream: firstStream, streamCount: streamCount,
                                    chunks: chunks, docBlocks: blocks, rawLengths: raws, keyframes: keyframes, days: days,
-                                   names: try readRef(&r), issues: try readRef(&r), openDay: try OpenDay.read(&r),
+                                   names: try PagedRef.read(&r), issues: try readRef(&r), openDay: try OpenDay.read(&r),
                                    size: try r.int(limit: UInt64(Int64.max)))
         let k = layout.keyframeInterval, b = layout.docBlockEvents
         guard chunks.count == (count + k - 1) / k, blocks.count == (count + b - 1) / b else {
@@ -295,7 +327,7 @@ struct IndexDirectory: Equatable {
     /// Bytes the directory's records take (the rest of the file is garbage of earlier commits).
     var liveBytes: UInt64
     var segments: [RecordRef]
-    var sorted: RecordRef
+    var sorted: PagedRef
     var sortedCount: Int
 
     func encoded() -> [UInt8] {
@@ -315,7 +347,7 @@ struct IndexDirectory: Equatable {
         w.u64(liveBytes)
         w.u32(UInt32(segments.count))
         for s in segments { SegmentFooter.write(s, &w) }
-        SegmentFooter.write(sorted, &w)
+        sorted.write(&w)
         w.u32(UInt32(sortedCount))
         w.u64(ContentHash.of(w.bytes))
         return w.bytes
@@ -341,7 +373,7 @@ struct IndexDirectory: Equatable {
         let live = try r.u64()
         var segments: [RecordRef] = []
         for _ in 0..<(try r.count(of: 20)) { segments.append(try SegmentFooter.readRef(&r)) }
-        let sorted = try SegmentFooter.readRef(&r)
+        let sorted = try PagedRef.read(&r)
         let sortedCount = Int(try r.u32())
         return IndexDirectory(identity: IndexIdentity(store: store, rules: rules), layout: layout, lastEventID: last, count: count, streams: streams,
                               head: head, openDay: open, liveBytes: live, segments: segments, sorted: sorted, sortedCount: sortedCount)

@@ -28,9 +28,9 @@ public final class IndexImage: @unchecked Sendable {
     let fileEnd: Int
 
     private var verifiedChunks: [[Bool]]
-    private var names: [NameTable?]
+    private var names: [Paged?]
+    private var sorted: Paged?
     private var blockCache: [Int: [UInt8]] = [:]
-    private var sortedChecked: UnsafeBufferPointer<UInt32>?
     private var blockOrder: [Int] = []
     static let blockCacheSize = 96
     /// Bytes read from records so far (for `compare`'s bytes column).
@@ -287,25 +287,41 @@ public final class IndexImage: @unchecked Sendable {
 
     // MARK: streams
 
-    struct NameTable {
+    /// A paged record's bytes, each page checked when first read.
+    struct Paged {
         let bytes: UnsafeRawBufferPointer
-        let offsets: UnsafeRawBufferPointer
-        let count: Int
+        let pages: [UInt64]
+        var checked: [Bool]
     }
 
-    func nameTable(segment s: Int) -> NameTable? {
-        if let t = names[s] { return t }
-        let f = footers[s]
-        guard f.streamCount > 0, let region = record(f.names, "a stream name table") else { return nil }
-        let n = f.streamCount
-        guard region.count >= 4 * (2 * n + 1) else {
-            noteDamage(IndexDamage("a stream name table is cut short"))
+    func paged(_ ref: PagedRef, _ what: String) -> Paged? {
+        do {
+            let region = try IndexImage.region(bytes, ref.offset, ref.length, what)
+            return Paged(bytes: region, pages: ref.pages, checked: Array(repeating: false, count: ref.pages.count))
+        } catch {
+            noteDamage(error)
             return nil
         }
-        let t = NameTable(bytes: UnsafeRawBufferPointer(rebasing: region[(4 * (2 * n + 1))...]),
-                          offsets: UnsafeRawBufferPointer(rebasing: region[0..<(4 * (2 * n + 1))]), count: n)
-        names[s] = t
-        return t
+    }
+
+    /// Checks the pages of `p` that `range` covers; false (and damage noted) when one does not match.
+    func check(_ p: inout Paged, _ range: Range<Int>, _ what: String) -> Bool {
+        guard range.lowerBound >= 0, range.upperBound <= p.bytes.count else {
+            noteDamage(IndexDamage("\(what) is malformed"))
+            return false
+        }
+        guard !range.isEmpty else { return true }
+        for page in (range.lowerBound / PagedRef.pageSize)...((range.upperBound - 1) / PagedRef.pageSize) where !p.checked[page] {
+            let start = page * PagedRef.pageSize
+            let chunk = UnsafeRawBufferPointer(rebasing: p.bytes[start..<min(p.bytes.count, start + PagedRef.pageSize)])
+            guard ContentHash.of(chunk) == p.pages[page] else {
+                noteDamage(IndexDamage("\(what): its checksum does not match"))
+                return false
+            }
+            bytesRead += chunk.count
+            p.checked[page] = true
+        }
+        return true
     }
 
     /// The UTF-8 bytes of stream `id`'s service and stream names.
@@ -319,29 +335,36 @@ public final class IndexImage: @unchecked Sendable {
         // Segments that added no streams share a first id: the last of them with streams holds it.
         var s = lo - 1
         while s > 0 && footers[s].streamCount == 0 { s -= 1 }
-        guard s >= 0, let t = nameTable(segment: s) else { return nil }
-        let i = Int(id) - footers[s].firstStream
-        func offset(_ k: Int) -> Int { Int(UInt32(littleEndian: t.offsets.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self))) }
+        guard s >= 0, footers[s].streamCount > 0 else { return nil }
+        if names[s] == nil { names[s] = paged(footers[s].names, "a stream name table") }
+        guard names[s] != nil else { return nil }
+        let n = footers[s].streamCount, i = Int(id) - footers[s].firstStream
+        let text = 4 * (2 * n + 1)
+        guard check(&names[s]!, (8 * i)..<(8 * i + 12), "a stream name table") else { return nil }
+        let t = names[s]!.bytes
+        func offset(_ k: Int) -> Int { Int(UInt32(littleEndian: t.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self))) }
         let a = offset(2 * i), b = offset(2 * i + 1), c = offset(2 * i + 2)
-        guard a <= b, b <= c, c <= t.bytes.count else {
+        guard a <= b, b <= c, text + c <= t.count, check(&names[s]!, (text + a)..<(text + c), "a stream name table") else {
             noteDamage(IndexDamage("a stream name table is malformed"))
             return nil
         }
-        return (UnsafeRawBufferPointer(rebasing: t.bytes[a..<b]), UnsafeRawBufferPointer(rebasing: t.bytes[b..<c]))
+        return (UnsafeRawBufferPointer(rebasing: t[(text + a)..<(text + b)]), UnsafeRawBufferPointer(rebasing: t[(text + b)..<(text + c)]))
     }
 
-    /// The sorted record: stream ids in (service, stream) byte order, for the first `sortedCount`
-    /// streams (checked once).
-    func sortedIDs() -> UnsafeBufferPointer<UInt32>? {
-        if let sortedChecked { return sortedChecked }
-        guard directory.sortedCount > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
-        guard let region = record(directory.sorted, "the sorted stream list"), region.count == 4 * directory.sortedCount,
-              Int(directory.sorted.offset) % 4 == 0 else {
-            noteDamage(IndexDamage("the sorted stream list"))
-            return nil
+    /// How many streams the sorted record orders.
+    var sortedCount: Int { directory.sortedCount }
+
+    /// The `k`th stream id of the sorted record (in (service, stream) byte order).
+    func sortedID(_ k: Int) -> UInt32? {
+        if sorted == nil {
+            guard directory.sorted.length == 4 * directory.sortedCount else {
+                noteDamage(IndexDamage("the sorted stream list has the wrong size"))
+                return nil
+            }
+            sorted = paged(directory.sorted, "the sorted stream list")
         }
-        sortedChecked = UnsafeBufferPointer(start: region.baseAddress!.assumingMemoryBound(to: UInt32.self), count: directory.sortedCount)
-        return sortedChecked
+        guard sorted != nil, check(&sorted!, (4 * k)..<(4 * k + 4), "the sorted stream list") else { return nil }
+        return UInt32(littleEndian: sorted!.bytes.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self))
     }
 
     // MARK: issues
@@ -420,11 +443,11 @@ extension IndexImage {
                 guard let compressed = record(ref, "a document block") else { break }
                 if Compression.inflate(compressed, rawLength: f.rawLengths[b]) == nil { noteDamage(IndexDamage("a document block does not inflate")) }
             }
-            if f.streamCount > 0 { _ = nameTable(segment: s) }
+            if f.streamCount > 0, var p = paged(f.names, "a stream name table") { _ = check(&p, 0..<p.bytes.count, "a stream name table") }
             if f.issues.length > 0 { _ = record(f.issues, "the fold's issues") }
             try check()
         }
-        _ = sortedIDs()
+        if sortedCount > 0, var p = paged(directory.sorted, "the sorted stream list") { _ = check(&p, 0..<p.bytes.count, "the sorted stream list") }
         var seen = Set<UInt32>()
         func walk(_ ref: UInt32, shift: Int) {
             guard ref != 0, seen.insert(ref).inserted else { return }

@@ -332,7 +332,7 @@ public final class TimelineIndex: @unchecked Sendable {
     }
 
     /// Stream ids in (service, stream) byte order: the sorted record, then the streams added since.
-    public var sortedStreams: SortedStreams { SortedStreams(index: self, sorted: image.sortedIDs(), tail: unsortedTail) }
+    public var sortedStreams: SortedStreams { SortedStreams(index: self, tail: unsortedTail) }
 
     private func sortTail() -> [UInt32] {
         let from = image.directory.sortedCount
@@ -374,10 +374,10 @@ public struct IndexedTransition: Sendable {
 /// streams added since it was written), merged as they are read.
 public struct SortedStreams {
     let index: TimelineIndex
-    let sorted: UnsafeBufferPointer<UInt32>?
     let tail: [UInt32]
 
-    public var count: Int { (sorted?.count ?? 0) + tail.count }
+    var sortedCount: Int { index.image.sortedCount }
+    public var count: Int { sortedCount + tail.count }
 
     func names(_ id: UInt32) -> (UnsafeRawBufferPointer, UnsafeRawBufferPointer) {
         index.image.nameBytes(id) ?? (UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
@@ -388,25 +388,27 @@ public struct SortedStreams {
         return StreamOrder.less(x.0, x.1, y.0, y.1)
     }
 
+    /// A run: the persisted record (`nil`) or the tail.
+    func id(_ run: [UInt32]?, _ k: Int) -> UInt32 { run.map { $0[k] } ?? index.image.sortedID(k) ?? 0 }
+    func runCount(_ run: [UInt32]?) -> Int { run?.count ?? sortedCount }
+
     /// All ids in order (merging the two runs).
     public func all() -> [UInt32] {
-        let base = sorted.map(Array.init) ?? []
-        guard !tail.isEmpty else { return base }
         var out: [UInt32] = []
         out.reserveCapacity(count)
         var i = 0, j = 0
-        while i < base.count || j < tail.count {
-            if j == tail.count || (i < base.count && less(base[i], tail[j])) { out.append(base[i]); i += 1 } else { out.append(tail[j]); j += 1 }
+        while i < sortedCount || j < tail.count {
+            if j == tail.count || (i < sortedCount && less(id(nil, i), tail[j])) { out.append(id(nil, i)); i += 1 } else { out.append(tail[j]); j += 1 }
         }
         return out
     }
 
     /// The first index in `run` whose names are not less than (service, stream).
-    func lowerBound(_ run: UnsafeBufferPointer<UInt32>, service: [UInt8], stream: [UInt8]) -> Int {
-        var lo = 0, hi = run.count
+    func lowerBound(_ run: [UInt32]?, service: [UInt8], stream: [UInt8]) -> Int {
+        var lo = 0, hi = runCount(run)
         while lo < hi {
             let mid = (lo + hi) / 2
-            let n = names(run[mid])
+            let n = names(id(run, mid))
             if StreamOrder.less(n.0, n.1, service, stream) { lo = mid + 1 } else { hi = mid }
         }
         return lo
@@ -417,29 +419,24 @@ public struct SortedStreams {
             let n = names(id)
             return StreamOrder.compare(n.0, service) == nil && StreamOrder.compare(n.1, stream) == nil
         }
-        if let sorted {
-            let i = lowerBound(sorted, service: service, stream: stream)
-            if i < sorted.count && matches(sorted[i]) { return sorted[i] }
+        for run in [nil, tail] as [[UInt32]?] {
+            let i = lowerBound(run, service: service, stream: stream)
+            if i < runCount(run) && matches(id(run, i)) { return id(run, i) }
         }
-        return tail.withUnsafeBufferPointer { t in
-            let i = lowerBound(t, service: service, stream: stream)
-            return i < t.count && matches(t[i]) ? t[i] : nil
-        }
+        return nil
     }
 
     /// The ids of one service's streams, in order.
     public func streams(ofService service: String) -> [UInt32] {
         let s = Array(service.utf8)
         var out: [UInt32] = []
-        func collect(_ run: UnsafeBufferPointer<UInt32>) {
+        for run in [nil, tail] as [[UInt32]?] {
             var i = lowerBound(run, service: s, stream: [])
-            while i < run.count, StreamOrder.compare(names(run[i]).0, s) == nil {
-                out.append(run[i])
+            while i < runCount(run), StreamOrder.compare(names(id(run, i)).0, s) == nil {
+                out.append(id(run, i))
                 i += 1
             }
         }
-        if let sorted { collect(sorted) }
-        tail.withUnsafeBufferPointer { collect($0) }
         return tail.isEmpty ? out : out.sorted(by: less)
     }
 }
