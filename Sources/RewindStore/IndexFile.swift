@@ -117,9 +117,11 @@ public final class IndexFile: IndexOutput {
         let mapping = Mapping(base: base, size: size)
         let bytes = UnsafeRawBufferPointer(start: base, count: size)
         guard IndexHeader.committed(UnsafeRawBufferPointer(rebasing: bytes[0..<IndexFormat.headerSize])) != nil else {
-            // A header without a commit: a build that never committed (or not an index).
-            if Array(bytes[0..<8]) == IndexFormat.magic { return nil }
-            throw IndexDamage("not a rewind index (wrong magic)")
+            guard Array(bytes[0..<8]) == IndexFormat.magic else { throw IndexDamage("not a rewind index (wrong magic)") }
+            guard bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == IndexFormat.version.littleEndian else {
+                throw IndexDamage("of another format version", outdated: true)
+            }
+            return nil  // a header without a commit: a build that never committed
         }
         return try IndexImage(bytes: bytes, owner: mapping)
     }

@@ -5,8 +5,13 @@
 /// outside the file. The index is then rebuilt from the store; what it held is never served.
 public struct IndexDamage: Error, Sendable, CustomStringConvertible {
     public var what: String
-    public init(_ what: String) { self.what = what }
-    public var description: String { "the timeline index is damaged (\(what))" }
+    /// Not damage, but a file of another format version (rebuilt the same way).
+    public var outdated = false
+    public init(_ what: String, outdated: Bool = false) {
+        self.what = what
+        self.outdated = outdated
+    }
+    public var description: String { outdated ? "the timeline index is \(what)" : "the timeline index is damaged (\(what))" }
 }
 
 /// Bytes being assembled for one record.

@@ -54,7 +54,7 @@ public final class IndexImage: @unchecked Sendable {
             throw IndexDamage("not a rewind index (wrong magic)")
         }
         guard bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == IndexFormat.version.littleEndian else {
-            throw IndexDamage("an index of another format version")
+            throw IndexDamage("of another format version", outdated: true)
         }
         let slots = IndexFormat.slotOffsets.enumerated().compactMap { i, o in
             RootSlot.decode(UnsafeRawBufferPointer(rebasing: bytes[o..<(o + IndexFormat.slotSize)]), slot: i)
