@@ -82,8 +82,7 @@ final class StoreExplorerData: ExplorerData {
         if let m = markerCache { return m }
         let (backwards, duplicated) = try store.markedLines()
         let positions = index.positions(ofLines: backwards + duplicated)
-        let m = index.irreversible(in: 0..<index.count).map { TimelineMarker(index: $0, kind: .irreversible) }
-            + positions[..<backwards.count].compactMap { $0 }.map { TimelineMarker(index: $0, kind: .backwards) }
+        let m = positions[..<backwards.count].compactMap { $0 }.map { TimelineMarker(index: $0, kind: .backwards) }
             + Set(positions[backwards.count...].compactMap { $0 }).sorted().map { TimelineMarker(index: $0, kind: .duplicate) }
         try index.image.check()
         markerCache = m

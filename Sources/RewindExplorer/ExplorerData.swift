@@ -13,7 +13,8 @@ public protocol ExplorerData: AnyObject {
     func reach(_ position: Int) throws -> VersionMap
     /// Events per bucket, `buckets` buckets over the timeline's time span.
     func density(buckets: Int) throws -> [Int]
-    /// Marked timeline indices: irreversible events, backwards timestamps, duplicate deliveries.
+    /// Marked timeline indices other than irreversible events (the index has those): backwards
+    /// timestamps, duplicate deliveries.
     func markers() throws -> [TimelineMarker]
     /// Timeline indices of the events a query matches, ascending.
     func search(_ query: EventQuery) throws -> [Int]

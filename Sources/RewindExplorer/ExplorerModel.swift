@@ -192,13 +192,13 @@ public final class Explorer {
         let w = state.width, n = state.count
         if let c = markerCache, c.width == w, c.count == n { return c.cells }
         let markers = try data.markers().filter { $0.index < n }
-        let columns = try scrubberColumns("markers", markers.map(\.index))
-        func rank(_ k: TimelineMarker.Kind) -> Int { k == .irreversible ? 2 : k == .backwards ? 1 : 0 }
+        let columns = index.columns(of: markers.map(\.index), width: w)
         var best: [Int: TimelineMarker.Kind] = [:]
-        for (m, x) in zip(markers, columns) where best[x].map({ rank($0) < rank(m.kind) }) ?? true { best[x] = m.kind }
+        for (m, x) in zip(markers, columns) where m.kind == .backwards || best[x] == nil { best[x] = m.kind }
+        for (x, marked) in index.irreversibleColumns(width: w).enumerated() where marked { best[x] = .irreversible }
+        try index.image.check()
         let cells = best.keys.sorted().map { ($0, best[$0]!) }
         markerCache = (w, n, cells)
-        columnCache["markers"] = nil  // kept as cells; the list of indices is not compared again
         return cells
     }
 

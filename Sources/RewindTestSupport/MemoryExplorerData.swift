@@ -89,7 +89,5 @@ public final class MemoryExplorerData: ExplorerData {
         source.timeline.events.indices.filter { query.matches(source.timeline.events[$0]) }
     }
 
-    public func markers() -> [TimelineMarker] {
-        index.irreversible(in: 0..<index.count).map { TimelineMarker(index: $0, kind: .irreversible) } + extraMarkers
-    }
+    public func markers() -> [TimelineMarker] { extraMarkers }
 }

@@ -88,13 +88,43 @@ public final class TimelineIndex: @unchecked Sendable {
     }
 
     /// The positions of the events at `lines` of the log, in the same order (nil: no event there).
+    /// One pass over the chunks, a bit per line ruling out the lines not asked for.
     public func positions(ofLines lines: [Int]) -> [Int?] {
         guard !lines.isEmpty else { return [] }
         var wanted: [UInt32: [Int]] = [:]
-        for (i, l) in lines.enumerated() { wanted[UInt32(truncatingIfNeeded: l), default: []].append(i) }
+        var bits = [UInt64](repeating: 0, count: (lines.max()! >> 6) + 1)
+        for (i, l) in lines.enumerated() where l >= 0 {
+            wanted[UInt32(truncatingIfNeeded: l), default: []].append(i)
+            bits[l >> 6] |= 1 << UInt64(l & 63)
+        }
         var out = [Int?](repeating: nil, count: lines.count)
         image.forEachChunk(in: 0..<count) { c, r in
-            for i in r { if let slots = wanted[c.lines[i]] { for k in slots { out[k] = c.first + i } } }
+            for i in r {
+                let l = Int(c.lines[i])
+                guard l >> 6 < bits.count, bits[l >> 6] & (1 << UInt64(l & 63)) != 0, let slots = wanted[UInt32(l)] else { continue }
+                for k in slots { out[k] = c.first + i }
+            }
+        }
+        return out
+    }
+
+    /// The scrubber column (of `width`, over the timeline's time span) of each position.
+    public func columns(of positions: [Int], width: Int) -> [Int] {
+        guard count > 0, width > 1 else { return positions.map { _ in 0 } }
+        let first = timestamp(at: 0).nanoseconds, span = Double(max(1, timestamp(at: count - 1).nanoseconds &- first))
+        return positions.map { Int(Double(timestamp(at: $0).nanoseconds &- first) / span * Double(width - 1) + 0.5) }
+    }
+
+    /// Which columns (of `width`, over the timeline's time span) hold an irreversible event: one
+    /// pass over the chunks' flags and times, however many such events there are.
+    public func irreversibleColumns(width: Int) -> [Bool] {
+        var out = [Bool](repeating: false, count: max(0, width))
+        guard count > 0, width > 0 else { return out }
+        let first = timestamp(at: 0).nanoseconds, span = Double(max(1, timestamp(at: count - 1).nanoseconds &- first))
+        image.forEachChunk(in: 0..<count) { c, r in
+            for i in r where c.flags[i] & IndexFormat.irreversible != 0 {
+                out[min(width - 1, max(0, Int(Double(c.ts(i) &- first) / span * Double(width - 1) + 0.5)))] = true
+            }
         }
         return out
     }
