@@ -13,8 +13,9 @@ struct StateCommand: LogCommand {
             or integer epoch milliseconds), or `start` / `end`; without --at, the end of the log.
             With --json, stdout is exactly one JSON object:
             {"at": "<RFC 3339 UTC>", "position": <events applied>, "services": {...}}.
-            The default strategy, diff, reaches any T through the timeline index with one keyframe
-            and at most 4 096 diffs; replay folds the whole log from the start.
+            The default strategy, undo, is the fastest measured: it reaches any T through the timeline
+            index from the keyframe after T with at most 4 096 inverses; replay folds the whole log
+            from the start. With --strategy undo the irreversible events it crossed are listed.
             """
     )
 
@@ -30,13 +31,13 @@ struct StateCommand: LogCommand {
     var stream: String?
 
     @Option(help: "The hydration strategy: \(Strategies.names.joined(separator: ", ")).")
-    var strategy: String = Strategies.defaultName
+    var strategy: String?
 
     @Flag(help: "Print one JSON object.")
     var json = false
 
     func validate() throws {
-        guard Strategies.names.contains(strategy) else {
+        if let strategy, !Strategies.names.contains(strategy) {
             throw ValidationError("unknown strategy '\(Output.safe(strategy))' (available: \(Strategies.names.joined(separator: ", ")))")
         }
     }
@@ -45,8 +46,9 @@ struct StateCommand: LogCommand {
         var problems = false
         let store = opened.store
         let (time, position) = try TimeArgument.resolve(at, in: opened)
-        let hydration = try opened.strategies().hydrate(strategy, to: position)
-        if !hydration.crossed.isEmpty && !json {
+        let hydration = try opened.strategies().hydrate(strategy ?? Strategies.fastest, to: position)
+        // What undo crossed is said when undo was asked for, not for the default's own path.
+        if strategy == "undo" && !hydration.crossed.isEmpty && !json {
             Output.diagnostic(try UndoReport.text(hydration.crossed, store: store))
         }
         let log = opened.sourcePath ?? opened.displayName
