@@ -65,16 +65,42 @@ public final class IndexMaintenance {
         switch status {
         case .current:
             return current!
-        case .extend(let from):
+        case .extend(var from):
+            // A small last segment is built again with the new events: a log extended a few events
+            // at a time (follow mode) keeps its segments at least a keyframe interval long.
+            if let current, let last = current.lastSegment, from == current.count, last.count < current.layout.keyframeInterval {
+                from = last.first
+            }
             let output = try IndexFile(writing: path)
             let builder = try IndexBuilder(output: output, fold: fold, identity: try identity(), previous: current, from: from)
             try feed(builder)
+            try compactIfWasteful()
         case .rebuild(let reason):
             onNotice("building the timeline index (\(reason))")
             try rebuild()
         }
         guard let built = try image() else { throw IndexDamage("the index just built cannot be read") }
         return built
+    }
+
+    /// Copies the records the index uses into a new file when what earlier commits left behind
+    /// outweighs them (and 64 MB): a copy, not a fold.
+    func compactIfWasteful() throws {
+        guard let image = try image() else { return }
+        let size = UInt64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        guard size > 2 * image.liveBytes + (64 << 20) else { return }
+        try compact(image)
+    }
+
+    /// Writes the index's live records into `STORE-index.building`, then renames it over the index.
+    public func compact(_ image: IndexImage) throws {
+        let building = path + ".building"
+        try? FileManager.default.removeItem(atPath: building)
+        let output = try IndexFile(writing: building)
+        try IndexCompaction.copy(image, to: output)
+        guard rename(building, path) == 0 else {
+            throw StoreError("\(path): cannot put the compacted index in place: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Builds the index anew from the store, in `STORE-index.building` (resumed when an earlier
@@ -107,7 +133,10 @@ public final class IndexMaintenance {
     public func pipeline() throws -> IndexPipeline? {
         guard let image = try? image(), try status(of: image) == .current else { return nil }
         let output = try IndexFile(writing: path)
-        let builder = try IndexBuilder(output: output, fold: fold, identity: try identity(), previous: image)
+        // As `update` does: a small last segment is built again, with the new events after it.
+        let from = image.lastSegment.flatMap { $0.count < image.layout.keyframeInterval ? $0.first : nil }
+        let builder = try IndexBuilder(output: output, fold: fold, identity: try identity(), previous: image, from: from)
+        try builder.add(from: store, to: image.count)
         let names = try store.registry()
         return IndexPipeline(builder: builder, streams: names.streams, types: names.types)
     }

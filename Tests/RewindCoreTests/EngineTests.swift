@@ -108,6 +108,46 @@ import RewindTestSupport
         #expect(sorted == names.sorted())
     }
 
+    /// An index extended many times, copied to a new one with only its live records: the copy is
+    /// smaller, checks whole, answers exactly as before (squash's day watermarks included), and
+    /// extends like the original.
+    @Test func aCompactedCopyAnswersAsTheOriginalAndExtends() throws {
+        let (log, fold) = try log(seed: 6, lines: 600)
+        let source = NumberedMemoryTimeline(log.events)
+        let events = source.timeline.events
+        let expected = replayStates(source.timeline, fold: fold)
+        let output = MemoryIndexOutput()
+        var position = 0
+        for end in stride(from: 37, to: 500, by: 37) + [500] {
+            let previous = position == 0 ? nil : try output.image()
+            let b = try IndexBuilder(output: output, fold: fold, identity: IndexIdentity(store: "m", rules: ""), layout: EngineTests.tiny,
+                                     previous: previous, from: previous.map { max(0, $0.count - 5) })
+            try b.add(from: source, to: end)
+            try b.finish(lastEventID: events[end - 1].id)
+            position = end
+        }
+        let original = try output.image()
+        let copy = MemoryIndexOutput()
+        try IndexCompaction.copy(original, to: copy)
+        #expect(copy.bytes.count < output.bytes.count)
+        let compacted = TimelineIndex(image: try copy.image())
+        try compacted.image.verifyAllRecords()
+        #expect(compacted.count == 500)
+        #expect(copy.bytes.count - Int(compacted.image.liveBytes) < 4096, "only the directory lies outside the live records")
+        for p in 0...500 {
+            for reach in [compacted.diff(to:), compacted.undo(to:), compacted.squash(to:)] {
+                #expect(try StateView(index: compacted, versions: reach(p).versions, position: p).materialized() == expected[p], "at \(p)")
+            }
+        }
+        let b = try IndexBuilder(output: copy, fold: fold, identity: IndexIdentity(store: "m", rules: ""), previous: try copy.image())
+        try b.add(from: source, to: events.count)
+        try b.finish()
+        let extended = TimelineIndex(image: try copy.image())
+        for p in stride(from: 0, through: events.count, by: 3) {
+            #expect(try StateView(index: extended, versions: extended.squash(to: p).versions, position: p).materialized() == expected[p], "at \(p)")
+        }
+    }
+
     /// One commit (a single segment): every byte after the header belongs to a record of it.
     @Test(arguments: [false, true]) func aFlippedByteIsDetectedNeverServed(oneCommit: Bool) throws {
         let (log, fold) = try log(seed: 2)

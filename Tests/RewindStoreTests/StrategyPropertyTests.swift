@@ -129,6 +129,36 @@ func openLog(_ path: String, layout: IndexLayout = tinyLayout, notices: ((String
         }
     }
 
+    /// Followed a few lines at a time, the log's index keeps its segments a keyframe interval long
+    /// (the small last one is built again with the new lines), and compacts what it left behind.
+    @Test func extendingAFewEventsAtATimeKeepsSegmentsFewAndTheFileCompact() throws {
+        let dir = temporaryDirectory()
+        var lines: [String] = []
+        BankScenario(events: 2_000, seed: 8, accounts: 10).generate { lines.append($0) }
+        let path = writeLog(lines[..<100].joined(separator: "\n") + "\n", rules: BankScenario.rulesYAML, in: dir, name: "f")
+        var opened = try openLog(path, layout: IndexLayout(keyframeInterval: 64, docBlockEvents: 16, segmentEvents: 1_024))
+        for start in stride(from: 100, to: 2_000, by: 20) {
+            let h = FileHandle(forWritingAtPath: path)!
+            try h.seekToEnd()
+            h.write(Data((lines[start..<(start + 20)].joined(separator: "\n") + "\n").utf8))
+            try h.close()
+            opened = try openLog(path, layout: IndexLayout(keyframeInterval: 64, docBlockEvents: 16, segmentEvents: 1_024))
+        }
+        #expect(opened.index.count == (try opened.store.eventCount()))
+        #expect(opened.index.image.segmentCount <= opened.index.count / 64 + 1, "\(opened.index.image.segmentCount) segments")
+        let replay = ReplayStrategy(source: opened.store, fold: opened.fold)
+        for p in stride(from: 0, through: opened.index.count, by: 97) {
+            #expect(try StateView(index: opened.index, versions: opened.index.squash(to: p).versions, position: p).materialized()
+                    == (try replay.hydrate(to: p)).state)
+        }
+        // Compacted: the same answers from a file of its live records only.
+        let before = opened.index.image.bytes.count
+        try opened.maintenance.compact(opened.index.image)
+        let compacted = try openLog(path, layout: .standard)
+        #expect(compacted.index.image.bytes.count < before)
+        #expect(try IndexVerifier(index: compacted.index, source: compacted.store, fold: compacted.fold, cache: nil).run().findings.isEmpty)
+    }
+
     @Test func undoListsTheIrreversibleEventsItCrosses() throws {
         let dir = temporaryDirectory()
         let opened = try openLog(writeLog(RandomLog.text(seed: 9, lines: 300), rules: RandomLog.rules, in: dir), layout: .standard)

@@ -44,6 +44,8 @@ public final class IndexImage: @unchecked Sendable {
     /// Bytes of the file that the current commit uses.
     public var liveBytes: UInt64 { directory.liveBytes }
     public var segmentCount: Int { footers.count }
+    /// Where the last segment starts, and how many events it holds.
+    public var lastSegment: (first: Int, count: Int)? { footers.last.map { ($0.first, $0.count) } }
 
     /// Reads the committed index in `bytes` (a whole file). Throws when the header, directory or
     /// a footer is damaged, or the file is shorter than its commit says.
