@@ -25,6 +25,7 @@ struct OpenCommand: LogCommand {
             let count = opened.index.count
             let h = try opened.strategies().hydrate(Strategies.defaultName, to: count)
             let at = count > 0 ? opened.index.timestamp(at: count - 1) : Timestamp(nanoseconds: 0)
+            try opened.index.image.check()
             Output.out(StateText.render(try h.state.materialized(), at: at, position: count, total: count, log: opened.displayName))
             return !h.issues.isEmpty
         }

@@ -71,7 +71,14 @@ struct StateCommand: LogCommand {
 
 /// Resolves `--at` against a log's timeline.
 enum TimeArgument {
+    /// T and its position, read from the index (checked: a damaged chunk is never a time).
     static func resolve(_ text: String?, in opened: OpenedLog) throws -> (Timestamp, Int) {
+        let resolved = try resolveUnchecked(text, in: opened)
+        try opened.index.image.check()
+        return resolved
+    }
+
+    static func resolveUnchecked(_ text: String?, in opened: OpenedLog) throws -> (Timestamp, Int) {
         let count = opened.index.count
         switch text?.lowercased() {
         case nil, "end", "now", "latest":
@@ -88,9 +95,7 @@ enum TimeArgument {
             } catch {
                 throw UsageError(message: "--at: \(error.message)")
             }
-            let p = opened.index.position(at: t)
-            try opened.index.image.check()
-            return (t, p)
+            return (t, opened.index.position(at: t))
         }
     }
 }

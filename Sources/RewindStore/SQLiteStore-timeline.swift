@@ -17,11 +17,11 @@ final class NameCache: @unchecked Sendable {
         throws -> (streams: [(service: String, stream: String)], types: [String]) {
         try lock.withLock {
             if streams.count < needed {
-                let rows = try Row.fetchCursor(db, sql: "SELECT service, stream FROM streams WHERE id >= ? ORDER BY id", arguments: [streams.count])
-                while let row = try rows.next() { streams.append((row[0], row[1])) }
+                try SQLiteStore.texts(db, "SELECT service, stream FROM streams WHERE id >= \(streams.count) ORDER BY id") { streams.append(($0[0], $0[1])) }
             }
             if types.count < neededTypes {
-                types = try String.fetchAll(db, sql: "SELECT name FROM types ORDER BY id")
+                types = []
+                try SQLiteStore.texts(db, "SELECT name FROM types ORDER BY id") { types.append($0[0]) }
             }
             return (streams, types)
         }
@@ -67,7 +67,27 @@ extension SQLiteStore {
 
     public func streamNames(from id: Int) throws -> [(service: String, stream: String)] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT service, stream FROM streams WHERE id >= ? ORDER BY id", arguments: [id]).map { ($0[0], $0[1]) }
+            var out: [(String, String)] = []
+            try SQLiteStore.texts(db, "SELECT service, stream FROM streams WHERE id >= \(max(0, id)) ORDER BY id") { out.append(($0[0], $0[1])) }
+            return out
+        }
+    }
+
+    /// Calls `body` with each row's text columns, decoded by their byte length: a name or id
+    /// holding a NUL is kept whole (GRDB's `String` conversion stops at the first NUL).
+    static func texts(_ db: Database, _ sql: String, _ body: ([String]) throws -> Void) throws {
+        let statement = try db.makeStatement(sql: sql)
+        let s = statement.sqliteStatement
+        defer { sqlite3_reset(s) }
+        let n = sqlite3_column_count(s)
+        while true {
+            let rc = sqlite3_step(s)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else {
+                throw StoreError("read failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))",
+                                 isDamage: rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+            }
+            try body((0..<n).map { columnString(s, $0) })
         }
     }
 

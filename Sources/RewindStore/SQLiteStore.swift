@@ -226,13 +226,10 @@ public final class SQLiteStore: EventStore {
 
     public func append(_ batch: ImportBatch, checkpoint: ImportCheckpoint) throws {
         try queue.write { db in
-            if !batch.newStreams.isEmpty {
-                let insert = try db.cachedStatement(sql: "INSERT INTO streams VALUES (?, ?, ?)")
-                for s in batch.newStreams { try insert.execute(arguments: [s.id, s.service, s.stream]) }
-            }
-            for t in batch.newTypes {
-                try db.execute(sql: "INSERT INTO types VALUES (?, ?)", arguments: [t.id, t.name])
-            }
+            // Names and ids are bound with their byte length: GRDB binds a `String` as a C string,
+            // which would cut one at its first NUL.
+            for s in batch.newStreams { try SQLiteStore.insert(db, "INSERT INTO streams VALUES (?, ?, ?)", [.int(Int64(s.id)), .text(s.service), .text(s.stream)]) }
+            for t in batch.newTypes { try SQLiteStore.insert(db, "INSERT INTO types VALUES (?, ?)", [.int(Int64(t.id)), .text(t.name)]) }
             if !batch.events.isEmpty {
                 var next = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(pos) + 1, 0) FROM events") ?? 0
                 let statement = try db.makeStatement(sql: """
@@ -261,13 +258,10 @@ public final class SQLiteStore: EventStore {
                 }
                 }
             }
-            if !batch.duplicates.isEmpty {
-                let insert = try db.cachedStatement(sql: "INSERT INTO duplicates VALUES (?, ?, ?)")
-                for d in batch.duplicates { try insert.execute(arguments: [d.line, d.id, d.firstLine]) }
+            for d in batch.duplicates {
+                try SQLiteStore.insert(db, "INSERT INTO duplicates VALUES (?, ?, ?)", [.int(Int64(d.line)), .text(d.id), .int(Int64(d.firstLine))])
             }
-            for r in batch.rejected {
-                try db.execute(sql: "INSERT INTO rejected VALUES (?, ?)", arguments: [r.line, r.reason])
-            }
+            for r in batch.rejected { try SQLiteStore.insert(db, "INSERT INTO rejected VALUES (?, ?)", [.int(Int64(r.line)), .text(r.reason)]) }
             for b in batch.backwards {
                 try db.execute(sql: "INSERT INTO backwards VALUES (?, ?, ?)", arguments: [b.line, b.ts.nanoseconds, b.latest.nanoseconds])
             }
@@ -276,6 +270,27 @@ public final class SQLiteStore: EventStore {
     }
 
     static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    enum Value { case int(Int64), text(String) }
+
+    /// Runs one insert (a statement cached per connection), text bound by its byte length.
+    static func insert(_ db: Database, _ sql: String, _ values: [Value]) throws {
+        let s = try db.cachedStatement(sql: sql).sqliteStatement
+        defer { sqlite3_reset(s) }
+        for (i, v) in values.enumerated() {
+            switch v {
+            case .int(let n): sqlite3_bind_int64(s, Int32(i + 1), n)
+            case .text(var t):
+                t.withUTF8 { b in
+                    let bytes = UnsafeRawPointer(b.baseAddress ?? UnsafePointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self)
+                    _ = sqlite3_bind_text(s, Int32(i + 1), bytes, Int32(b.count), transient)
+                }
+            }
+        }
+        guard sqlite3_step(s) == SQLITE_DONE else {
+            throw StoreError("insert failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
+        }
+    }
 
     /// Binds arena bytes without copying them (SQLITE_STATIC): every parameter is bound
     /// again before each step, and the arena outlives the loop.
@@ -313,8 +328,7 @@ public final class SQLiteStore: EventStore {
     public func acceptedIDs() throws -> [String: Int] {
         try queue.read { db in
             var ids: [String: Int] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, line FROM events UNION ALL SELECT id, line FROM compacted_ids")
-            while let row = try rows.next() { ids[row[0]] = row[1] }
+            try SQLiteStore.texts(db, "SELECT id, line FROM events UNION ALL SELECT id, line FROM compacted_ids") { ids[$0[0]] = Int($0[1]) ?? 0 }
             return ids
         }
     }
@@ -323,12 +337,12 @@ public final class SQLiteStore: EventStore {
     public func registry() throws -> (streams: [(service: String, stream: String)], types: [String]) {
         try queue.read { db in
             var streams: [(String, String)] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, service, stream FROM streams ORDER BY id")
-            while let row = try rows.next() {
-                guard row[0] as Int == streams.count else { throw StoreError("\(location): the stream table has a gap", isDamage: true) }
+            try SQLiteStore.texts(db, "SELECT id, service, stream FROM streams ORDER BY id") { row in
+                guard Int(row[0]) == streams.count else { throw StoreError("\(location): the stream table has a gap", isDamage: true) }
                 streams.append((row[1], row[2]))
             }
-            let types = try String.fetchAll(db, sql: "SELECT name FROM types ORDER BY id")
+            var types: [String] = []
+            try SQLiteStore.texts(db, "SELECT name FROM types ORDER BY id") { types.append($0[0]) }
             return (streams, types)
         }
     }
@@ -346,15 +360,19 @@ public final class SQLiteStore: EventStore {
 
     public func duplicateLines(limit: Int) throws -> [(line: Int, id: String, firstLine: Int)] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT line, id, first_line FROM duplicates ORDER BY line LIMIT ?", arguments: [limit])
-                .map { ($0[0], $0[1], $0[2]) }
+            var out: [(Int, String, Int)] = []
+            try SQLiteStore.texts(db, "SELECT line, id, first_line FROM duplicates ORDER BY line LIMIT \(max(0, limit))") {
+                out.append((Int($0[0]) ?? 0, $0[1], Int($0[2]) ?? 0))
+            }
+            return out
         }
     }
 
     public func rejectedLines(limit: Int) throws -> [(line: Int, reason: String)] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT line, reason FROM rejected ORDER BY line LIMIT ?", arguments: [limit])
-                .map { ($0[0], $0[1]) }
+            var out: [(Int, String)] = []
+            try SQLiteStore.texts(db, "SELECT line, reason FROM rejected ORDER BY line LIMIT \(max(0, limit))") { out.append((Int($0[0]) ?? 0, $0[1])) }
+            return out
         }
     }
 

@@ -20,6 +20,29 @@ import Testing
         #expect(r.stderr.contains("22 lines read: 21 accepted, 1 duplicate, 0 rejected"))
     }
 
+    /// Names and ids holding a NUL stay whole through the store (read by their byte length, not as
+    /// C strings): every strategy sees two streams, and a re-delivered id is a duplicate.
+    @Test func namesWithANulStayWholeInEveryStrategy() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-nul-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let log = dir.appendingPathComponent("n.jsonl")
+        try (#"{"id":"x\u00001","ts":"2026-01-01T00:00:01Z","service":"s","stream":"a\u0000b","type":"T","data":{"v":1}}"# + "\n"
+             + #"{"id":"x\u00002","ts":"2026-01-01T00:00:02Z","service":"s","stream":"a\u0000c","type":"T","data":{"v":2}}"# + "\n")
+            .write(to: log, atomically: true, encoding: .utf8)
+        let outputs = try Strategies.names.map { try Rewind.run(["state", log.path, "--json", "--strategy", $0]) }
+        for o in outputs { #expect(o.status == 0, "\(o.stderr)") }
+        #expect(Set(outputs.map(\.stdout)).count == 1, "\(outputs.map(\.stdout))")
+        #expect(try JSONParser.parse(outputs[0].stdout)["services"]?["s"]?.objectValue?.count == 2)
+        // The log grows by a re-delivery of the first line: a duplicate, found on the tail import.
+        let h = try FileHandle(forWritingTo: log)
+        try h.seekToEnd()
+        h.write(Data((#"{"id":"x\u00001","ts":"2026-01-01T00:00:03Z","service":"s","stream":"a\u0000b","type":"T","data":{"v":9}}"# + "\n").utf8))
+        try h.close()
+        let again = try Rewind.run(["state", log.path, "--json"])
+        #expect(again.stderr.contains("duplicate delivery"), "\(again.stderr)")
+        #expect(again.stdout == outputs[0].stdout)
+    }
+
     @Test func atTakesEpochMillisecondsStartEndAndNarrowing() throws {
         let dir = try Rewind.sampleFolder()
         let log = dir.appendingPathComponent("bank.jsonl").path

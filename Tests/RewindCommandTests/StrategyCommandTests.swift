@@ -103,6 +103,18 @@ import RewindTestSupport
         let doc = try Rewind.run(["state", log, "--json", "--strategy", "diff", "--at", "end"])
         #expect(doc.status == 1 && doc.stderr.contains("a document block: its checksum does not match"), "\(doc.stderr)")
         #expect(doc.stdout == good.stdout)
+        // A byte of the last chunk's timestamps: found when `--at end` reads it, whatever the
+        // strategy — replay's answer is rebuilt too, and cache keeps nothing it reached through it.
+        for strategy in ["replay", "cache"] {
+            let chunk = try IndexFile.open(index)!.footers.last!.chunks.last!
+            let n = chunk.length / IndexFormat.chunkBytesPerEvent
+            try flip(index, at: Int(chunk.offset) + 12 * n + 3)
+            let r = try Rewind.run(["state", log, "--json", "--strategy", strategy, "--at", "end"])
+            #expect(r.status == 1 && r.stderr.contains("an event chunk: its checksum does not match"), "\(strategy): \(r.stderr)")
+            #expect(r.stdout == good.stdout, "\(strategy) at the end")
+            let later = try Rewind.run(["state", log, "--json", "--strategy", strategy, "--at", "end"])
+            #expect(later.status == 0 && later.stdout == good.stdout && later.stderr.isEmpty, "\(strategy) afterwards: \(later.stderr)")
+        }
         // A cut file: found when it is opened, and rebuilt.
         let size = try FileManager.default.attributesOfItem(atPath: index)[.size] as! Int
         #expect(truncate(index, off_t(size - 100)) == 0)

@@ -175,7 +175,8 @@ public final class IndexCache {
     /// Keeps the state after the first `position` events (`versions`), and writes it through.
     public func keep(_ versions: VersionMap, at position: Int) {
         loadIfNeeded()
-        guard let row = encode(versions, at: position) else { return }
+        // A state reached through a damaged read is never kept (it would be served next time).
+        guard index.image.damage == nil, let row = encode(versions, at: position), index.image.damage == nil else { return }
         insert(row, at: position)
         if let store { try? store.saveCachedState(row) }
     }
