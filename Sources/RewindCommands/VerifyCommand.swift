@@ -57,14 +57,28 @@ struct VerifyCommand: LogCommand {
             described.append(.object(o))
             if !json { Output.out(text) }
         }
-        // Rebuild what was bad: the index from the store, cached states from the index.
+        // Rebuild what was bad. The index's records carry checksums and the store's rows do not:
+        // an index that drifted from a replay of the store means the store changed under it, so
+        // the store is imported again from the log (when there is one) rather than the index
+        // rebuilt from a store that cannot be trusted. Damaged records: the index from the store.
         var rebuilt = 0
-        if report.indexBad {
-            try opened.rebuildIndex { Output.diagnostic("\(Output.safe(log)): waiting for another rewind process using it") }
+        let waiting = { Output.diagnostic("\(Output.safe(log)): waiting for another rewind process using it") }
+        let drifted = report.findings.contains { !$0.damaged && $0.kind != "cached state" }
+        if drifted, opened.rebuildable, let source = opened.sourcePath {
+            Output.diagnostic("\(Output.safe(log)): the index disagrees with a replay of the store: the store is imported again from the log")
+            try opened.lock.lock(.exclusive, waiting: waiting)
+            SQLiteStore.remove(at: store.location)
+            try? FileManager.default.removeItem(atPath: opened.maintenance.path)
+            opened.lock.unlock()
+            var problems = false
+            _ = try LogOptions.open(source, rules: logOptions.rules, storePath: store.location, quiet: true, problems: &problems)
+            rebuilt += 1
+        } else if report.indexBad {
+            try opened.rebuildIndex(waiting: waiting)
             rebuilt += 1
         }
         let bad = report.badCachedStates
-        if !bad.isEmpty {
+        if !bad.isEmpty && !(drifted && opened.rebuildable) {
             try store.removeCachedStates(at: bad)
             let fresh = opened.cache(budget: .max)
             for p in bad where p <= opened.index.count { fresh.keep(opened.index.diff(to: p).versions, at: p) }
