@@ -32,7 +32,7 @@ struct CompareCommand: LogCommand {
         let crossed = try undo.crossed.map { try opened.store.event(at: $0) }
         if json {
             let entries: [JSONValue] = runs.map { run in
-                var o: [String: JSONValue] = [
+                var o: [JSONKey: JSONValue] = [
                     "name": .string(run.name), "applied": .int(Int64(run.applied)), "seconds": .double(run.seconds),
                     "bytes": .int(Int64(run.bytesRead)), "hash": .string(run.hash), "agrees": .bool(run.agrees),
                 ]

@@ -6,8 +6,9 @@ import RewindCore
 enum Output {
     static let stderrIsTerminal = isatty(2) == 1
 
+    /// A line of text to stdout, escaped for the terminal (it holds names and paths from outside).
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        FileHandle.standardOutput.write(Data((text.escapingForTerminal(keepingNewlines: true) + "\n").utf8))
     }
 
     /// Raw bytes to stdout.
@@ -22,17 +23,19 @@ enum Output {
         }
     }
 
+    /// An error to stderr. Every message is escaped here, whatever it quotes (file names,
+    /// arguments, rules keys, YAML context): nothing from outside reaches the terminal raw.
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data(("rewind: " + text + "\n").utf8))
+        FileHandle.standardError.write(Data(("rewind: " + text.escapingForTerminal(keepingNewlines: true) + "\n").utf8))
     }
 
-    /// A diagnostic that already names its file (`FILE:LINE: …`).
+    /// A diagnostic that already names its file (`FILE:LINE: …`), escaped as `error` is.
     static func diagnostic(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        FileHandle.standardError.write(Data((text.escapingForTerminal(keepingNewlines: true) + "\n").utf8))
     }
 
-    /// `text` with control characters (C0, DEL, C1) shown as `\u{…}` escapes.
-    static func safe(_ text: String) -> String { text.escapingControlCharacters }
+    /// One name or value from outside, escaped (a newline too) — for text built into a message.
+    static func safe(_ text: String) -> String { text.escapingForTerminal }
 }
 
 /// A progress bar on stderr, drawn only when stderr is a terminal.

@@ -119,12 +119,12 @@ enum StateText {
     static func render(_ state: State, at time: Timestamp, position: Int, total: Int, log: String) -> String {
         var lines = ["\(Output.safe(log)) at \(time.rfc3339): \(position) of \(total) events applied", ""]
         if state.services.isEmpty { lines.append("(no state)") }
-        for service in state.services.keys.sorted(by: StreamOrder.less) {
+        for service in state.services.keys.sorted() {
             let streams = state.services[service]!
-            lines.append("\(Output.safe(service)) (\(streams.count) stream\(streams.count == 1 ? "" : "s"))")
-            for stream in streams.keys.sorted(by: StreamOrder.less) {
+            lines.append("\(Output.safe(service.string)) (\(streams.count) stream\(streams.count == 1 ? "" : "s"))")
+            for stream in streams.keys.sorted() {
                 let doc = streams[stream]!.prettyText(indent: 1)
-                lines.append("  \(Output.safe(stream)): \(doc)")
+                lines.append("  \(Output.safe(stream.string)): \(doc)")
             }
             lines.append("")
         }

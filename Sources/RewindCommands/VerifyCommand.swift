@@ -34,7 +34,7 @@ struct VerifyCommand: LogCommand {
         let log = opened.sourcePath ?? opened.displayName
         var described: [JSONValue] = []
         for f in report.findings {
-            var o: [String: JSONValue] = ["kind": .string(f.kind), "position": .int(Int64(f.position)),
+            var o: [JSONKey: JSONValue] = ["kind": .string(f.kind), "position": .int(Int64(f.position)),
                                           "problem": .string(f.damaged ? "damaged" : "drifted"), "detail": .string(f.detail)]
             var text = "\(Output.safe(log)): \(f.kind) at position \(f.position) "
             if f.damaged {

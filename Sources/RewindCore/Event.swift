@@ -22,7 +22,7 @@ public struct Event: Sendable, Equatable {
     public var extraText: String?
 
     public init(id: String, ts: Timestamp, tsRaw: JSONValue? = nil, service: String, stream: String, type: String,
-                data: JSONValue = .emptyObject, meta: JSONValue? = nil, extra: [String: JSONValue] = [:], line: Int) {
+                data: JSONValue = .emptyObject, meta: JSONValue? = nil, extra: [JSONKey: JSONValue] = [:], line: Int) {
         self.init(id: id, ts: ts, tsText: (tsRaw ?? .string(ts.rfc3339)).jsonText, service: service, stream: stream,
                   type: type, data: data, metaText: meta?.jsonText,
                   extraText: extra.isEmpty ? nil : JSONValue.object(extra).jsonText, line: line)
@@ -49,7 +49,7 @@ public struct Event: Sendable, Equatable {
     public var meta: JSONValue? { metaText.flatMap { try? JSONParser.parse($0) } }
 
     /// Top-level fields beyond the SPEC's.
-    public var extra: [String: JSONValue] {
+    public var extra: [JSONKey: JSONValue] {
         guard let extraText, case .object(let o)? = try? JSONParser.parse(extraText) else { return [:] }
         return o
     }

@@ -25,11 +25,12 @@ public struct EventQuery: Sendable, Equatable {
     public var isEmpty: Bool { service == nil && stream == nil && type == nil && words.isEmpty }
 
     public func matches(_ e: Event) -> Bool {
-        if let service, e.service != service { return false }
-        if let stream, e.stream != stream { return false }
-        if let type, e.type != type { return false }
+        // By code points: never Swift's canonical equivalence.
+        if let service, !e.service.sameCodePoints(service) { return false }
+        if let stream, !e.stream.sameCodePoints(stream) { return false }
+        if let type, !e.type.sameCodePoints(type) { return false }
         guard !words.isEmpty else { return true }
-        let text = e.data.jsonText + (e.metaText ?? "") + e.id
-        return words.allSatisfy { text.contains($0) || (e.metaText ?? "").contains($0) }
+        let texts = [e.data.jsonText, e.metaText ?? "", e.id]
+        return words.allSatisfy { w in texts.contains { $0.containsCodePoints(w) } }
     }
 }

@@ -20,7 +20,7 @@ public enum CompareOp: String, Sendable, Equatable {
     case eq = "==", ne = "!=", lt = "<", le = "<=", gt = ">", ge = ">="
 
     /// `==`/`!=` compare JSON values (numbers by value); the others hold only between two
-    /// numbers or two strings.
+    /// numbers or two strings (by code points).
     public func holds(_ a: JSONValue, _ b: JSONValue) -> Bool {
         switch self {
         case .eq: return a == b
@@ -34,7 +34,9 @@ public enum CompareOp: String, Sendable, Equatable {
                 default: return x >= y
                 }
             }
-            if case .string(let x) = a, case .string(let y) = b {
+            if case .string(let s) = a, case .string(let t) = b {
+                // Strings order by code points, as the canonical text does.
+                let x = JSONKey(s), y = JSONKey(t)
                 switch self {
                 case .lt: return x < y
                 case .le: return x <= y
@@ -54,7 +56,7 @@ public struct InvariantPath: Sendable, Equatable, CustomStringConvertible {
     public var description: String { segments.map { $0 ?? "*" }.joined(separator: "/") }
 
     public func matches(service: String, stream: String) -> Bool {
-        (segments[0] == nil || segments[0] == service) && (segments[1] == nil || segments[1] == stream)
+        (segments[0].map { $0.sameCodePoints(service) } ?? true) && (segments[1].map { $0.sameCodePoints(stream) } ?? true)
     }
 
     /// The values this path selects inside one stream's document.
@@ -66,7 +68,7 @@ public struct InvariantPath: Sendable, Equatable, CustomStringConvertible {
                 switch v {
                 case .object(let o):
                     if let key = segment {
-                        if let x = o[key] { next.append(x) }
+                        if let x = o[JSONKey(key)] { next.append(x) }
                     } else {
                         next.append(contentsOf: o.keys.sorted().map { o[$0]! })
                     }
@@ -86,9 +88,9 @@ public struct InvariantPath: Sendable, Equatable, CustomStringConvertible {
 
     public func select(in state: State) -> [JSONValue] {
         var out: [JSONValue] = []
-        for service in state.services.keys.sorted() where segments[0] == nil || segments[0] == service {
+        for service in state.services.keys.sorted() where segments[0] == nil || segments[0]!.sameCodePoints(service.string) {
             let streams = state.services[service]!
-            for stream in streams.keys.sorted() where segments[1] == nil || segments[1] == stream {
+            for stream in streams.keys.sorted() where segments[1] == nil || segments[1]!.sameCodePoints(stream.string) {
                 out += select(in: streams[stream]!)
             }
         }

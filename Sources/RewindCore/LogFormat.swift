@@ -44,7 +44,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
     /// A kcat envelope. A payload that is itself a SPEC event is taken as it is (with the
     /// envelope's topic, partition and offset added to `meta`); any other payload becomes the
     /// `data` of an event of service = topic, stream = key, id = topic-partition-offset.
-    static func kcat(_ o: [String: JSONValue]) -> Result<JSONValue, RuleProblem> {
+    static func kcat(_ o: [JSONKey: JSONValue]) -> Result<JSONValue, RuleProblem> {
         guard case .string(let topic)? = o["topic"] else { return .failure(RuleProblem("kcat envelope without a \"topic\" string")) }
         guard case .int(let partition)? = o["partition"], case .int(let offset)? = o["offset"] else {
             return .failure(RuleProblem("kcat envelope without integer \"partition\" and \"offset\""))
@@ -58,7 +58,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
         case nil:
             payload = .null
         }
-        var meta: [String: JSONValue] = ["topic": .string(topic), "partition": .int(partition), "offset": .int(offset)]
+        var meta: [JSONKey: JSONValue] = ["topic": .string(topic), "partition": .int(partition), "offset": .int(offset)]
         if let key = o["key"], !key.isNull { meta["key"] = key }
         if case .object(var event) = payload, event["id"] != nil, event["type"] != nil, event["service"] != nil {
             if event["ts"] == nil, let ts = o["ts"] { event["ts"] = ts }
@@ -95,7 +95,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
     /// A Debezium change event: service = table, stream = the row's `id` (or first column),
     /// type = Created / Updated / Deleted / Snapshot; `data` is the row after the change
     /// (a delete sets every column to null, leaving an empty document).
-    static func debezium(_ o: [String: JSONValue]) -> Result<JSONValue, RuleProblem> {
+    static func debezium(_ o: [JSONKey: JSONValue]) -> Result<JSONValue, RuleProblem> {
         var p = o
         if case .object(let inner)? = o["payload"], inner["op"] != nil { p = inner }
         guard case .string(let op)? = p["op"] else { return .failure(RuleProblem("Debezium event without an \"op\"")) }
@@ -121,7 +121,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
         let stream: String = keyValue.stringValue ?? keyValue.jsonText
         let data: JSONValue = op == "d" ? .object((before ?? [:]).mapValues { _ in .null }) : .object(after ?? [:])
         let position = source["lsn"] ?? source["pos"] ?? source["change_lsn"] ?? ts
-        var meta: [String: JSONValue] = ["op": .string(op), "table": .string(table)]
+        var meta: [JSONKey: JSONValue] = ["op": .string(op), "table": .string(table)]
         if let db = source["db"] { meta["db"] = db }
         if let tx = source["txId"] { meta["txId"] = tx }
         return .success(.object([

@@ -8,8 +8,10 @@ public enum LineOutcome: Sendable {
     case rejected(reason: String)
 }
 
-/// An event id as a dictionary key, hashed with `ContentHash` (one word through `Hasher`
-/// instead of SipHash over every byte: de-duplication is on the import's hot path).
+/// An event id as a dictionary key, compared by code points (ids that are canonically
+/// equivalent but spelled differently are different ids) and hashed with `ContentHash` (one
+/// word through `Hasher` instead of SipHash over every byte: de-duplication is on the
+/// import's hot path).
 public struct EventID: Hashable, Sendable {
     public let text: String
     public init(_ text: String) { self.text = text }
@@ -18,7 +20,7 @@ public struct EventID: Hashable, Sendable {
         h.update(text)
         hasher.combine(h.digest)
     }
-    public static func == (a: EventID, b: EventID) -> Bool { a.text == b.text }
+    public static func == (a: EventID, b: EventID) -> Bool { a.text.sameCodePoints(b.text) }
 }
 
 /// The accounting of an import: every non-blank line read is accepted, a duplicate or
@@ -36,9 +38,8 @@ public struct LogIngest: Sendable {
     public init() {}
 
     /// Resumes an import: the ids already accepted, and the latest timestamp so far.
-    public init(ids: [String: Int], latest: Timestamp?, accepted: Int, duplicates: Int, rejected: Int, blank: Int, backwards: Int) {
-        firstLineOfID.reserveCapacity(ids.count)
-        for (id, line) in ids { firstLineOfID[EventID(id)] = line }
+    public init(ids: [EventID: Int], latest: Timestamp?, accepted: Int, duplicates: Int, rejected: Int, blank: Int, backwards: Int) {
+        firstLineOfID = ids
         self.latest = latest
         self.accepted = accepted
         self.duplicates = duplicates

@@ -42,7 +42,7 @@ public enum StateDiff {
         case (let o?, nil): out.append(PathChange(path: path, kind: .removed, old: o, new: nil))
         case (.object(let x)?, .object(let y)?):
             for key in Set(x.keys).union(y.keys).sorted() where x[key] != y[key] {
-                compare(x[key], y[key], path: path + "/" + key, into: &out)
+                compare(x[key], y[key], path: path + "/" + key.string, into: &out)
             }
         case (let o?, let n?):
             if o != n { out.append(PathChange(path: path, kind: .changed, old: o, new: n)) }

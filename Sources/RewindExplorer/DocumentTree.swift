@@ -13,7 +13,7 @@ public struct DocumentTree {
         public var isCollapsed: Bool
     }
 
-    public static func rows(_ doc: JSONValue, collapsed: Set<String>, ascii: Bool = false) -> [Row] {
+    public static func rows(_ doc: JSONValue, collapsed: Set<JSONKey>, ascii: Bool = false) -> [Row] {
         var out: [Row] = []
         walk(doc, key: nil, pointer: "", topKey: "", depth: 0, collapsed: collapsed, ascii: ascii, into: &out)
         return out
@@ -28,20 +28,19 @@ public struct DocumentTree {
     }
 
     static func walk(_ v: JSONValue, key: String?, pointer: String, topKey: String, depth: Int,
-                     collapsed: Set<String>, ascii: Bool, into out: inout [Row]) {
+                     collapsed: Set<JSONKey>, ascii: Bool, into out: inout [Row]) {
         let isContainer: Bool
         switch v { case .object, .array: isContainer = true; default: isContainer = false }
-        let folded = collapsed.contains(pointer)
+        let folded = collapsed.contains(JSONKey(pointer))
         let marker = isContainer ? (folded ? (ascii ? "+ " : "▸ ") : (ascii ? "- " : "▾ ")) : "  "
         let name = key.map { JSONValue.string($0).jsonText + ": " } ?? ""
         out.append(Row(depth: depth, pointer: pointer, topKey: topKey, label: marker + name + summary(v),
                        isContainer: isContainer, isCollapsed: folded))
         guard isContainer, !folded else { return }
-        func escape(_ k: String) -> String { k.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }
         switch v {
         case .object(let o):
             for k in o.keys.sorted() {
-                walk(o[k]!, key: k, pointer: pointer + "/" + escape(k), topKey: depth == 0 ? k : topKey,
+                walk(o[k]!, key: k.string, pointer: pointer + "/" + JSONPointer.escape(k.string), topKey: depth == 0 ? k.string : topKey,
                      depth: depth + 1, collapsed: collapsed, ascii: ascii, into: &out)
             }
         case .array(let a):

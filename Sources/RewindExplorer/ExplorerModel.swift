@@ -71,7 +71,7 @@ public struct ExplorerState: Sendable, Equatable {
     public var focusOnDocument = false
     /// The tree row the document cursor is on, and the folded containers (JSON Pointers).
     public var treeRow = 0
-    public var collapsed: Set<String> = []
+    public var collapsed: Set<JSONKey> = []
     public var drivingStrategy = "diff"
     public var message: String?
     public var width: Int
@@ -375,7 +375,8 @@ public final class Explorer {
             let rows = try documentRows()
             guard state.treeRow < rows.count, rows[state.treeRow].isContainer else { return }
             let pointer = rows[state.treeRow].pointer
-            if state.collapsed.contains(pointer) { state.collapsed.remove(pointer) } else { state.collapsed.insert(pointer) }
+            let key = JSONKey(pointer)
+            if state.collapsed.contains(key) { state.collapsed.remove(key) } else { state.collapsed.insert(key) }
         case .toggleFollow:
             state.follow.toggle()
             state.message = state.follow ? "following the log: new events appear as they are appended" : "stopped following"

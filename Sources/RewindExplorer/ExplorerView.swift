@@ -173,7 +173,7 @@ public enum ExplorerView {
         }
         b.put(x, y - 1, "\(key.service)/\(key.stream)", .title, maxWidth: w)
         // Fields the last step changed, when it changed this stream.
-        var changed = Set<String>()
+        var changed = Set<JSONKey>()
         if e.state.position > 0 {
             let t = try e.data.index.transition(at: e.state.position - 1)
             if t.key == key {
@@ -186,7 +186,7 @@ public enum ExplorerView {
         let offset = max(0, min(cursor - h / 2, rows.count - h))
         for (i, row) in rows.dropFirst(offset).prefix(h).enumerated() {
             let isCursor = e.state.focusOnDocument && offset + i == cursor
-            let style: CellStyle = isCursor ? .selected : (row.depth > 0 && changed.contains(row.topKey) ? .changed : .plain)
+            let style: CellStyle = isCursor ? .selected : (row.depth > 0 && changed.contains(JSONKey(row.topKey)) ? .changed : .plain)
             b.put(x, y + i, String(repeating: "  ", count: row.depth) + row.label, style, maxWidth: w)
         }
         let lines = rows

@@ -54,7 +54,7 @@ public struct ScreenBuffer: Sendable {
         var out: [Character] = []
         for scalar in text.unicodeScalars {
             let v = scalar.value
-            if scalar.isTerminalControl {
+            if scalar.isTerminalUnsafe {
                 out.append(contentsOf: scalar.visibleEscape)
             } else if v < 0x7F {
                 out.append(Character(scalar))

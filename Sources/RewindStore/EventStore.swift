@@ -238,7 +238,7 @@ public protocol EventStore: AnyObject, Sendable, NumberedEventSource, CachedStat
     /// Makes positions follow (ts, line) again after out-of-order or discarded rows.
     func restoreTimelineOrder() throws
     /// id → line of every accepted event (to resume de-duplication).
-    func acceptedIDs() throws -> [String: Int]
+    func acceptedIDs() throws -> [EventID: Int]
     func summary() throws -> ImportSummary
     func duplicateLines(limit: Int) throws -> [(line: Int, id: String, firstLine: Int)]
     func rejectedLines(limit: Int) throws -> [(line: Int, reason: String)]

@@ -113,7 +113,7 @@ public final class JSONLImporter {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let id = try JSONLImporter.identity(of: path)
         guard let c = try store.checkpoint(), c.format == format.rawValue else { return false }
-        return c.sourcePath == absolute && c.complete && c.sourceSize == id.size && c.sourceModified == id.modified && c.sourceInode == id.inode
+        return c.sourcePath.sameCodePoints(absolute) && c.complete && c.sourceSize == id.size && c.sourceModified == id.modified && c.sourceInode == id.inode
     }
 
     /// Brings the store up to date with the file: nothing, the new tail, or everything.
@@ -127,7 +127,7 @@ public final class JSONLImporter {
                                 quarantinePath: FileManager.default.fileExists(atPath: quarantinePath) ? quarantinePath : nil)
         }
         var kind = ImportResult.Kind.full
-        if let c = checkpoint, c.sourcePath == absolute, id.size >= c.offset,
+        if let c = checkpoint, c.sourcePath.sameCodePoints(absolute), id.size >= c.offset,
            try JSONLImporter.prefixHash(path, length: c.offset) == c.hash {
             kind = c.offset == 0 ? .full : .resumed(fromLine: c.line + 1)
         } else {

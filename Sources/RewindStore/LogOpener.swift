@@ -183,7 +183,7 @@ public enum LogOpener {
         let store: SQLiteStore
         var rules: Rules, rulesFile: String?
         var quarantine = quarantinePath(forLog: log)
-        let waiting = { reporting.notice("\(log.escapingControlCharacters): waiting for another rewind process importing or indexing it") }
+        let waiting = { reporting.notice("\(log.escapingForTerminal): waiting for another rewind process importing or indexing it") }
         let lock: StoreLock
         if isStore {
             lock = try StoreLock(store: log)
@@ -244,14 +244,10 @@ public enum LogOpener {
     public static func importAndIndex(_ importer: JSONLImporter, maintenance: IndexMaintenance) throws -> ImportResult {
         var pipeline: IndexPipeline?
         importer.beforeReading = { kind in
-            if ProcessInfo.processInfo.environment["REWIND_EXPERIMENT_NOPIPE"] != nil { return }
             pipeline = kind == .full ? try maintenance.freshPipeline() : try maintenance.pipeline()
             if let p = pipeline { importer.onCommitted = { p.submit($0) } }
         }
         let result = try importer.run()
-        if ProcessInfo.processInfo.environment["REWIND_EXPERIMENT_NOPIPE"] != nil {
-            var usage = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage); FileHandle.standardError.write(Data("after import: \(usage.ru_maxrss / 1024) MB\n".utf8))
-        }
         if let pipeline {
             let store = maintenance.store
             let count = try store.eventCount()

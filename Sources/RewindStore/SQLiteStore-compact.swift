@@ -27,19 +27,19 @@ extension SQLiteStore {
     public func compactionPlan(before date: Timestamp, index: TimelineIndex) throws -> CompactionPlan {
         let days = index.days.filter { !$0.open && $0.end > $0.first && $0.day < date.utcDay }
         let end = days.last?.end ?? 0
-        var events: [String: Int] = [:], squashed: [String: Int] = [:]
+        // By code points: canonically equivalent service names are different services.
+        var events: [JSONKey: Int] = [:], squashed: [JSONKey: Int] = [:]
         try queue.read { db in
-            for row in try Row.fetchAll(db, sql: """
-                SELECT s.service, COUNT(*) FROM events e JOIN streams s ON s.id = e.stream WHERE e.pos < ? GROUP BY s.service
-                """, arguments: [end]) {
-                events[row[0]] = row[1]
-            }
+            // Names read by their byte length (a NUL inside one is kept); the position is ours.
+            try SQLiteStore.texts(db, """
+                SELECT s.service, COUNT(*) FROM events e JOIN streams s ON s.id = e.stream WHERE e.pos < \(end) GROUP BY s.id
+                """) { row in events[JSONKey(row[0]), default: 0] += Int(row[1]) ?? 0 }
         }
         for day in days {
-            for id in index.streams(changedIn: day.first..<day.end) { squashed[try index.streamKey(id).service, default: 0] += 1 }
+            for id in index.streams(changedIn: day.first..<day.end) { squashed[JSONKey(try index.streamKey(id).service), default: 0] += 1 }
         }
-        let services = events.keys.sorted(by: StreamOrder.less).map {
-            CompactionPlan.ServiceLoss(service: $0, events: events[$0]!, squashed: squashed[$0] ?? 0)
+        let services = events.keys.sorted().map {
+            CompactionPlan.ServiceLoss(service: $0.string, events: events[$0]!, squashed: squashed[$0] ?? 0)
         }
         return CompactionPlan(before: date, end: end, days: days.count, services: services)
     }
@@ -62,7 +62,7 @@ extension SQLiteStore {
                 let info = last[id]!, key = try index.streamKey(id)
                 let doc = index.document(end.value(id))
                 try index.image.check()
-                var meta: [String: JSONValue] = ["rewind": .string("squashed"), "day": .string(day.date), "events": .int(Int64(info.count))]
+                var meta: [JSONKey: JSONValue] = ["rewind": .string("squashed"), "day": .string(day.date), "events": .int(Int64(info.count))]
                 if doc == nil { meta["deleted"] = .bool(true) }
                 rows.append((info.line, info.ts, "rewind-squash:\(day.date):\(key.service)/\(key.stream)", id,
                              (doc ?? .emptyObject).jsonText, JSONValue.object(meta).jsonText))

@@ -325,10 +325,10 @@ public final class SQLiteStore: EventStore {
     }
 
     /// id → line of every accepted event (and of every event compaction replaced).
-    public func acceptedIDs() throws -> [String: Int] {
+    public func acceptedIDs() throws -> [EventID: Int] {
         try queue.read { db in
-            var ids: [String: Int] = [:]
-            try SQLiteStore.texts(db, "SELECT id, line FROM events UNION ALL SELECT id, line FROM compacted_ids") { ids[$0[0]] = Int($0[1]) ?? 0 }
+            var ids: [EventID: Int] = [:]
+            try SQLiteStore.texts(db, "SELECT id, line FROM events UNION ALL SELECT id, line FROM compacted_ids") { ids[EventID($0[0])] = Int($0[1]) ?? 0 }
             return ids
         }
     }

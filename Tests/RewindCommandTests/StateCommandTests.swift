@@ -43,6 +43,53 @@ import Testing
         #expect(again.stdout == outputs[0].stdout)
     }
 
+    /// JSON strings are code points: ids, services, streams, types, data keys and rules keys
+    /// that are canonically equivalent but spelled differently (é as U+00E9 or e + U+0301; the
+    /// KELVIN SIGN and K) stay different in every strategy — Swift's `String ==` merges them.
+    @Test func canonicallyEquivalentSpellingsStayDistinctInEveryStrategy() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-nfc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let log = dir.appendingPathComponent("c.jsonl")
+        try ([#"{"id":"caf\u00e9","ts":"2026-01-01T00:00:01Z","service":"s\u00e9","stream":"caf\u00e9","type":"T\u00e9","data":{"k\u00e9":1}}"#,
+              #"{"id":"cafe\u0301","ts":"2026-01-01T00:00:02Z","service":"se\u0301","stream":"cafe\u0301","type":"Te\u0301","data":{"ke\u0301":2}}"#,
+              #"{"id":"\u212a","ts":"2026-01-01T00:00:03Z","service":"s\u00e9","stream":"caf\u00e9","type":"T\u00e9","data":{"ke\u0301":3}}"#,
+              #"{"id":"K","ts":"2026-01-01T00:00:04Z","service":"s\u00e9","stream":"\u212a","type":"T\u00e9","data":{"\u212a":4,"K":5}}"#]
+            .joined(separator: "\n") + "\n").write(to: log, atomically: true, encoding: .utf8)
+        try """
+            services:
+              "s\\u00e9":
+                "T\\u00e9":
+                  ops:
+                    - merge: $.data
+                    - set: /rule
+                      value: nfc
+              "se\\u0301":
+                "Te\\u0301":
+                  ops:
+                    - merge: $.data
+                    - set: /rule
+                      value: nfd
+            """.write(to: dir.appendingPathComponent("c.rules.yaml"), atomically: true, encoding: .utf8)
+        let outputs = try Strategies.names.map { try Rewind.run(["state", log.path, "--json", "--strategy", $0]) }
+        for o in outputs { #expect(o.status == 0, "\(o.stderr)") }
+        #expect(outputs[0].stderr.contains("4 lines read: 4 accepted, 0 duplicates, 0 rejected"), "\(outputs[0].stderr)")
+        #expect(Set(outputs.map(\.stdout)).count == 1, "\(outputs.map(\.stdout))")
+        let services = try JSONParser.parse(outputs[0].stdout)["services"]
+        let expected = JSONValue.object([
+            JSONKey("s\u{e9}"): .object([
+                JSONKey("caf\u{e9}"): .object([JSONKey("k\u{e9}"): .int(1), JSONKey("ke\u{301}"): .int(3), "rule": .string("nfc")]),
+                JSONKey("\u{212a}"): .object([JSONKey("\u{212a}"): .int(4), "K": .int(5), "rule": .string("nfc")]),
+            ]),
+            JSONKey("se\u{301}"): .object([
+                JSONKey("cafe\u{301}"): .object([JSONKey("ke\u{301}"): .int(2), "rule": .string("nfd")]),
+            ]),
+        ])
+        #expect(services == expected, "\(outputs[0].stdout)")
+        // Narrowing by a name finds only that spelling.
+        let one = try Rewind.run(["state", log.path, "--json", "--service", "se\u{301}", "--stream", "cafe\u{301}"])
+        #expect(try JSONParser.parse(one.stdout)["services"]?.objectValue?.count == 1, "\(one.stdout)")
+    }
+
     @Test func atTakesEpochMillisecondsStartEndAndNarrowing() throws {
         let dir = try Rewind.sampleFolder()
         let log = dir.appendingPathComponent("bank.jsonl").path

@@ -321,7 +321,7 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
             let state = try e.current.materialized()
             #expect(e.serviceCount == state.services.count, "at \(e.state.position)")
             #expect(e.directory.streamCount == state.streamCount)
-            for (i, s) in e.directory.services.enumerated() { #expect(e.directory.existing[i] == state.services[s.name]?.count ?? 0) }
+            for (i, s) in e.directory.services.enumerated() { #expect(e.directory.existing[i] == state.services[JSONKey(s.name)]?.count ?? 0) }
         }
         try check()
         #expect(e.current.streamCount > 500)
@@ -352,7 +352,7 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
             for service in state.services.keys.sorted() {
                 rows.append(("\(service) (\(state.services[service]!.count))", .title))
                 for stream in state.services[service]!.keys.sorted() {
-                    rows.append(("  " + stream, StreamKey(service: service, stream: stream) == e.state.selected ? .selected : .plain))
+                    rows.append(("  " + stream.string, StreamKey(service: service.string, stream: stream.string) == e.state.selected ? .selected : .plain))
                 }
             }
             let selectedRow = rows.firstIndex { $0.1 == .selected } ?? 0

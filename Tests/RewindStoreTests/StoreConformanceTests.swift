@@ -69,7 +69,7 @@ import Testing
         try store.discardLines(after: 3)
         let s = try store.summary()
         #expect(s.accepted == 3 && s.duplicates == 0 && s.rejected == 0)
-        #expect(try store.acceptedIDs() == ["e1": 1, "e2": 2, "e3": 3])
+        #expect(try store.acceptedIDs() == [EventID("e1"): 1, EventID("e2"): 2, EventID("e3"): 3])
     }
 
     @Test(arguments: names) func resetDropsEverything(_ name: String) throws {

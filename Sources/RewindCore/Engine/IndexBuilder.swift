@@ -60,7 +60,7 @@ public final class IndexBuilder {
     private var foldIssues: [FoldIssue] = []
     /// Each stream's service, numbered; rules looked up once per (service, type number).
     private var streamService: [UInt32] = []
-    private var serviceNumbers: [String: UInt32] = [:]
+    private var serviceNumbers: [JSONKey: UInt32] = [:]
     private var ruleCache: [UInt64: TypeRule?] = [:]
 
     // The segment being built.
@@ -144,9 +144,10 @@ public final class IndexBuilder {
     }
 
     private func serviceNumber(_ service: String) -> UInt32 {
-        if let n = serviceNumbers[service] { return n }
+        let key = JSONKey(service)
+        if let n = serviceNumbers[key] { return n }
         let n = UInt32(serviceNumbers.count)
-        serviceNumbers[service] = n
+        serviceNumbers[key] = n
         return n
     }
 

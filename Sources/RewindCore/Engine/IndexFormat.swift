@@ -20,7 +20,7 @@
 public enum IndexFormat {
     public static let magic: [UInt8] = Array("RWINDEX\u{0}".utf8)
     /// Bump when the meaning of any record changes: an older file is then rebuilt.
-    public static let version: UInt32 = 3
+    public static let version: UInt32 = 4
     public static let headerSize = 4096
     public static let slotOffsets = [64, 128]
     public static let slotSize = 48

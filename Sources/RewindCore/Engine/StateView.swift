@@ -72,7 +72,7 @@ public struct StateView: Sendable {
         var state = State()
         for (entry, text) in zip(list, try texts(list)) {
             let doc = try text.withUnsafeBufferPointer { try JSONParser.parse($0, depthLimit: 4 * JSONParser.maxDepth) }
-            state.services[entry.key.service, default: [:]][entry.key.stream] = doc
+            state.services[JSONKey(entry.key.service), default: [:]][JSONKey(entry.key.stream)] = doc
         }
         return state
     }

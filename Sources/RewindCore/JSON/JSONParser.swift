@@ -135,7 +135,7 @@ public struct JSONParser {
     mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         try checkDepth(depth)
         pos += 1
-        var dict: [String: JSONValue] = [:]
+        var dict: [JSONKey: JSONValue] = [:]
         skipWhitespace()
         if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(dict) }
         while true {
@@ -150,7 +150,7 @@ public struct JSONParser {
             }
             pos += 1
             skipWhitespace()
-            dict[key] = try parseValue(depth: depth)
+            dict[JSONKey(key)] = try parseValue(depth: depth)
             skipWhitespace()
             guard pos < bytes.count else { throw error("unterminated object") }
             if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }

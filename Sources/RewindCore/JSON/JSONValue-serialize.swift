@@ -25,9 +25,9 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            for (i, key) in o.keys.sorted(by: StreamOrder.less).enumerated() {
+            for (i, key) in o.keys.sorted().enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeString(key, to: &out)
+                JSONValue.writeString(key.string, to: &out)
                 out.append(UInt8(ascii: ":"))
                 o[key]!.write(to: &out)
             }
@@ -49,41 +49,56 @@ extension JSONValue {
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Writes `s` as a JSON string literal. Control characters, DEL and the C1 range are
-    /// escaped, so a string from a log can never carry a terminal escape sequence verbatim.
+    /// escaped, and so are the invisible and direction-changing (format characters, line and
+    /// paragraph separators: `Unicode.Scalar.isTerminalUnsafe`), so a string from a log can
+    /// never carry a terminal escape sequence or a bidirectional override verbatim.
     public static func writeString(_ s: String, to out: inout [UInt8]) {
         var s = s
         out.append(UInt8(ascii: "\""))
         s.withUTF8 { bytes in
             var i = 0
             var runStart = 0
-            @inline(__always) func escape(_ code: UInt8, width: Int, into out: inout [UInt8]) {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
-                switch code {
-                case 0x22: out.append(contentsOf: [0x5C, 0x22])
-                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-                case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-                case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-                case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-                case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-                case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-                default:
-                    out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                            hexDigits[Int(code >> 4)], hexDigits[Int(code & 0xF)]])
-                }
-                i += width
-                runStart = i
+            @inline(__always) func flush(upTo end: Int, into out: inout [UInt8]) {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<end]))
+            }
+            func hex(_ unit: UInt16, into out: inout [UInt8]) {
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), hexDigits[Int(unit >> 12)], hexDigits[Int((unit >> 8) & 0xF)],
+                                        hexDigits[Int((unit >> 4) & 0xF)], hexDigits[Int(unit & 0xF)]])
             }
             while i < bytes.count {
                 let b = bytes[i]
                 if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F {
-                    escape(b, width: 1, into: &out)
-                } else if b == 0xC2, i + 1 < bytes.count, bytes[i + 1] >= 0x80, bytes[i + 1] < 0xA0 {
-                    escape(bytes[i + 1], width: 2, into: &out)  // U+0080…U+009F, the C1 controls
-                } else {
+                    flush(upTo: i, into: &out)
+                    switch b {
+                    case 0x22: out.append(contentsOf: [0x5C, 0x22])
+                    case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+                    case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                    case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+                    case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                    case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+                    case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+                    default: hex(UInt16(b), into: &out)
+                    }
                     i += 1
+                    runStart = i
+                } else if b < 0x80 {
+                    i += 1
+                } else {
+                    // A multi-byte scalar (the text is valid UTF-8): decode it, escape it if unsafe.
+                    let width = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+                    var v = UInt32(b) & (width == 2 ? 0x1F : width == 3 ? 0x0F : 0x07)
+                    for k in 1..<width where i + k < bytes.count { v = v << 6 | UInt32(bytes[i + k] & 0x3F) }
+                    if let scalar = Unicode.Scalar(v), scalar.isTerminalUnsafe {
+                        flush(upTo: i, into: &out)
+                        for unit in String(scalar).utf16 { hex(unit, into: &out) }
+                        i += width
+                        runStart = i
+                    } else {
+                        i += width
+                    }
                 }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+            flush(upTo: bytes.count, into: &out)
         }
         out.append(UInt8(ascii: "\""))
     }
@@ -109,9 +124,9 @@ extension JSONValue {
             out += closePad + "]"
         case .object(let o) where !o.isEmpty:
             out += "{\n"
-            let keys = o.keys.sorted(by: StreamOrder.less)
+            let keys = o.keys.sorted()
             for (i, k) in keys.enumerated() {
-                out += pad + JSONValue.string(k).jsonText + ": "
+                out += pad + JSONValue.string(k.string).jsonText + ": "
                 o[k]!.writePretty(to: &out, indent: indent + 1)
                 out += i == keys.count - 1 ? "\n" : ",\n"
             }

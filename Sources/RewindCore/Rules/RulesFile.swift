@@ -9,70 +9,80 @@ public struct RulesFileError: Error, Sendable, CustomStringConvertible {
 }
 
 extension Rules {
-    /// Reads the YAML text of a rules file (SPEC §4). `file` names it in errors.
+    /// The longest rules file read (a rules file is a page or two).
+    public static let maxFileBytes = 4 << 20
+    /// The deepest pointer an op may name (documents nest at most `JSONParser.maxDepth` deep).
+    public static let maxPointerDepth = JSONParser.maxDepth
+
+    /// Reads the YAML text of a rules file (SPEC §4). `file` names it in errors; names from the
+    /// file appear in messages with control and invisible characters escaped.
     public static func parse(yaml: String, file: String) throws(RulesFileError) -> Rules {
-        func fail(_ node: Node?, _ message: String) -> RulesFileError {
-            RulesFileError(file: file, line: node?.mark?.line ?? 0, message: message)
+        func fail(_ node: YAMLNode?, _ message: String) -> RulesFileError {
+            RulesFileError(file: file, line: node?.line ?? 0, message: message)
         }
-        let root: Node?
+        guard yaml.utf8.count <= maxFileBytes else {
+            throw RulesFileError(file: file, line: 0, message: "larger than \(maxFileBytes >> 20) MB: not a rules file")
+        }
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw RulesFileError(file: file, line: RulesFile.line(of: error), message: "not valid YAML: \(RulesFile.describe(error))")
+            root = try YAMLComposer.compose(yaml)
+        } catch let problem as YAMLProblem {
+            throw RulesFileError(file: file, line: problem.line, message: "not valid YAML: \(problem.message.escapingForTerminal)")
         } catch {
             throw RulesFileError(file: file, line: 0, message: "not valid YAML: \(error)")
         }
         guard let root else { return Rules(fingerprint: ContentHash.hex(of: yaml)) }
         guard let top = root.mapping else { throw fail(root, "expected a mapping with a 'services' key") }
-        var services: [String: [String: TypeRule]] = [:]
+        var services: [JSONKey: [JSONKey: TypeRule]] = [:]
         for (key, value) in top {
-            guard key.string == "services" else { throw fail(key, "unknown key '\(key.string ?? "?")' (expected 'services')") }
-            if value.null != nil { continue }
+            guard key.string.sameCodePoints("services") else { throw fail(key, "unknown key \(RulesFile.quoted(key)) (expected 'services')") }
+            if value.isNull { continue }
             guard let serviceMap = value.mapping else { throw fail(value, "'services' must map service names to their event types") }
             for (serviceKey, typesNode) in serviceMap {
                 guard let service = serviceKey.string else { throw fail(serviceKey, "a service name must be a string") }
                 guard let typeMap = typesNode.mapping else {
-                    throw fail(typesNode, "service '\(service)' must map event types to rules")
+                    throw fail(typesNode, "service \(RulesFile.quoted(serviceKey)) must map event types to rules")
                 }
-                var types: [String: TypeRule] = [:]
+                var types: [JSONKey: TypeRule] = [:]
                 for (typeKey, ruleNode) in typeMap {
                     guard let type = typeKey.string else { throw fail(typeKey, "an event type must be a string") }
-                    types[type] = try parseTypeRule(ruleNode, service: service, type: type, fail: fail)
+                    types[JSONKey(type)] = try parseTypeRule(ruleNode, service: service, type: type, fail: fail)
                 }
-                services[service] = types
+                services[JSONKey(service)] = types
             }
         }
         return Rules(services: services, fingerprint: ContentHash.hex(of: yaml))
     }
 
-    static func parseTypeRule(_ node: Node, service: String, type: String,
-                              fail: (Node?, String) -> RulesFileError) throws(RulesFileError) -> TypeRule {
-        guard let map = node.mapping else { throw fail(node, "rule for \(service)/\(type) must be a mapping with 'ops' and/or 'irreversible'") }
+    static func parseTypeRule(_ node: YAMLNode, service: String, type: String,
+                              fail: (YAMLNode?, String) -> RulesFileError) throws(RulesFileError) -> TypeRule {
+        let name = "\(service)/\(type)".escapingForTerminal
+        guard let map = node.mapping else { throw fail(node, "rule for \(name) must be a mapping with 'ops' and/or 'irreversible'") }
         var ops: [RuleOp] = []
         var lines: [Int] = []
         var irreversible = false
         for (key, value) in map {
             switch key.string {
-            case "irreversible":
-                guard let b = value.bool, value.tag.description == Tag.Name.bool.rawValue else { throw fail(value, "'irreversible' must be true or false") }
+            case "irreversible"?:
+                guard let b = value.bool else { throw fail(value, "'irreversible' must be true or false") }
                 irreversible = b
-            case "ops":
-                if value.null != nil { continue }
+            case "ops"?:
+                if value.isNull { continue }
                 guard let seq = value.sequence else { throw fail(value, "'ops' must be a list") }
                 for opNode in seq {
                     ops.append(try parseOp(opNode, fail: fail))
-                    lines.append(opNode.mark?.line ?? 0)
+                    lines.append(opNode.line)
                 }
             default:
-                throw fail(key, "unknown key '\(key.string ?? "?")' in the rule for \(service)/\(type) (expected 'ops' or 'irreversible')")
+                throw fail(key, "unknown key \(RulesFile.quoted(key)) in the rule for \(name) (expected 'ops' or 'irreversible')")
             }
         }
         return TypeRule(ops: ops, opLines: lines, irreversible: irreversible)
     }
 
-    static func parseOp(_ node: Node, fail: (Node?, String) -> RulesFileError) throws(RulesFileError) -> RuleOp {
+    static func parseOp(_ node: YAMLNode, fail: (YAMLNode?, String) -> RulesFileError) throws(RulesFileError) -> RuleOp {
         guard let map = node.mapping else { throw fail(node, "an op must be a mapping such as '{set: /field, value: ...}'") }
-        var fields: [String: Node] = [:]
+        var fields: [String: YAMLNode] = [:]
         for (k, v) in map {
             guard let name = k.string else { throw fail(k, "op keys must be strings") }
             fields[name] = v
@@ -90,21 +100,28 @@ extension Rules {
         default: allowed = [verb]
         }
         for (k, _) in fields where !allowed.contains(k) {
-            throw fail(node, "'\(k)' does not belong to a '\(verb)' op (it takes \(allowed.sorted().joined(separator: ", ")))")
+            throw fail(node, "'\(k.escapingForTerminal)' does not belong to a '\(verb)' op (it takes \(allowed.sorted().joined(separator: ", ")))")
         }
         func pointer() throws(RulesFileError) -> JSONPointer {
             let n = fields[verb]!
-            guard let text = n.string, n.tag.description == Tag.Name.str.rawValue, let p = JSONPointer(text) else {
+            guard let text = n.string, n.tagName == Tag.Name.str.rawValue, let p = JSONPointer(text) else {
                 throw fail(n, "'\(verb)' takes a JSON Pointer such as /balance")
             }
             guard !p.tokens.isEmpty else { throw fail(n, "'\(verb)' needs a pointer below the document (use merge for the whole document)") }
+            guard p.tokens.count <= maxPointerDepth else {
+                throw fail(n, "'\(verb)' names a pointer \(p.tokens.count) levels deep (at most \(maxPointerDepth))")
+            }
             return p
         }
         func expression(_ key: String) throws(RulesFileError) -> RuleExpression {
             guard let n = fields[key] else { throw fail(node, "a '\(verb)' op needs '\(key)'") }
             let v = RulesFile.json(n)
-            if case .string(let s) = v, n.scalar?.style == .plain || n.scalar?.style == .singleQuoted || n.scalar?.style == .doubleQuoted {
-                return RuleExpression.parse(s)
+            if case .string(let s) = v, let style = n.scalar?.style, style == .plain || style == .singleQuoted || style == .doubleQuoted {
+                let e = RuleExpression.parse(s)
+                if case .select(let path, _) = e, path.contains(where: \.isEmpty) {
+                    throw fail(n, "\(RulesFile.quoted(n)) is not a selection: write $.data.field (names between dots, none empty)")
+                }
+                return e
             }
             return .literal(v)
         }
@@ -116,54 +133,40 @@ extension Rules {
         case "merge": return .merge(try expression("merge"))
         default:
             let n = fields["delete"]!
-            guard n.bool == true, n.tag.description == Tag.Name.bool.rawValue else { throw fail(n, "'delete' takes true") }
+            guard n.bool == true else { throw fail(n, "'delete' takes true") }
             return .delete
         }
     }
 }
 
 enum RulesFile {
+    /// A node's text for a message: quoted, escaped.
+    static func quoted(_ node: YAMLNode) -> String {
+        "'" + (node.string ?? "?").escapingForTerminal + "'"
+    }
+
     /// A YAML node as JSON: plain scalars resolve to null, booleans, integers and floats.
-    static func json(_ node: Node) -> JSONValue {
-        switch node {
-        case .scalar(let scalar):
-            switch Tag.Name(rawValue: node.tag.description) {
+    static func json(_ node: YAMLNode) -> JSONValue {
+        switch node.kind {
+        case .scalar(let n):
+            let scalar = n.scalar!
+            switch Tag.Name(rawValue: n.tag.description) {
             case .null: return .null
-            case .bool: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
+            case .bool: return n.bool.map(JSONValue.bool) ?? .string(scalar.string)
             case .int:
                 if let i = Int64(scalar.string) { return .int(i) }
-                return node.int.map { .int(Int64($0)) } ?? .string(scalar.string)
+                return n.int.map { .int(Int64($0)) } ?? .string(scalar.string)
             case .float:
-                if let d = node.float, d.isFinite { return .double(d) }
+                if let d = n.float, d.isFinite { return .double(d) }
                 return .string(scalar.string)
             default: return .string(scalar.string)
             }
         case .mapping(let m):
-            var o: [String: JSONValue] = [:]
-            for (k, v) in m { o[k.string ?? ""] = json(v) }
+            var o: [JSONKey: JSONValue] = [:]
+            for (k, v) in m { o[JSONKey(k.string ?? "")] = json(v) }
             return .object(o)
         case .sequence(let s):
             return .array(s.map(json))
-        case .alias:
-            return .null
-        }
-    }
-
-    static func line(of error: YamlError) -> Int {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
-            return mark.line
-        default:
-            return 0
-        }
-    }
-
-    static func describe(_ error: YamlError) -> String {
-        switch error {
-        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
-            return problem
-        default:
-            return "\(error)"
         }
     }
 }

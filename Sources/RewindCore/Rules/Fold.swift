@@ -32,11 +32,12 @@ public struct Fold: Sendable {
             return
         }
         guard let rule = rules.rule(service: event.service, type: event.type) else {
-            state.services[event.service, default: [:]][event.stream, default: .emptyObject].mergePatch(event.data)
+            state.services[JSONKey(event.service), default: [:]][JSONKey(event.stream), default: .emptyObject].mergePatch(event.data)
             return
         }
-        apply(rule, event, to: &state.services[event.service, default: [:]][event.stream], issues: &issues)
-        if state.services[event.service]?.isEmpty == true { state.services.removeValue(forKey: event.service) }
+        let service = JSONKey(event.service)
+        apply(rule, event, to: &state.services[service, default: [:]][JSONKey(event.stream)], issues: &issues)
+        if state.services[service]?.isEmpty == true { state.services.removeValue(forKey: service) }
     }
 
     /// Applies `event` to its stream's document alone (nil = no document): the same change as

@@ -42,11 +42,11 @@ public enum RuleExpression: Sendable, Equatable {
         case "type": current = .string(event.type)
         case "stream": current = .string(event.stream)
         case "service": current = .string(event.service)
-        default: current = event.extra[head] ?? .null
+        default: current = event.extra[JSONKey(head)] ?? .null
         }
         for key in path.dropFirst() {
             switch current {
-            case .object(let o): current = o[key] ?? .null
+            case .object(let o): current = o[JSONKey(key)] ?? .null
             case .array(let a):
                 guard let i = JSONValue.arrayIndex(key), i < a.count else { return .null }
                 current = a[i]
@@ -99,11 +99,12 @@ public struct TypeRule: Sendable, Equatable {
 
 /// The rules file (SPEC §4): service → event type → rule.
 public struct Rules: Sendable, Equatable {
-    public var services: [String: [String: TypeRule]]
+    /// Keyed by code points, as the log's names are.
+    public var services: [JSONKey: [JSONKey: TypeRule]]
     /// A digest of the file's text: derived data built under other rules is not trusted.
     public var fingerprint: String
 
-    public init(services: [String: [String: TypeRule]] = [:], fingerprint: String = "none") {
+    public init(services: [JSONKey: [JSONKey: TypeRule]] = [:], fingerprint: String = "none") {
         self.services = services
         self.fingerprint = fingerprint
     }
@@ -112,6 +113,6 @@ public struct Rules: Sendable, Equatable {
 
     @inline(__always) public func rule(service: String, type: String) -> TypeRule? {
         if services.isEmpty { return nil }
-        return services[service]?[type]
+        return services[JSONKey(service)]?[JSONKey(type)]
     }
 }

@@ -4,39 +4,55 @@ public struct JSONPointer: Sendable, Hashable, CustomStringConvertible {
 
     public init(tokens: [String]) { self.tokens = tokens }
 
-    /// Parses a pointer; nil if it does not start with `/` or has a bad `~` escape.
+    /// Parses a pointer; nil if it does not start with `/` or has a bad `~` escape. Read by
+    /// code points: a `/` followed by a combining mark still separates tokens.
     public init?(_ text: String) {
-        if text.isEmpty { tokens = []; return }
-        guard text.hasPrefix("/") else { return nil }
         var out: [String] = []
-        for raw in text.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-            var token = ""
-            var it = raw.makeIterator()
-            while let c = it.next() {
-                if c == "~" {
-                    switch it.next() {
-                    case "0": token.append("~")
-                    case "1": token.append("/")
-                    default: return nil
-                    }
-                } else {
-                    token.append(c)
+        var token = String.UnicodeScalarView()
+        var it = text.unicodeScalars.makeIterator()
+        guard let first = it.next() else { tokens = []; return }
+        guard first == "/" else { return nil }
+        while let c = it.next() {
+            switch c {
+            case "/":
+                out.append(String(token))
+                token = String.UnicodeScalarView()
+            case "~":
+                switch it.next() {
+                case "0": token.append("~")
+                case "1": token.append("/")
+                default: return nil
                 }
+            default:
+                token.append(c)
             }
-            out.append(token)
         }
+        out.append(String(token))
         tokens = out
     }
 
-    public var description: String {
-        tokens.map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined()
-    }
-}
+    public var description: String { tokens.map { "/" + JSONPointer.escape($0) }.joined() }
 
-extension String {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        guard contains(target) else { return self }
-        return split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    /// A token as a pointer writes it: `~` as `~0`, `/` as `~1` (by code points).
+    public static func escape(_ token: String) -> String {
+        var out = String.UnicodeScalarView()
+        for c in token.unicodeScalars {
+            switch c {
+            case "~": out.append(contentsOf: "~0".unicodeScalars)
+            case "/": out.append(contentsOf: "~1".unicodeScalars)
+            default: out.append(c)
+            }
+        }
+        return String(out)
+    }
+
+    /// Tokens compare by code points.
+    public static func == (a: JSONPointer, b: JSONPointer) -> Bool {
+        a.tokens.count == b.tokens.count && zip(a.tokens, b.tokens).allSatisfy { $0.sameCodePoints($1) }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for t in tokens { hasher.combine(JSONKey(t)) }
     }
 }
 
@@ -47,7 +63,7 @@ extension JSONValue {
         for token in pointer.tokens {
             switch current {
             case .object(let o):
-                guard let next = o[token] else { return nil }
+                guard let next = o[JSONKey(token)] else { return nil }
                 current = next
             case .array(let a):
                 guard let i = JSONValue.arrayIndex(token), i < a.count else { return nil }
@@ -78,15 +94,16 @@ extension JSONValue {
         case .object(var o):
             self = .null
             defer { self = .object(o) }
+            let key = JSONKey(token)
             if rest.isEmpty {
-                var slot = o.removeValue(forKey: token)
+                var slot = o.removeValue(forKey: key)
                 let why = body(&slot)
-                if let slot { o[token] = slot }
+                if let slot { o[key] = slot }
                 return why
             }
             var child: JSONValue
             var created = false
-            if let existing = o.removeValue(forKey: token) {
+            if let existing = o.removeValue(forKey: key) {
                 child = existing
             } else if createParents {
                 child = .object([:])
@@ -95,11 +112,11 @@ extension JSONValue {
                 return nil
             }
             let why = child.edit(at: rest, createParents: createParents, body)
-            if !(created && why != nil) { o[token] = child }
+            if !(created && why != nil) { o[key] = child }
             return why
         case .array(var a):
             let index: Int
-            if token == "-" {
+            if token.sameCodePoints("-") {
                 index = a.count
             } else if let i = JSONValue.arrayIndex(token) {
                 index = i

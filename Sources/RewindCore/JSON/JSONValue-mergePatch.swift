@@ -7,7 +7,7 @@ extension JSONValue {
             self = patch
             return
         }
-        var o: [String: JSONValue]
+        var o: [JSONKey: JSONValue]
         if case .object(let existing) = self { o = existing } else { o = [:] }
         self = .null  // drop our reference so `o` is uniquely owned and mutates in place
         for (key, value) in p {

@@ -1,6 +1,7 @@
 /// A JSON document. Numbers that are written as integers and fit 64 bits stay exact (`.int`);
 /// every other number is a `Double`. Objects are unordered: they serialise with sorted keys,
-/// which makes a state's text (and so its hash) canonical.
+/// which makes a state's text (and so its hash) canonical. Member names are `JSONKey`s and
+/// strings compare by code points, never by Swift's canonical equivalence.
 public enum JSONValue: Sendable {
     case null
     case bool(Bool)
@@ -8,13 +9,13 @@ public enum JSONValue: Sendable {
     case double(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object([JSONKey: JSONValue])
 
     public static let emptyObject = JSONValue.object([:])
 
     public var isNull: Bool { if case .null = self { return true } else { return false } }
 
-    public var objectValue: [String: JSONValue]? {
+    public var objectValue: [JSONKey: JSONValue]? {
         if case .object(let o) = self { return o }
         return nil
     }
@@ -53,6 +54,11 @@ public enum JSONValue: Sendable {
     }
 
     public subscript(key: String) -> JSONValue? {
+        if case .object(let o) = self { return o[JSONKey(key)] }
+        return nil
+    }
+
+    public subscript(key: JSONKey) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil
     }
@@ -68,7 +74,7 @@ extension JSONValue: Equatable {
         case (.int(let a), .double(let b)), (.double(let b), .int(let a)):
             return Double(a) == b && (b.magnitude < 9.2e18 ? Int64(b) == a : false)
         case (.double(let a), .double(let b)): return a == b
-        case (.string(let a), .string(let b)): return a == b
+        case (.string(let a), .string(let b)): return a.sameCodePoints(b)
         case (.array(let a), .array(let b)): return a == b
         case (.object(let a), .object(let b)): return a == b
         default: return false
