@@ -18,7 +18,7 @@ struct CompareCommand: LogCommand {
 
     @OptionGroup var logOptions: LogOptions
 
-    @Option(help: "The time: RFC 3339, epoch milliseconds, start or end (default: end).")
+    @Option(parsing: .unconditional, help: "The time: RFC 3339, epoch milliseconds (negative before 1970), start or end (default: end).")
     var at: String?
 
     @Flag(help: "Print one JSON object.")

@@ -62,7 +62,7 @@ struct SquashCommand: LogCommand {
         let date = SquashCommand.parseDate(before!)!
         let store = opened.store
         let plan = try store.compactionPlan(before: date, index: opened.index)
-        let day = String(Timestamp(nanoseconds: date.utcDay &* 86_400_000_000_000).rfc3339.prefix(10))
+        let day = Timestamp.date(ofDay: date.utcDay)
         guard plan.end > 0 else {
             Output.out("nothing to compact: no whole UTC day before \(day)")
             return false

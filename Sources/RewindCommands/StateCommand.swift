@@ -21,7 +21,7 @@ struct StateCommand: LogCommand {
 
     @OptionGroup var logOptions: LogOptions
 
-    @Option(help: "The time: RFC 3339 (2026-03-02T09:14:07Z), epoch milliseconds, start or end.")
+    @Option(parsing: .unconditional, help: "The time: RFC 3339 (2026-03-02T09:14:07Z), epoch milliseconds (negative before 1970), start or end.")
     var at: String?
 
     @Option(help: "Only this service.")

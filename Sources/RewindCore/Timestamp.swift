@@ -60,6 +60,39 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         return nanoseconds >= 0 ? nanoseconds / day : -((-(nanoseconds + 1)) / day) - 1
     }
 
+    /// `seconds` later (earlier when negative), held at the ends of the range.
+    public func adding(seconds: Int64) -> Timestamp {
+        let (delta, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (sum, o2) = nanoseconds.addingReportingOverflow(delta)
+        if o1 || o2 { return seconds < 0 ? .min : .max }
+        return Timestamp(nanoseconds: sum)
+    }
+
+    /// The UTC date of a day number (days since 1970-01-01), `YYYY-MM-DD` — computed from the
+    /// day, not from its first instant, which lies before the range for 1677-09-21.
+    public static func date(ofDay day: Int64) -> String {
+        let (y, m, d) = civilFromDays(day)
+        func pad(_ v: Int64, _ w: Int) -> String { let s = String(v); return String(repeating: "0", count: Swift.max(0, w - s.count)) + s }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
+    }
+
+    /// Where this time lies from `a` (0) to `b` (1), in `Double`: the distance between two
+    /// timestamps can pass `Int64`'s range (1677 to 2262 is 1.8 × 10¹⁹ ns).
+    public func fraction(from a: Timestamp, to b: Timestamp) -> Double {
+        let span = Double(b.nanoseconds) - Double(a.nanoseconds)
+        guard span > 0 else { return 0 }
+        return Swift.min(1, Swift.max(0, (Double(nanoseconds) - Double(a.nanoseconds)) / span))
+    }
+
+    /// The time at `fraction` (0…1) of the way from `a` to `b`.
+    public static func between(_ a: Timestamp, _ b: Timestamp, fraction: Double) -> Timestamp {
+        let f = Swift.min(1, Swift.max(0, fraction))
+        let v = Double(a.nanoseconds) + (Double(b.nanoseconds) - Double(a.nanoseconds)) * f
+        if v <= Double(Int64.min) { return .min }
+        if v >= Double(Int64.max) { return .max }
+        return Timestamp(nanoseconds: Swift.min(Swift.max(Int64(v), a.nanoseconds), b.nanoseconds))
+    }
+
     /// RFC 3339 in UTC, with the fraction's trailing zeros trimmed (none when whole seconds).
     public var rfc3339: String {
         var out: [UInt8] = []
@@ -194,9 +227,13 @@ extension Timestamp {
         guard minute <= 59 else { throw fail("minute \(minute) does not exist") }
         guard second <= 59 else { throw fail("second \(second) is not supported (leap seconds are not)") }
         let days = daysFromCivil(year, month, day)
-        let seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        var seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        // Before 1970 with a fraction, scale the second after and step back: the first second of
+        // the range (…43.145224192) is only reachable that way without overflowing.
+        var fraction = nanos
+        if seconds < 0 && fraction > 0 { seconds += 1; fraction -= 1_000_000_000 }
         let (scaled, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        let (total, o2) = scaled.addingReportingOverflow(nanos)
+        let (total, o2) = scaled.addingReportingOverflow(fraction)
         guard !o1 && !o2 else { throw fail("outside the supported range 1677-09-21 … 2262-04-11") }
         return Timestamp(nanoseconds: total)
     }

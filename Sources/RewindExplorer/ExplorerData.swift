@@ -46,9 +46,8 @@ public enum Timeline {
         guard buckets > 0 else { return [] }
         var out = Array(repeating: 0, count: buckets)
         guard let first = times.first, let last = times.last else { return out }
-        let span = max(1, Double(last.nanoseconds - first.nanoseconds))
         for t in times {
-            let b = Int(Double(t.nanoseconds - first.nanoseconds) / span * Double(buckets - 1) + 0.5)
+            let b = Int(t.fraction(from: first, to: last) * Double(buckets - 1) + 0.5)
             out[min(buckets - 1, max(0, b))] += 1
         }
         return out

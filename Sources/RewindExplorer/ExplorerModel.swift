@@ -175,9 +175,8 @@ public final class Explorer {
         var columns: [Int] = []
         if n > 0, !indices.isEmpty {
             let ends = try data.timestamps(of: [0, n - 1])
-            let first = ends[0].nanoseconds, last = ends[1].nanoseconds
             columns = try data.timestamps(of: indices).map { t in
-                last == first ? 0 : Int(Double(t.nanoseconds - first) / Double(last - first) * Double(w - 1) + 0.5)
+                Int(t.fraction(from: ends[0], to: ends[1]) * Double(max(0, w - 1)) + 0.5)
             }
         }
         columnCache[name] = (w, n, indices, columns)
@@ -316,7 +315,7 @@ public final class Explorer {
             if state.position > 0 { try move(to: state.position - 1) } else { state.message = "at the start" }
         case .jump(let seconds):
             guard let t = try cursorTime() else { return }
-            let target = Timestamp(nanoseconds: t.nanoseconds &+ seconds &* 1_000_000_000)
+            let target = t.adding(seconds: seconds)
             var p = try data.position(at: target)
             if seconds < 0 && p >= state.position { p = max(0, state.position - 1) }
             if seconds > 0 && p <= state.position { p = min(state.count, state.position + 1) }
@@ -464,9 +463,9 @@ public final class Explorer {
         case .clickedTimeline(let x):
             guard state.count > 0, state.width > 1 else { return }
             // The scrubber spans the log's time range, as the sparkline does.
-            let first = try data.event(at: 0).ts.nanoseconds, last = try data.event(at: state.count - 1).ts.nanoseconds
-            let t = first + Int64(Double(last - first) * Double(max(0, min(x, state.width - 1))) / Double(state.width - 1))
-            try move(to: try data.position(at: Timestamp(nanoseconds: t)))
+            let first = try data.event(at: 0).ts, last = try data.event(at: state.count - 1).ts
+            let t = Timestamp.between(first, last, fraction: Double(max(0, min(x, state.width - 1))) / Double(state.width - 1))
+            try move(to: try data.position(at: t))
         case .quit:
             state.quit = true
         }

@@ -43,4 +43,23 @@ import Testing
         #expect(try Timestamp.parse("1970-01-02T00:00:00Z").utcDay == 1)
         #expect(try Timestamp.parse("1969-12-31T23:59:59Z").utcDay == -1)
     }
+
+    /// The ends of the range work end to end: the first and last representable instants parse,
+    /// print and parse back; day labels, sums and fractions never overflow.
+    @Test func theEndsOfTheRange() throws {
+        let first = try Timestamp.parse("1677-09-21T00:12:43.145224192Z")
+        let last = try Timestamp.parse("2262-04-11T23:47:16.854775807Z")
+        #expect(first == Timestamp.min && last == Timestamp.max)
+        #expect(try Timestamp.parse(first.rfc3339) == first)
+        #expect(try Timestamp.parse(last.rfc3339) == last)
+        #expect(try Timestamp.parse("-9223372036854") == Timestamp(nanoseconds: -9_223_372_036_854_000_000))
+        #expect(throws: TimestampError.self) { try Timestamp.parse("1677-09-21T00:12:43.145224191Z") }
+        #expect(throws: TimestampError.self) { try Timestamp.parse("2262-04-11T23:47:16.854775808Z") }
+        #expect(Timestamp.date(ofDay: first.utcDay) == "1677-09-21" && Timestamp.date(ofDay: last.utcDay) == "2262-04-11")
+        #expect(Timestamp.date(ofDay: 0) == "1970-01-01")
+        #expect(first.adding(seconds: -1) == first && last.adding(seconds: 86_400) == last && first.adding(seconds: .max) == last)
+        #expect(first.fraction(from: first, to: last) == 0 && last.fraction(from: first, to: last) == 1)
+        #expect(abs(Timestamp(nanoseconds: 0).fraction(from: first, to: last) - 0.5) < 0.01)
+        #expect(Timestamp.between(first, last, fraction: 1) == last && Timestamp.between(first, last, fraction: 0) == first)
+    }
 }

@@ -31,6 +31,34 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(e.state.position == 21)
     }
 
+    /// A log whose events lie at both ends of the representable range (a span wider than Int64
+    /// nanoseconds): drawing, jumping by days, going to either end and clicking the scrubber work.
+    @Test func aLogSpanningTheWholeTimeRange() throws {
+        let lines = [#"{"id":"a","ts":"1677-09-21T00:12:43.145224192Z","service":"s","stream":"x","type":"T","data":{"v":1}}"#,
+                     #"{"id":"b","ts":-9223372036854,"service":"s","stream":"x","type":"T","data":{"v":2}}"#,
+                     #"{"id":"c","ts":"2026-01-01T00:00:00Z","service":"s","stream":"y","type":"T","data":{"v":3}}"#,
+                     #"{"id":"d","ts":"2262-04-11T23:47:16.854775807Z","service":"s","stream":"y","type":"T","data":{"v":4}}"#]
+        let data = try MemoryExplorerData(logName: "edges.jsonl", events: ParsedLog(text: lines.joined(separator: "\n")).events, fold: Fold())
+        let e = try Explorer(data: data, width: 80, height: 24)
+        #expect(e.state.position == 4)
+        _ = try ExplorerView.render(e)
+        try e.handle(.char(")"))
+        #expect(e.state.position == 4)
+        try e.handle(.home)
+        try e.handle(.char("("))
+        #expect(e.state.position == 0)
+        try e.handle(.char(")"))
+        #expect(e.state.position == 2, "the first day holds both of 1677's events")
+        try e.handle(.char(")"))
+        #expect(e.state.position == 3, "the next day with events is 2026's")
+        try e.update(.clickedTimeline(x: 79))
+        #expect(e.state.position == 4)
+        #expect(try ExplorerView.render(e).text.contains("2262-04-11T23:47:16.854775807Z"))
+        try e.update(.clickedTimeline(x: 0))
+        #expect(e.state.position == 1)
+        #expect(try ExplorerView.render(e).text.contains("1677-09-21T00:12:43.145224192Z"))
+    }
+
     @Test func goToATimeAndAClearMessageForOneItCannotRead() throws {
         let e = try bankExplorer()
         for key in [Key.char("g")] + "2026-03-02T09:14:05Z".map { Key.char($0) } + [.enter] { try e.handle(key) }

@@ -76,11 +76,12 @@ public final class TimelineIndex: @unchecked Sendable {
     public func density(buckets: Int) -> [Int] {
         var out = Array(repeating: 0, count: max(0, buckets))
         guard buckets > 0, count > 0 else { return out }
-        let first = timestamp(at: 0).nanoseconds, last = timestamp(at: count - 1).nanoseconds
-        let span = Double(max(1, last &- first))
+        // In Double: the span of a timeline can pass Int64's range (1677 to 2262).
+        let first = Double(timestamp(at: 0).nanoseconds), last = Double(timestamp(at: count - 1).nanoseconds)
+        let span = max(1, last - first)
         image.forEachChunk(in: 0..<count) { c, r in
             for i in r {
-                let b = Int(Double(c.ts(i) &- first) / span * Double(buckets - 1) + 0.5)
+                let b = Int((Double(c.ts(i)) - first) / span * Double(buckets - 1) + 0.5)
                 out[min(buckets - 1, max(0, b))] += 1
             }
         }
@@ -111,8 +112,8 @@ public final class TimelineIndex: @unchecked Sendable {
     /// The scrubber column (of `width`, over the timeline's time span) of each position.
     public func columns(of positions: [Int], width: Int) -> [Int] {
         guard count > 0, width > 1 else { return positions.map { _ in 0 } }
-        let first = timestamp(at: 0).nanoseconds, span = Double(max(1, timestamp(at: count - 1).nanoseconds &- first))
-        return positions.map { Int(Double(timestamp(at: $0).nanoseconds &- first) / span * Double(width - 1) + 0.5) }
+        let first = timestamp(at: 0), last = timestamp(at: count - 1)
+        return positions.map { Int(timestamp(at: $0).fraction(from: first, to: last) * Double(width - 1) + 0.5) }
     }
 
     /// Which columns (of `width`, over the timeline's time span) hold an irreversible event: one
@@ -120,10 +121,10 @@ public final class TimelineIndex: @unchecked Sendable {
     public func irreversibleColumns(width: Int) -> [Bool] {
         var out = [Bool](repeating: false, count: max(0, width))
         guard count > 0, width > 0 else { return out }
-        let first = timestamp(at: 0).nanoseconds, span = Double(max(1, timestamp(at: count - 1).nanoseconds &- first))
+        let first = timestamp(at: 0), last = timestamp(at: count - 1)
         image.forEachChunk(in: 0..<count) { c, r in
             for i in r where c.flags[i] & IndexFormat.irreversible != 0 {
-                out[min(width - 1, max(0, Int(Double(c.ts(i) &- first) / span * Double(width - 1) + 0.5)))] = true
+                out[min(width - 1, max(0, Int(Timestamp(nanoseconds: c.ts(i)).fraction(from: first, to: last) * Double(width - 1) + 0.5)))] = true
             }
         }
         return out
@@ -482,7 +483,7 @@ public struct TimelineDay: Sendable {
     let watermark: UInt32
 
     /// The date, `YYYY-MM-DD`.
-    public var date: String { String(Timestamp(nanoseconds: day &* 86_400_000_000_000).rfc3339.prefix(10)) }
+    public var date: String { Timestamp.date(ofDay: day) }
 }
 
 extension TimelineIndex {
