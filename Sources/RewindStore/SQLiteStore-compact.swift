@@ -77,14 +77,21 @@ extension SQLiteStore {
             var type = try Int64.fetchOne(db, sql: "SELECT id FROM types WHERE name = 'Squashed'")
             if type == nil {
                 type = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id) + 1, 0) FROM types")
-                try db.execute(sql: "INSERT INTO types VALUES (?, 'Squashed')", arguments: [type])
+                try SQLiteStore.insertType(db, id: Int(type ?? 0), name: "Squashed")
             }
-            let insert = try db.makeStatement(sql: """
-                INSERT INTO events (pos, line, ts, id, stream, type, ts_raw, data, meta, extra)
-                VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL)
-                """)
-            for (i, r) in rows.enumerated() {
-                try insert.execute(arguments: [-1 - i, r.line, r.ts, r.id, Int64(r.stream), type, r.data, r.meta])
+            let statement = try db.makeStatement(sql: SQLiteStore.insertEventSQL)
+            let insert = statement.sqliteStatement
+            defer { withExtendedLifetime(statement) {} }
+            for (i, var r) in rows.enumerated() {
+                try r.id.withUTF8 { id in
+                    try r.data.withUTF8 { data in
+                        try r.meta.withUTF8 { meta in
+                            try SQLiteStore.insertEvent(insert, db, location: location, pos: Int64(-1 - i), line: Int64(r.line),
+                                                        ts: r.ts, stream: Int64(r.stream), type: type ?? 0, id: id, tsRaw: nil,
+                                                        data: data, meta: meta, extra: nil)
+                        }
+                    }
+                }
             }
             try SQLiteStore.renew(db)
         }

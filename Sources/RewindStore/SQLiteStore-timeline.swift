@@ -13,15 +13,16 @@ final class NameCache: @unchecked Sendable {
 
     /// The names, with at least every stream below `streamCount` and every type below `typeCount`
     /// (reading the rows added since the last call).
-    func snapshot(_ db: Database, streams needed: Int, types neededTypes: Int)
+    func snapshot(_ db: Database, of store: SQLiteStore, streams needed: Int, types neededTypes: Int)
         throws -> (streams: [(service: String, stream: String)], types: [String]) {
         try lock.withLock {
             if streams.count < needed {
-                try SQLiteStore.texts(db, "SELECT service, stream FROM streams WHERE id >= \(streams.count) ORDER BY id") { streams.append(($0[0], $0[1])) }
+                try store.checkedNames(db, "SELECT id, service, stream, sum FROM streams WHERE id >= \(streams.count) ORDER BY id",
+                                       table: "streams") { streams.append(($0[0], $0[1])) }
             }
             if types.count < neededTypes {
                 types = []
-                try SQLiteStore.texts(db, "SELECT name FROM types ORDER BY id") { types.append($0[0]) }
+                try store.checkedNames(db, "SELECT id, name, sum FROM types ORDER BY id", table: "types") { types.append($0[0]) }
             }
             return (streams, types)
         }
@@ -68,7 +69,8 @@ extension SQLiteStore {
     public func streamNames(from id: Int) throws -> [(service: String, stream: String)] {
         try queue.read { db in
             var out: [(String, String)] = []
-            try SQLiteStore.texts(db, "SELECT service, stream FROM streams WHERE id >= \(max(0, id)) ORDER BY id") { out.append(($0[0], $0[1])) }
+            try checkedNames(db, "SELECT id, service, stream, sum FROM streams WHERE id >= \(max(0, id)) ORDER BY id",
+                             table: "streams") { out.append(($0[0], $0[1])) }
             return out
         }
     }
@@ -106,20 +108,22 @@ extension SQLiteStore {
             // Few events: their streams' names by id, joined; many: every name, once.
             let joined = range.count <= 4096
             let names = joined ? nil : try self.names.snapshot(
-                db, streams: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(id) + 1, 0) FROM streams") ?? 0,
+                db, of: self, streams: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(id) + 1, 0) FROM streams") ?? 0,
                 types: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(id) + 1, 0) FROM types") ?? 0)
             let statement = try db.makeStatement(sql: joined ? """
-                SELECT e.id, e.ts, e.ts_raw, e.stream, e.type, e.data, e.meta, e.extra, e.line, s.service, s.stream, t.name
+                SELECT e.id, e.ts, e.ts_raw, e.stream, e.type, e.data, e.meta, e.extra, e.line, e.sum,
+                       s.service, s.stream, s.sum, t.name, t.sum
                 FROM events e JOIN streams s ON s.id = e.stream JOIN types t ON t.id = e.type
                 WHERE e.pos >= ? AND e.pos < ? ORDER BY e.pos
                 """ : """
-                SELECT id, ts, ts_raw, stream, type, data, meta, extra, line FROM events WHERE pos >= ? AND pos < ? ORDER BY pos
+                SELECT id, ts, ts_raw, stream, type, data, meta, extra, line, sum FROM events WHERE pos >= ? AND pos < ? ORDER BY pos
                 """)
             let s = statement.sqliteStatement
             sqlite3_bind_int64(s, 1, Int64(range.lowerBound))
             sqlite3_bind_int64(s, 2, Int64(range.upperBound))
             defer { sqlite3_reset(s) }
-            var bytes = 0
+            var bytes = 0, rows = 0
+            var previous: (ts: Int64, line: Int64)?
             while true {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
@@ -127,6 +131,12 @@ extension SQLiteStore {
                     throw StoreError("\(location): read failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))",
                                      isDamage: rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
                 }
+                rows += 1
+                let order = (ts: sqlite3_column_int64(s, 1), line: sqlite3_column_int64(s, 8))
+                if let previous, !(previous.ts < order.ts || (previous.ts == order.ts && previous.line < order.line)) {
+                    throw StoreError("\(location): the events at positions \(range.lowerBound + rows - 2) and \(range.lowerBound + rows - 1) are out of timeline order", isDamage: true)
+                }
+                previous = order
                 let streamID = Int(sqlite3_column_int64(s, 3)), typeID = Int(sqlite3_column_int64(s, 4))
                 let service: String, stream: String, type: String
                 if let names {
@@ -136,11 +146,27 @@ extension SQLiteStore {
                     (service, stream) = names.streams[streamID]
                     type = names.types[typeID]
                 } else {
-                    (service, stream, type) = (SQLiteStore.columnString(s, 9), SQLiteStore.columnString(s, 10), SQLiteStore.columnString(s, 11))
+                    (service, stream, type) = (SQLiteStore.columnString(s, 10), SQLiteStore.columnString(s, 11), SQLiteStore.columnString(s, 13))
+                    guard sqlite3_column_int64(s, 12) == RowSum.names(Int64(streamID), [service, stream]) else {
+                        throw damagedRow("a row of streams (id \(streamID))")
+                    }
+                    guard sqlite3_column_int64(s, 14) == RowSum.names(Int64(typeID), [type]) else {
+                        throw damagedRow("a row of types (id \(typeID))")
+                    }
                 }
                 if partitions > 1, StreamPartition.of(service: service, stream: stream, count: partitions) != partition { continue }
+                // Each row's checksum is checked by the one partition that folds it.
+                guard sqlite3_column_int64(s, 9) == RowSum.event(s, line: 8, ts: 1, stream: 3, type: 4, id: 0, tsRaw: 2, data: 5,
+                                                                 meta: 6, extra: 7) else {
+                    throw damagedRow("the event at position \(range.lowerBound + rows - 1)")
+                }
                 let event = try SQLiteStore.decodeEvent(s, service: service, stream: stream, type: type, bytes: &bytes, location: location)
                 try body(event, UInt32(streamID))
+            }
+            // Positions are dense: a range inside the timeline reads every row of it.
+            if rows != range.count, let count = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(pos) + 1, 0) FROM events"),
+               rows != max(0, min(range.upperBound, count) - range.lowerBound) {
+                throw StoreError("\(location): timeline positions \(range.lowerBound)..<\(range.upperBound) have a gap", isDamage: true)
             }
             return bytes
         }

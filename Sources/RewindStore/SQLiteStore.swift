@@ -58,7 +58,7 @@ public final class SQLiteStore: EventStore {
     }
 
     /// The schema this build writes; a store of another is not read (it is rebuilt from its log).
-    static let schema = "rewind-store-2"
+    static let schema = "rewind-store-3"
 
     /// Opens (creating if needed) the store at `path`. A database that is not a rewind store is
     /// refused and left untouched.
@@ -137,10 +137,11 @@ public final class SQLiteStore: EventStore {
                     ts_raw TEXT,                  -- the ts value as written (JSON); NULL: its RFC 3339 string
                     data TEXT,                    -- JSON as written; NULL when absent
                     meta TEXT,
-                    extra TEXT                    -- other top-level fields, as one JSON object
+                    extra TEXT,                   -- other top-level fields, as one JSON object
+                    sum INTEGER NOT NULL          -- checksum of the row's other columns but pos (RowSum)
                 );
-                CREATE TABLE streams (id INTEGER PRIMARY KEY, service TEXT NOT NULL, stream TEXT NOT NULL);
-                CREATE TABLE types (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+                CREATE TABLE streams (id INTEGER PRIMARY KEY, service TEXT NOT NULL, stream TEXT NOT NULL, sum INTEGER NOT NULL);
+                CREATE TABLE types (id INTEGER PRIMARY KEY, name TEXT NOT NULL, sum INTEGER NOT NULL);
                 CREATE TABLE store_meta (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), identity TEXT NOT NULL, schema TEXT NOT NULL);
                 CREATE TABLE duplicates (line INTEGER PRIMARY KEY, id TEXT NOT NULL, first_line INTEGER NOT NULL);
                 CREATE TABLE rejected (line INTEGER PRIMARY KEY, reason TEXT NOT NULL);
@@ -228,35 +229,24 @@ public final class SQLiteStore: EventStore {
         try queue.write { db in
             // Names and ids are bound with their byte length: GRDB binds a `String` as a C string,
             // which would cut one at its first NUL.
-            for s in batch.newStreams { try SQLiteStore.insert(db, "INSERT INTO streams VALUES (?, ?, ?)", [.int(Int64(s.id)), .text(s.service), .text(s.stream)]) }
-            for t in batch.newTypes { try SQLiteStore.insert(db, "INSERT INTO types VALUES (?, ?)", [.int(Int64(t.id)), .text(t.name)]) }
+            for s in batch.newStreams { try SQLiteStore.insertStream(db, id: Int(s.id), service: s.service, stream: s.stream) }
+            for t in batch.newTypes { try SQLiteStore.insertType(db, id: Int(t.id), name: t.name) }
             if !batch.events.isEmpty {
                 var next = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(pos) + 1, 0) FROM events") ?? 0
-                let statement = try db.makeStatement(sql: """
-                    INSERT INTO events (pos, line, ts, id, stream, type, ts_raw, data, meta, extra)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
+                let statement = try db.makeStatement(sql: SQLiteStore.insertEventSQL)
                 let s = statement.sqliteStatement
-                try batch.arena.withUnsafeBufferPointer { arena in
-                for row in batch.events {
-                    sqlite3_bind_int64(s, 1, next)
-                    sqlite3_bind_int64(s, 2, Int64(row.line))
-                    sqlite3_bind_int64(s, 3, row.ts.nanoseconds)
-                    SQLiteStore.bind(s, 4, arena, row.id)
-                    sqlite3_bind_int64(s, 5, Int64(row.streamID))
-                    sqlite3_bind_int64(s, 6, Int64(row.typeID))
-                    SQLiteStore.bind(s, 7, arena, row.tsCanonical ? nil : row.tsRaw)
-                    SQLiteStore.bind(s, 8, arena, row.data)
-                    SQLiteStore.bind(s, 9, arena, row.meta)
-                    SQLiteStore.bind(s, 10, arena, row.extra)
-                    let rc = sqlite3_step(s)
-                    sqlite3_reset(s)
-                    guard rc == SQLITE_DONE else {
-                        throw StoreError("\(location): insert failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
+                try withExtendedLifetime(statement) { try batch.arena.withUnsafeBufferPointer { arena in
+                    func bytes(_ range: Range<Int>?) -> UnsafeBufferPointer<UInt8>? {
+                        range.map { UnsafeBufferPointer(rebasing: arena[$0]) }
                     }
-                    next += 1
-                }
-                }
+                    for row in batch.events {
+                        try SQLiteStore.insertEvent(s, db, location: location, pos: next, line: Int64(row.line), ts: row.ts.nanoseconds,
+                                                    stream: Int64(row.streamID), type: Int64(row.typeID), id: bytes(row.id)!,
+                                                    tsRaw: bytes(row.tsCanonical ? nil : row.tsRaw), data: bytes(row.data),
+                                                    meta: bytes(row.meta), extra: bytes(row.extra))
+                        next += 1
+                    }
+                } }
             }
             for d in batch.duplicates {
                 try SQLiteStore.insert(db, "INSERT INTO duplicates VALUES (?, ?, ?)", [.int(Int64(d.line)), .text(d.id), .int(Int64(d.firstLine))])
@@ -292,12 +282,13 @@ public final class SQLiteStore: EventStore {
         }
     }
 
-    /// Binds arena bytes without copying them (SQLITE_STATIC): every parameter is bound
-    /// again before each step, and the arena outlives the loop.
-    @inline(__always) static func bind(_ s: OpaquePointer, _ index: Int32, _ arena: UnsafeBufferPointer<UInt8>, _ range: Range<Int>?) {
-        guard let range else { sqlite3_bind_null(s, index); return }
-        let base = UnsafeRawPointer(arena.baseAddress!).assumingMemoryBound(to: CChar.self)
-        _ = sqlite3_bind_text(s, index, base + range.lowerBound, Int32(range.count), nil)
+    static func insertStream(_ db: Database, id: Int, service: String, stream: String) throws {
+        try insert(db, "INSERT INTO streams VALUES (?, ?, ?, ?)",
+                   [.int(Int64(id)), .text(service), .text(stream), .int(RowSum.names(Int64(id), [service, stream]))])
+    }
+
+    static func insertType(_ db: Database, id: Int, name: String) throws {
+        try insert(db, "INSERT INTO types VALUES (?, ?, ?)", [.int(Int64(id)), .text(name), .int(RowSum.names(Int64(id), [name]))])
     }
 
     /// Rebuilds `events` so that `pos` runs 0, 1, 2, … in (ts, line) order. Only needed
@@ -312,9 +303,10 @@ public final class SQLiteStore: EventStore {
             try db.execute(sql: """
                 CREATE TABLE events_ordered (
                     pos INTEGER PRIMARY KEY, line INTEGER NOT NULL, ts INTEGER NOT NULL, id TEXT NOT NULL,
-                    stream INTEGER NOT NULL, type INTEGER NOT NULL, ts_raw TEXT, data TEXT, meta TEXT, extra TEXT);
+                    stream INTEGER NOT NULL, type INTEGER NOT NULL, ts_raw TEXT, data TEXT, meta TEXT, extra TEXT,
+                    sum INTEGER NOT NULL);
                 INSERT INTO events_ordered
-                    SELECT row_number() OVER (ORDER BY ts, line) - 1, line, ts, id, stream, type, ts_raw, data, meta, extra
+                    SELECT row_number() OVER (ORDER BY ts, line) - 1, line, ts, id, stream, type, ts_raw, data, meta, extra, sum
                     FROM events ORDER BY ts, line;
                 DROP TABLE events;
                 ALTER TABLE events_ordered RENAME TO events;
@@ -337,12 +329,14 @@ public final class SQLiteStore: EventStore {
     public func registry() throws -> (streams: [(service: String, stream: String)], types: [String]) {
         try queue.read { db in
             var streams: [(String, String)] = []
-            try SQLiteStore.texts(db, "SELECT id, service, stream FROM streams ORDER BY id") { row in
-                guard Int(row[0]) == streams.count else { throw StoreError("\(location): the stream table has a gap", isDamage: true) }
-                streams.append((row[1], row[2]))
+            try checkedNames(db, "SELECT id, service, stream, sum FROM streams ORDER BY id", table: "streams") { row in
+                streams.append((row[0], row[1]))
+            }
+            guard try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(id) + 1, 0) FROM streams") == streams.count else {
+                throw StoreError("\(location): the stream table has a gap", isDamage: true)
             }
             var types: [String] = []
-            try SQLiteStore.texts(db, "SELECT name FROM types ORDER BY id") { types.append($0[0]) }
+            try checkedNames(db, "SELECT id, name, sum FROM types ORDER BY id", table: "types") { types.append($0[0]) }
             return (streams, types)
         }
     }
