@@ -144,6 +144,51 @@ func json(_ text: String) -> JSONValue { try! JSONParser.parse(text) }
         #expect(appendIssues.first?.message.contains("not an array") == true)
     }
 
+    /// JSON has no infinity: an `inc` whose sum overflows a double is skipped and reported, and
+    /// the value stays as it was (it used to become `null`, and verify then saw drift every run).
+    /// `unset` of what is not there — an index past the end, a key into an array — does nothing.
+    @Test func incPastTheLargestDoubleIsSkippedAndUnsetOfNothingDoesNothing() throws {
+        let rules = try Rules.parse(yaml: """
+            services:
+              s:
+                Inc:
+                  ops:
+                    - inc: /n
+                      by: 1.7976931348623157e308
+                Down:
+                  ops:
+                    - inc: /n
+                      by: -1.7976931348623157e308
+                Unset:
+                  ops:
+                    - unset: /items/5
+                    - unset: /items/x
+                    - unset: /items/-
+                    - unset: /missing/deep
+            """, file: "t.rules.yaml")
+        var state = State()
+        var issues: [FoldIssue] = []
+        let f = Fold(rules: rules)
+        for e in MemoryTimeline([
+            event("1", "2026-01-01T00:00:00Z", "s", "a", "Inc", line: 1),
+            event("2", "2026-01-01T00:00:01Z", "s", "a", "Inc", line: 2),
+            event("3", "2026-01-01T00:00:02Z", "s", "b", "Seed", json(#"{"items":[1,2]}"#), line: 3),
+            event("4", "2026-01-01T00:00:03Z", "s", "b", "Unset", line: 4),
+        ]).events { f.apply(e, to: &state, issues: &issues) }
+        #expect(issues.map(\.line) == [2])
+        #expect(issues.first?.message.contains("is not a finite number") == true, "\(issues)")
+        #expect(state.document(service: "s", stream: "a") == .object(["n": .double(1.7976931348623157e308)]))
+        #expect(state.document(service: "s", stream: "b") == json(#"{"items":[1,2]}"#))
+        // The same sum downwards, from the other end.
+        var down = State()
+        issues = []
+        for e in MemoryTimeline([
+            event("1", "2026-01-01T00:00:00Z", "s", "a", "Down", line: 1),
+            event("2", "2026-01-01T00:00:01Z", "s", "a", "Down", line: 2),
+        ]).events { f.apply(e, to: &down, issues: &issues) }
+        #expect(issues.map(\.line) == [2])
+    }
+
     @Test func irreversibleFromRulesOrMeta() {
         let f = Fold(rules: rules)
         #expect(f.isIrreversible(event("1", "2026-01-01T00:00:00Z", "notifications", "n", "EmailSent", line: 1)))

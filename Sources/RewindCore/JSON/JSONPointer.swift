@@ -121,7 +121,8 @@ extension JSONValue {
             } else if let i = JSONValue.arrayIndex(token) {
                 index = i
             } else {
-                return "\"\(token)\" is not an array index"
+                // Removing what is not there does nothing; writing to it cannot apply.
+                return createParents ? "\"\(token)\" is not an array index" : nil
             }
             self = .null
             defer { self = .array(a) }
@@ -132,7 +133,7 @@ extension JSONValue {
                     if let slot { a.append(slot) }
                     return why
                 }
-                guard index < a.count else { return "index \(index) is out of range (array of \(a.count))" }
+                guard index < a.count else { return createParents ? "index \(index) is out of range (array of \(a.count))" : nil }
                 var slot: JSONValue? = a[index]
                 a[index] = .null
                 let why = body(&slot)

@@ -95,6 +95,10 @@ public struct Fold: Sendable {
                     guard let sum = JSONValue.add(current, by) else {
                         return "\(pointer) is \(current.kindName), not a number"
                     }
+                    // JSON has no infinity: a sum past the largest double cannot be kept.
+                    if case .double(let d) = sum, !d.isFinite {
+                        return "\(pointer) + \(by.jsonText) is not a finite number"
+                    }
                     slot = sum
                     return nil
                 }
