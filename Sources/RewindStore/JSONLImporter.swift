@@ -39,6 +39,9 @@ public final class JSONLImporter {
     public let store: any EventStore
     public let quarantinePath: String
     public var batchLines = 20_000
+    /// The longest line read (without its line ending): a longer one is rejected and copied to
+    /// the quarantine file as it streams past, never held whole in memory.
+    public var maxLineBytes = 64 << 20
     /// The format of the source; lines of other formats are converted before they are read.
     public var format: LogFormat = .jsonl
     public var onDiagnostic: (ImportDiagnostic) -> Void = { _ in }
@@ -194,7 +197,13 @@ public final class JSONLImporter {
         }
     }
 
+    /// Copies a rejected line, unchanged, to the quarantine file.
     func quarantine(_ line: UnsafeBufferPointer<UInt8>, length: inout Int64) throws {
+        try quarantineBytes(line, length: &length)
+        try quarantineBytes(UnsafeBufferPointer(start: [UInt8(0x0A)], count: 1), length: &length)
+    }
+
+    func quarantineBytes(_ bytes: UnsafeBufferPointer<UInt8>, length: inout Int64) throws {
         if quarantineHandle == nil {
             if !FileManager.default.fileExists(atPath: quarantinePath) {
                 guard FileManager.default.createFile(atPath: quarantinePath, contents: nil) else {
@@ -208,10 +217,12 @@ public final class JSONLImporter {
             try h.seekToEnd()
             quarantineHandle = h
         }
-        var data = Data(line)
-        data.append(0x0A)
-        try quarantineHandle!.write(contentsOf: data)
-        length += Int64(data.count)
+        do {
+            try quarantineHandle!.write(contentsOf: Data(bytes))
+        } catch {
+            throw StoreError("\(quarantinePath): writing the quarantine file failed (\(error.localizedDescription))")
+        }
+        length += Int64(bytes.count)
     }
 
     // MARK: reading
@@ -229,7 +240,7 @@ public final class JSONLImporter {
         guard lseek(fd, off_t(cp.offset), SEEK_SET) == off_t(cp.offset) else {
             throw StoreError("\(displayName): cannot seek to byte \(cp.offset)")
         }
-        var buffer = [UInt8](repeating: 0, count: 1 << 23)
+        var buffer = [UInt8](repeating: 0, count: min(1 << 23, maxLineBytes + 2))
         var start = 0, end = 0
         var eof = false
         var batch = ImportBatch()
@@ -248,19 +259,68 @@ public final class JSONLImporter {
             batch.arena.reserveCapacity(batchLines * 320)
         }
 
+        // A line longer than `maxLineBytes` streams into the quarantine file as it is read; this
+        // is where the checkpoint and quarantine stood when it began (for a final line without a newline).
+        var overlong: (checkpoint: ImportCheckpoint, quarantine: Int64)?
+        func rejectOverlong(_ number: Int) {
+            let reason = "line longer than \(maxLineBytes) bytes (the limit for one line); not read"
+            ingest.countRejected()
+            batch.rejected.append((number, reason))
+            onDiagnostic(.rejected(line: number, reason: reason))
+        }
+
         while true {
             // Find the next newline in buffer[start..<end].
             let newline: Int? = buffer.withUnsafeBufferPointer { b -> Int? in
                 guard end > start, let p = memchr(b.baseAddress! + start, 0x0A, end - start) else { return nil }
                 return UnsafeRawPointer(p) - UnsafeRawPointer(b.baseAddress!)
             }
-            if let nl = newline {
+            if overlong != nil {
+                let upTo = newline ?? end
+                try buffer.withUnsafeBufferPointer { b in
+                    try quarantineBytes(UnsafeBufferPointer(rebasing: b[start..<upTo]), length: &quarantineLength)
+                    cp.hash.update(UnsafeBufferPointer(rebasing: b[start..<(newline.map { $0 + 1 } ?? end)]))
+                }
+                cp.offset += Int64((newline.map { $0 + 1 } ?? end) - start)
+                if let nl = newline {
+                    try quarantineBytes(UnsafeBufferPointer(start: [UInt8(0x0A)], count: 1), length: &quarantineLength)
+                    cp.line += 1
+                    rejectOverlong(cp.line)
+                    overlong = nil
+                    start = nl + 1
+                    if batch.lineCount >= batchLines { try commit() }
+                    continue
+                }
+                start = 0
+                end = 0
+                if eof {
+                    // The final line has no newline yet: rejected now, read again once it is finished.
+                    let begun = overlong!
+                    try quarantineBytes(UnsafeBufferPointer(start: [UInt8(0x0A)], count: 1), length: &quarantineLength)
+                    rejectOverlong(cp.line + 1)
+                    cp = begun.checkpoint
+                    cp.quarantineLength = begun.quarantine
+                    cp.latest = ingest.latest
+                    cp.blankLines = ingest.blank
+                    cp.tail = true
+                    try writer.submit(batch, checkpoint: cp)
+                    try writer.finish()
+                    onProgress(fileSize, fileSize)
+                    return bytesRead
+                }
+            } else if let nl = newline {
                 cp.line += 1
                 try buffer.withUnsafeBufferPointer { b in
                     var lineEnd = nl
                     if lineEnd > start && b[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                    try handle(UnsafeBufferPointer(rebasing: b[start..<lineEnd]), line: cp.line, ingest: &ingest,
-                               batch: &batch, sorted: &cp.sorted, quarantineLength: &quarantineLength)
+                    let content = contentStart(b, start, lineEnd, line: cp.line)
+                    if lineEnd - content > maxLineBytes {
+                        try quarantine(UnsafeBufferPointer(rebasing: b[start..<nl]), length: &quarantineLength)
+                        rejectOverlong(cp.line)
+                    } else {
+                        try handle(UnsafeBufferPointer(rebasing: b[content..<lineEnd]), raw: UnsafeBufferPointer(rebasing: b[start..<nl]),
+                                   line: cp.line, ingest: &ingest, batch: &batch, sorted: &cp.sorted, quarantineLength: &quarantineLength)
+                    }
                     cp.hash.update(UnsafeBufferPointer(rebasing: b[start...nl]))
                 }
                 let consumed = Int64(nl + 1 - start)
@@ -274,7 +334,7 @@ public final class JSONLImporter {
                 }
                 continue
             }
-            if eof {
+            if overlong == nil && eof {
                 if start < end {
                     // An unterminated final line: imported, but the checkpoint stays at the
                     // last newline so that a later append re-reads this line whole.
@@ -285,8 +345,14 @@ public final class JSONLImporter {
                     try buffer.withUnsafeBufferPointer { b in
                         var lineEnd = end
                         if b[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                        try handle(UnsafeBufferPointer(rebasing: b[start..<lineEnd]), line: cp.line + 1, ingest: &ingest,
-                                   batch: &batch, sorted: &sorted, quarantineLength: &quarantineLength)
+                        let content = contentStart(b, start, lineEnd, line: cp.line + 1)
+                        if lineEnd - content > maxLineBytes {
+                            try quarantine(UnsafeBufferPointer(rebasing: b[start..<end]), length: &quarantineLength)
+                            rejectOverlong(cp.line + 1)
+                        } else {
+                            try handle(UnsafeBufferPointer(rebasing: b[content..<lineEnd]), raw: UnsafeBufferPointer(rebasing: b[start..<end]),
+                                       line: cp.line + 1, ingest: &ingest, batch: &batch, sorted: &sorted, quarantineLength: &quarantineLength)
+                        }
                     }
                     cp.quarantineLength = baseQuarantine
                     cp.latest = baseIngest.latest
@@ -307,7 +373,12 @@ public final class JSONLImporter {
                 onProgress(fileSize, fileSize)
                 return bytesRead
             }
-            // Need more bytes: keep the partial line, grow for a line longer than the buffer.
+            // Need more bytes: keep the partial line, grow for a line longer than the buffer —
+            // up to the longest line (and its CR LF); a partial line past that is overlong.
+            if overlong == nil && end - start >= maxLineBytes + 2 {
+                overlong = (cp, quarantineLength)
+                continue
+            }
             if start > 0 {
                 buffer.withUnsafeMutableBufferPointer { b in
                     _ = memmove(b.baseAddress!, b.baseAddress! + start, end - start)
@@ -315,7 +386,7 @@ public final class JSONLImporter {
                 end -= start
                 start = 0
             }
-            if end == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+            if end == buffer.count { buffer.append(contentsOf: repeatElement(0, count: min(buffer.count, maxLineBytes + 2))) }
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + end, $0.count - end) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -325,24 +396,32 @@ public final class JSONLImporter {
         }
     }
 
-    func handle(_ original: UnsafeBufferPointer<UInt8>, line number: Int, ingest: inout LogIngest,
+    /// Where line `number`'s content starts: after a UTF-8 byte order mark at the start of the file.
+    func contentStart(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, line number: Int) -> Int {
+        guard number == 1, end - start >= 3, b[start] == 0xEF, b[start + 1] == 0xBB, b[start + 2] == 0xBF else { return start }
+        return start + 3
+    }
+
+    /// Reads one line: `content` without its line ending (nor a leading byte order mark), `raw`
+    /// as written but for the newline — what a rejected line's quarantine copy holds.
+    func handle(_ content: UnsafeBufferPointer<UInt8>, raw: UnsafeBufferPointer<UInt8>, line number: Int, ingest: inout LogIngest,
                 batch: inout ImportBatch, sorted: inout Bool, quarantineLength: inout Int64) throws {
         guard format != .jsonl else {
-            try handle(original, original: original, line: number, ingest: &ingest, batch: &batch,
+            try handle(content, original: raw, line: number, ingest: &ingest, batch: &batch,
                        sorted: &sorted, quarantineLength: &quarantineLength)
             return
         }
-        switch format.convert(original) {
+        switch format.convert(content) {
         case .blank:
             ingest.countBlank()
         case .rejected(let reason):
             ingest.countRejected()
             batch.rejected.append((number, reason))
-            try quarantine(original, length: &quarantineLength)
+            try quarantine(raw, length: &quarantineLength)
             onDiagnostic(.rejected(line: number, reason: reason))
         case .line(let converted):
             try converted.withUnsafeBufferPointer { buf in
-                try handle(buf, original: original, line: number, ingest: &ingest, batch: &batch,
+                try handle(buf, original: raw, line: number, ingest: &ingest, batch: &batch,
                            sorted: &sorted, quarantineLength: &quarantineLength)
             }
         }

@@ -124,29 +124,58 @@ public enum LogOpener {
         FileManager.default.isWritableFile(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
-    /// Checks that `path` is a readable regular file.
+    /// Checks that `path` is a readable regular file: a device (`/dev/zero`), a FIFO or a socket
+    /// would be read forever or block, so it is refused before anything is created beside it.
     public static func checkReadableFile(_ path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw OpenError("\(path): no such file")
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            let code = errno
+            var link = stat()
+            if code == ELOOP { throw OpenError("\(path): a loop of symbolic links (too many levels of links to follow)") }
+            if code == ENOENT, lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK {
+                throw OpenError("\(path): a symbolic link to a file that does not exist")
+            }
+            if code == ENOENT { throw OpenError("\(path): no such file") }
+            if code == EACCES { throw OpenError("\(path): permission denied") }
+            throw OpenError("\(path): cannot be read (\(String(cString: strerror(code))))")
         }
-        guard !isDirectory.boolValue else { throw OpenError("\(path): is a directory, not a log file") }
-        guard FileManager.default.isReadableFile(atPath: path) else { throw OpenError("\(path): permission denied") }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw OpenError("\(path): is a directory, not a log file")
+        case S_IFIFO: throw OpenError("\(path): a FIFO (named pipe), not a regular file; save the log to a file first")
+        case S_IFCHR, S_IFBLK: throw OpenError("\(path): a device, not a regular file")
+        case S_IFSOCK: throw OpenError("\(path): a socket, not a regular file")
+        default: throw OpenError("\(path): not a regular file")
+        }
+        guard access(path, R_OK) == 0 else { throw OpenError("\(path): permission denied") }
+    }
+
+    /// Reads a small regular file whole, refusing one larger than `limit` without reading it.
+    public static func readSmallFile(_ path: String, limit: Int, what: String) throws -> Data {
+        try checkReadableFile(path)
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw OpenError("\(path): cannot be read") }
+        defer { try? handle.close() }
+        let data: Data
+        do { data = try handle.read(upToCount: limit + 1) ?? Data() } catch {
+            throw OpenError("\(path): reading failed (\(error.localizedDescription))")
+        }
+        guard data.count <= limit else { throw OpenError("\(path): larger than \(limit >> 20) MB: not \(what)") }
+        return data
     }
 
     /// Loads a rules file, or the rules beside the log when `explicit` is nil and one exists.
     public static func loadRules(explicit: String?, besideLog: String?) throws -> (Rules, String?) {
         let path: String
+        var link = stat()
         if let explicit {
-            try checkReadableFile(explicit)
             path = explicit
-        } else if let log = besideLog, FileManager.default.fileExists(atPath: rulesPath(forLog: log)) {
+        } else if let log = besideLog, lstat(rulesPath(forLog: log), &link) == 0 {
             path = rulesPath(forLog: log)
         } else {
             return (.none, nil)
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw OpenError("\(path): cannot read") }
-        guard let text = String(data: data, encoding: .utf8) else { throw OpenError("\(path): not UTF-8 text") }
+        let data = try readSmallFile(path, limit: Rules.maxFileBytes, what: "a rules file")
+        guard let text = String(validating: data, as: UTF8.self) else { throw OpenError("\(path): not UTF-8 text") }
         do throws(RulesFileError) {
             return (try Rules.parse(yaml: text, file: path), path)
         } catch {

@@ -79,6 +79,82 @@ import Testing
         #expect(try store.eventCount() == 0)
     }
 
+    /// A UTF-8 byte order mark starts line 1 without rejecting it; a rejected CRLF line keeps its
+    /// CR in the quarantine file (it holds rejected lines exactly as they were written).
+    @Test func aByteOrderMarkIsSkippedAndQuarantinedCRLFLinesKeepTheirCR() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("bom.jsonl").path
+        let text = [0xEF, 0xBB, 0xBF] + Array((line("a", "2026-01-01T00:00:00Z") + "\r\nnot json\r\n" + line("b", "2026-01-01T00:00:01Z") + "\r\n").utf8)
+        FileManager.default.createFile(atPath: path, contents: Data(text))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("bom.rewind").path)
+        let result = try importFile(path, store: store)
+        #expect(result.summary == ImportSummary(accepted: 2, duplicates: 0, rejected: 1, blank: 0, backwards: 0))
+        #expect(try store.event(at: 0).id == "a")
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: result.quarantinePath!))) == Array("not json\r\n".utf8))
+    }
+
+    /// A line longer than the limit is rejected and streamed to the quarantine file unchanged,
+    /// never held whole: one found in the buffer, one read past it, and a final one without a
+    /// newline (read again once the file grows). Every line is still accounted for.
+    @Test func overlongLinesAreRejectedAndQuarantinedWhole() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("long.jsonl").path
+        let limit = 1_000
+        let long = line("x", "2026-01-01T00:00:01Z", data: #"{"pad":""# + String(repeating: "p", count: 5_000) + #""}"#)
+        let huge = line("y", "2026-01-01T00:00:02Z", data: #"{"pad":""# + String(repeating: "q", count: 3_000_000) + #""}"#)
+        let fits = line("f", "2026-01-01T00:00:03Z", data: #"{"pad":""# + String(repeating: "f", count: limit - 120) + #""}"#)
+        #expect(fits.utf8.count <= limit)
+        let text = line("a", "2026-01-01T00:00:00Z") + "\n" + long + "\n" + huge + "\r\n" + fits + "\n" + huge
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        let store = try SQLiteStore(path: dir.appendingPathComponent("long.rewind").path)
+        let importer = JSONLImporter(path: path, store: store, quarantinePath: LogOpener.quarantinePath(forLog: path))
+        importer.maxLineBytes = limit
+        var rejected: [Int] = []
+        importer.onDiagnostic = { if case .rejected(let n, let why) = $0 { rejected.append(n); #expect(why.contains("longer than 1000 bytes")) } }
+        let result = try importer.run()
+        #expect(rejected == [2, 3, 5])
+        #expect(result.summary == ImportSummary(accepted: 2, duplicates: 0, rejected: 3, blank: 0, backwards: 0))
+        #expect(try store.event(at: 1).id == "f")
+        let quarantined = try String(contentsOfFile: result.quarantinePath!, encoding: .utf8)
+        #expect(quarantined == long + "\n" + huge + "\r\n" + huge + "\n")
+        // The final line grows a newline and one more event: it is read again, still rejected once.
+        let h = FileHandle(forWritingAtPath: path)!
+        try h.seekToEnd()
+        h.write(Data(("\n" + line("g", "2026-01-01T00:00:04Z") + "\n").utf8))
+        try h.close()
+        let again = JSONLImporter(path: path, store: store, quarantinePath: LogOpener.quarantinePath(forLog: path))
+        again.maxLineBytes = limit
+        let grown = try again.run()
+        #expect(grown.summary == ImportSummary(accepted: 3, duplicates: 0, rejected: 3, blank: 0, backwards: 0))
+        #expect(try String(contentsOfFile: result.quarantinePath!, encoding: .utf8) == quarantined)
+    }
+
+    /// What is not a regular file — a device that never ends, a FIFO with no writer — is refused
+    /// before anything is created beside it; so is a loop of symbolic links, by its name.
+    @Test func devicesFIFOsAndLinkLoopsAreRefused() throws {
+        let dir = temporaryDirectory()
+        func refusal(_ path: String) -> String {
+            do { _ = try LogOpener.open(path); return "opened" } catch { return "\(error)" }
+        }
+        #expect(refusal("/dev/zero").contains("a device, not a regular file"))
+        let fifo = dir.appendingPathComponent("pipe.jsonl").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(refusal(fifo).contains("a FIFO"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("pipe.rewind").path))
+        let loop = dir.appendingPathComponent("loop.jsonl").path
+        try FileManager.default.createSymbolicLink(atPath: loop, withDestinationPath: loop)
+        #expect(refusal(loop).contains("a loop of symbolic links"))
+        let dangling = dir.appendingPathComponent("gone.jsonl").path
+        try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: dir.appendingPathComponent("nothing").path)
+        #expect(refusal(dangling).contains("a symbolic link to a file that does not exist"))
+        // A rules file is held to the same, and read with a bound.
+        let log = dir.appendingPathComponent("ok.jsonl").path
+        FileManager.default.createFile(atPath: log, contents: Data((line("a", "2026-01-01T00:00:00Z") + "\n").utf8))
+        #expect(mkfifo(dir.appendingPathComponent("ok.rules.yaml").path, 0o600) == 0)
+        #expect(refusal(log).contains("ok.rules.yaml: a FIFO"))
+        #expect(throws: OpenError.self) { try LogOpener.loadRules(explicit: "/dev/zero", besideLog: nil) }
+    }
+
     @Test func missingFileAndDirectoryAreOpenErrors() throws {
         let dir = temporaryDirectory()
         #expect(throws: OpenError.self) { try LogOpener.open(dir.appendingPathComponent("nope.jsonl").path) }
