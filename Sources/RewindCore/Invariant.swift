@@ -53,7 +53,15 @@ public enum CompareOp: String, Sendable, Equatable {
 public struct InvariantPath: Sendable, Equatable, CustomStringConvertible {
     public var segments: [String?]
     public var hasWildcard: Bool { segments.contains(nil) }
-    public var description: String { segments.map { $0 ?? "*" }.joined(separator: "/") }
+    /// As written in an invariant: a segment that is not all path characters (or is a literal
+    /// `*`) is a JSON string.
+    public var description: String {
+        segments.map { segment in
+            guard let segment else { return "*" }
+            if !segment.isEmpty, !segment.sameCodePoints("*"), segment.allSatisfy(InvariantParser.isPathCharacter) { return segment }
+            return JSONValue.string(segment).jsonText
+        }.joined(separator: "/")
+    }
 
     public func matches(service: String, stream: String) -> Bool {
         (segments[0].map { $0.sameCodePoints(service) } ?? true) && (segments[1].map { $0.sameCodePoints(stream) } ?? true)
@@ -123,6 +131,9 @@ public struct Invariant: Sendable, Equatable {
     public var paths: [InvariantPath]
 
     public init(_ text: String) throws(InvariantSyntaxError) {
+        guard text.utf8.count <= InvariantParser.maxLength else {
+            throw InvariantSyntaxError(column: 1, message: "longer than \(InvariantParser.maxLength >> 10) KB: not an invariant")
+        }
         var p = InvariantParser(text)
         let root = try p.parseExpression()
         p.skipSpace()

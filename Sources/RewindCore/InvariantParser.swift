@@ -1,9 +1,17 @@
-/// The recursive-descent parser of `Invariant`; errors name the column.
+/// The recursive-descent parser of `Invariant`; errors name the column. Its recursion and the
+/// tree it builds are bounded: parentheses and `!` nest at most `maxNesting` deep, and an
+/// invariant has at most `maxOperators` operators (so evaluating it recurses as little).
 struct InvariantParser {
+    static let maxNesting = 64
+    static let maxOperators = 256
+    static let maxLength = 64 << 10
+
     let chars: [Character]
     var pos = 0
     var aggregates: [InvariantAggregate] = []
     var paths: [InvariantPath] = []
+    var nesting = 0
+    var operators = 0
 
     init(_ text: String) { chars = Array(text) }
 
@@ -25,15 +33,27 @@ struct InvariantParser {
         return true
     }
 
+    mutating func countOperator() throws(InvariantSyntaxError) {
+        operators += 1
+        guard operators <= InvariantParser.maxOperators else {
+            throw fail("more than \(InvariantParser.maxOperators) operators: split the invariant")
+        }
+    }
+
+    mutating func nest() throws(InvariantSyntaxError) {
+        nesting += 1
+        guard nesting <= InvariantParser.maxNesting else { throw fail("nested more than \(InvariantParser.maxNesting) deep") }
+    }
+
     mutating func parseExpression() throws(InvariantSyntaxError) -> InvariantExpr {
         var left = try parseAnd()
-        while accept("||") { left = .or(left, try parseAnd()) }
+        while accept("||") { try countOperator(); left = .or(left, try parseAnd()) }
         return left
     }
 
     mutating func parseAnd() throws(InvariantSyntaxError) -> InvariantExpr {
         var left = try parseNot()
-        while accept("&&") { left = .and(left, try parseNot()) }
+        while accept("&&") { try countOperator(); left = .and(left, try parseNot()) }
         return left
     }
 
@@ -41,6 +61,9 @@ struct InvariantParser {
         skipSpace()
         if !atEnd && chars[pos] == "!" && !(pos + 1 < chars.count && chars[pos + 1] == "=") {
             pos += 1
+            try countOperator()
+            try nest()
+            defer { nesting -= 1 }
             return .not(try parseNot())
         }
         return try parseComparison()
@@ -53,7 +76,7 @@ struct InvariantParser {
 
     mutating func parseComparison() throws(InvariantSyntaxError) -> InvariantExpr {
         let left = try parseValue()
-        if let op = parseOperator() { return .compare(left, op, try parseValue()) }
+        if let op = parseOperator() { try countOperator(); return .compare(left, op, try parseValue()) }
         return left
     }
 
@@ -68,11 +91,23 @@ struct InvariantParser {
         let c = chars[pos]
         if c == "(" {
             pos += 1
+            try nest()
+            defer { nesting -= 1 }
             let e = try parseExpression()
             guard accept(")") else { throw fail("expected ')', found \(describeHere())") }
             return e
         }
-        if c == "\"" { return .literal(.string(try parseString())) }
+        if c == "\"" {
+            // A string followed by "/" is a path's first segment, written as a JSON string.
+            let string = pos
+            _ = try parseString()
+            if !atEnd && chars[pos] == "/" {
+                pos = string
+                return .value(try parsePath(wildcardAllowed: false))
+            }
+            pos = string
+            return .literal(.string(try parseString()))
+        }
         if c == "-" || c.isNumber, !looksLikePath() { return .literal(try parseNumber()) }
         // A word: a keyword, a function or a path.
         var end = pos
@@ -83,6 +118,8 @@ struct InvariantParser {
         while after < chars.count && chars[after].isWhitespace { after += 1 }
         if let kind = InvariantAggregate.Kind(rawValue: word), after < chars.count, chars[after] == "(" {
             pos = after + 1
+            try nest()
+            defer { nesting -= 1 }
             let path = try parsePath(wildcardAllowed: true)
             var aggregate = InvariantAggregate(kind: kind, path: path)
             if kind == .all || kind == .any {
@@ -117,12 +154,17 @@ struct InvariantParser {
         let start = pos
         var segments: [String?] = []
         while true {
-            var end = pos
-            while end < chars.count && InvariantParser.isPathCharacter(chars[end]) { end += 1 }
-            let word = String(chars[pos..<end])
-            guard !word.isEmpty else { throw fail("expected a path segment, found \(describeHere())") }
-            segments.append(word == "*" ? nil : word)
-            pos = end
+            if !atEnd && chars[pos] == "\"" {
+                // A quoted segment holds any name ("account A", a slash, a literal "*").
+                segments.append(try parseString())
+            } else {
+                var end = pos
+                while end < chars.count && InvariantParser.isPathCharacter(chars[end]) { end += 1 }
+                let word = String(chars[pos..<end])
+                guard !word.isEmpty else { throw fail("expected a path segment, found \(describeHere())") }
+                segments.append(word.sameCodePoints("*") ? nil : word)
+                pos = end
+            }
             if !atEnd && chars[pos] == "/" { pos += 1 } else { break }
         }
         guard segments.count >= 3 else {
