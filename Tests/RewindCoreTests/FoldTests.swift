@@ -189,6 +189,29 @@ func json(_ text: String) -> JSONValue { try! JSONParser.parse(text) }
         #expect(issues.map(\.line) == [2])
     }
 
+    /// Rules files are read with bounds: a "billion laughs" of nested aliases (10⁹ nodes once
+    /// expanded), YAML nested past 64, duplicate keys spelled as canonically equivalent strings
+    /// (different keys), a pointer 100 000 segments long, `$.data..x` — refused with the line, or
+    /// kept apart; none expands or recurses without bound.
+    @Test func hostileRulesFilesAreRefusedWithTheLine() throws {
+        func problem(_ yaml: String) -> String {
+            do { _ = try Rules.parse(yaml: yaml, file: "r.yaml"); return "parsed" } catch { return error.description }
+        }
+        var laughs = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        for i in 1...9 { laughs += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        let billion = problem(laughs + "services:\n  s:\n    T:\n      ops:\n        - set: /x\n          value: *a9\n")
+        #expect(billion.contains("more than 100000 nodes once aliases are expanded"), "\(billion)")
+        let deep = problem("services:\n  s:\n    T:\n      ops:\n        - set: /x\n          value: " + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "\n")
+        #expect(deep.hasPrefix("r.yaml:6:"), "\(deep)")
+        let long = problem("services:\n  s:\n    T:\n      ops:\n        - set: " + String(repeating: "/a", count: 100_000) + "\n          value: 1\n")
+        #expect(long.hasPrefix("r.yaml:5:") && long.contains("deep"), "\(long)")
+        let descent = problem("services:\n  s:\n    T:\n      ops:\n        - set: /x\n          value: $.data..x\n")
+        #expect(descent.hasPrefix("r.yaml:6:"), "\(descent)")
+        // "caf\u{e9}" and "cafe\u{301}" are two services, not a duplicate key.
+        let two = try Rules.parse(yaml: "services:\n  caf\u{e9}:\n    T:\n      irreversible: true\n  cafe\u{301}:\n    T:\n      ops:\n        - delete: true\n", file: "r.yaml")
+        #expect(two.services.count == 2)
+    }
+
     @Test func irreversibleFromRulesOrMeta() {
         let f = Fold(rules: rules)
         #expect(f.isIrreversible(event("1", "2026-01-01T00:00:00Z", "notifications", "n", "EmailSent", line: 1)))
