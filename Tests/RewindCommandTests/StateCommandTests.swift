@@ -167,4 +167,36 @@ import Testing
             #expect(!Data(r.stderr.utf8).contains(0x1B), "ESC on stderr for \(args): \(r.stderr)")
         }
     }
+
+    /// Every byte from outside goes through the same escaping: a log's file name (an OSC 52
+    /// clipboard write), rules keys, `--at`, `--invariant` and `--strategy` text echoed in errors,
+    /// and invisible or direction-changing characters (U+202E, U+200B, U+2028) in names and payloads.
+    @Test func textFromOutsideTheLogIsEscapedToo() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-esc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let log = dir.appendingPathComponent("osc\u{1B}]52;c;aGVsbG8=\u{7}log.jsonl")
+        try (#"{"id":"1","ts":"2026-01-01T00:00:00Z","service":"svc\u202e","stream":"s\u200b","type":"T","data":{"n":"a\u2028b"}}"# + "\nnot json\n")
+            .write(to: log, atomically: true, encoding: .utf8)
+        let rules = dir.appendingPathComponent("r.yaml")
+        try "services:\n  \"svc\\u202e\":\n    T:\n      opz: 1\n".write(to: rules, atomically: true, encoding: .utf8)
+        let runs: [[String]] = [
+            ["import", log.path], ["state", log.path], ["state", log.path, "--json"], ["verify", log.path],
+            ["state", log.path, "--at", "\u{1B}[31mX"], ["bisect", log.path, "--invariant", "\u{1B}[31m("],
+            ["state", log.path, "--strategy", "\u{1B}[31mX"], ["state", log.path, "--rules", rules.path],
+            ["state", dir.appendingPathComponent("missing\u{1B}[2J.jsonl").path],
+        ]
+        for args in runs {
+            let r = try Rewind.run(args)
+            for (name, text) in [("stdout", r.stdout), ("stderr", r.stderr)] {
+                let unsafe = text.unicodeScalars.filter { $0.isTerminalUnsafe && $0 != "\n" }
+                #expect(unsafe.isEmpty, "\(name) of \(args.prefix(1)) holds \(unsafe.map { String($0.value, radix: 16) })")
+            }
+        }
+        let state = try Rewind.run(["state", log.path])
+        #expect(state.stdout.contains("svc\\u{202e}") && state.stdout.contains("s\\u{200b}"), "\(state.stdout)")
+        let json = try Rewind.run(["state", log.path, "--json"])
+        #expect(try JSONParser.parse(json.stdout)["services"]?["svc\u{202E}"]?["s\u{200B}"]?["n"] == .string("a\u{2028}b"),
+                "escaped as \\u in JSON, the same string once parsed")
+        #expect(try Rewind.run(["state", log.path, "--rules", rules.path]).stderr.contains("svc\\u{202e}"))
+    }
 }
