@@ -25,16 +25,25 @@ public struct CellStyle: Hashable, Sendable {
     public static let marker = CellStyle(bold: true, role: .marker)
 }
 
-/// One screen cell: a single-column character and its style.
+/// One screen cell: a character and its style. A wide character (CJK, emoji) takes two cells:
+/// the first holds it, the second is its continuation (drawn by the first).
 public struct Cell: Hashable, Sendable {
     public var character: Character
     public var style: CellStyle
+    public var isContinuation = false
+
+    public init(character: Character, style: CellStyle, isContinuation: Bool = false) {
+        self.character = character
+        self.style = style
+        self.isContinuation = isContinuation
+    }
 }
 
 /// An in-memory screen: views draw into it, tests read it back, the terminal module copies it
-/// to ncurses. Text is drawn as data: control characters become visible escapes, so nothing from
-/// a log can reach the terminal as a sequence. With `ascii` set, anything outside ASCII is shown
-/// as `?` (for terminals without UTF-8).
+/// to ncurses. Text is drawn as data: control, invisible and direction-changing characters become
+/// visible escapes, so nothing from a log can reach the terminal as a sequence. Wide characters
+/// take two columns, combining marks none (they join the character before). With `ascii` set,
+/// anything outside ASCII is shown as `?` (for terminals without UTF-8).
 public struct ScreenBuffer: Sendable {
     public let width: Int
     public let height: Int
@@ -48,42 +57,73 @@ public struct ScreenBuffer: Sendable {
         cells = Array(repeating: Cell(character: " ", style: .plain), count: self.width * self.height)
     }
 
-    /// Text safe to draw: control characters (C0, DEL, C1) as `\u{…}`, wide or combining
-    /// characters as `?`, and non-ASCII as `?` in ASCII mode — one column per character.
-    public static func displayable(_ text: String, ascii: Bool) -> [Character] {
-        var out: [Character] = []
+    /// One thing drawn: a character and the columns it takes (1 or 2).
+    public struct Glyph: Equatable, Sendable {
+        public var character: Character
+        public var columns: Int
+    }
+
+    /// Text safe to draw: unsafe scalars as `\u{…}`, combining marks joined to the glyph before
+    /// them (or to a space), non-ASCII as `?` in ASCII mode.
+    public static func glyphs(_ text: String, ascii: Bool) -> [Glyph] {
+        var out: [Glyph] = []
         for scalar in text.unicodeScalars {
-            let v = scalar.value
             if scalar.isTerminalUnsafe {
-                out.append(contentsOf: scalar.visibleEscape)
-            } else if v < 0x7F {
-                out.append(Character(scalar))
-            } else if ascii || scalar.properties.generalCategory == .nonspacingMark
-                        || scalar.properties.isEmojiPresentation || (0x1100...0x115F).contains(v)
-                        || (0x2E80...0xA4CF).contains(v) || (0xAC00...0xD7A3).contains(v)
-                        || (0xF900...0xFAFF).contains(v) || (0xFE30...0xFE4F).contains(v)
-                        || (0xFF00...0xFF60).contains(v) || (0xFFE0...0xFFE6).contains(v) || v >= 0x1F000 {
-                out.append("?")
+                out.append(contentsOf: scalar.visibleEscape.map { Glyph(character: $0, columns: 1) })
+            } else if scalar.value < 0x7F {
+                out.append(Glyph(character: Character(scalar), columns: 1))
+            } else if ascii {
+                out.append(Glyph(character: "?", columns: 1))
             } else {
-                out.append(Character(scalar))
+                let columns = scalar.terminalColumns
+                if columns == 0 {
+                    var base = out.popLast() ?? Glyph(character: " ", columns: 1)
+                    base.character = Character(String(base.character) + String(scalar))
+                    out.append(base)
+                } else {
+                    out.append(Glyph(character: Character(scalar), columns: columns))
+                }
             }
         }
         return out
     }
 
-    /// Draws `text` at (x, y), clipped to the screen and to `maxWidth` columns. Returns the
-    /// number of columns drawn.
+    /// The columns `text` takes when drawn.
+    public static func columns(_ text: String, ascii: Bool = false) -> Int {
+        glyphs(text, ascii: ascii).reduce(0) { $0 + $1.columns }
+    }
+
+    /// Writes one cell, keeping wide characters whole: a wide character whose half is written
+    /// over becomes a space.
+    mutating func set(_ x: Int, _ y: Int, _ cell: Cell) {
+        let i = y * width + x
+        if cells[i].isContinuation, x > 0, !cell.isContinuation { cells[i - 1] = Cell(character: " ", style: cells[i - 1].style) }
+        if x + 1 < width, cells[i + 1].isContinuation { cells[i + 1] = Cell(character: " ", style: cells[i + 1].style) }
+        cells[i] = cell
+    }
+
+    /// Draws `text` at (x, y), clipped to the screen and to `maxWidth` columns (a wide character
+    /// that would not fit is not drawn). Returns the number of columns drawn.
     @discardableResult
     public mutating func put(_ x: Int, _ y: Int, _ text: String, _ style: CellStyle = .plain, maxWidth: Int? = nil) -> Int {
         guard y >= 0, y < height, x < width else { return 0 }
         let limit = min(width - max(x, 0), maxWidth ?? Int.max)
         var column = x
         var drawn = 0
-        for c in ScreenBuffer.displayable(text, ascii: ascii) {
-            guard drawn < limit else { break }
-            if column >= 0 { cells[y * width + column] = Cell(character: c, style: style) }
-            column += 1
-            drawn += 1
+        for glyph in ScreenBuffer.glyphs(text, ascii: ascii) {
+            guard drawn + glyph.columns <= limit else { break }
+            if glyph.columns == 2 {
+                if column >= 0 {
+                    set(column, y, Cell(character: glyph.character, style: style))
+                    set(column + 1, y, Cell(character: " ", style: style, isContinuation: true))
+                } else if column + 1 >= 0 {
+                    set(column + 1, y, Cell(character: " ", style: style))
+                }
+            } else if column >= 0 {
+                set(column, y, Cell(character: glyph.character, style: style))
+            }
+            column += glyph.columns
+            drawn += glyph.columns
         }
         return drawn
     }
@@ -92,20 +132,20 @@ public struct ScreenBuffer: Sendable {
     public func glyph(_ unicode: String, _ fallback: String) -> String { ascii ? fallback : unicode }
 
     public mutating func fill(_ x: Int, _ y: Int, _ w: Int, _ character: Character = " ", _ style: CellStyle = .plain) {
-        guard y >= 0, y < height else { return }
-        for column in max(0, x)..<min(width, x + w) { cells[y * width + column] = Cell(character: character, style: style) }
+        guard y >= 0, y < height, max(0, x) < min(width, x + w) else { return }
+        for column in max(0, x)..<min(width, x + w) { set(column, y, Cell(character: character, style: style)) }
     }
 
     public mutating func setStyle(_ x: Int, _ y: Int, _ w: Int, _ style: CellStyle) {
-        guard y >= 0, y < height else { return }
+        guard y >= 0, y < height, max(0, x) < min(width, x + w) else { return }
         for column in max(0, x)..<min(width, x + w) { cells[y * width + column].style = style }
     }
 
     public func cell(_ x: Int, _ y: Int) -> Cell { cells[y * width + x] }
 
-    /// The screen as text, one string per row (trailing spaces kept).
+    /// The screen as text, one string per row (trailing spaces kept; a wide character once).
     public var lines: [String] {
-        (0..<height).map { y in String(cells[(y * width)..<((y + 1) * width)].map(\.character)) }
+        (0..<height).map { y in String(cells[(y * width)..<((y + 1) * width)].filter { !$0.isContinuation }.map(\.character)) }
     }
 
     public var text: String { lines.joined(separator: "\n") }

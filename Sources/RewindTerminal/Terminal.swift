@@ -83,7 +83,8 @@ public enum Terminal {
                 var run = ""
                 let start = x
                 while x < buffer.width && buffer.cell(x, y).style == style {
-                    run.append(buffer.cell(x, y).character)
+                    // A wide character's continuation cell is drawn by the character itself.
+                    if !buffer.cell(x, y).isContinuation { run.append(buffer.cell(x, y).character) }
                     x += 1
                 }
                 // The last column of the last row would scroll the screen: leave it out.

@@ -321,6 +321,48 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         b.put(0, 0, "a\u{1B}[31mred\u{7}\u{9B}x")
         #expect(b.lines[0].hasPrefix("a\\u{1b}[31mred\\u{7}\\u{9b}x"))
         #expect(!b.text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+        // Invisible and direction-changing characters are shown, not obeyed.
+        b.put(0, 1, "evil\u{202E}txt\u{200B}.\u{2028}")
+        #expect(b.lines[1].hasPrefix("evil\\u{202e}txt\\u{200b}.\\u{2028}"))
+    }
+
+    /// CJK and emoji take two columns (the second a continuation cell), combining marks none;
+    /// a wide character that does not fit is left out, and one whose half is written over goes.
+    @Test func wideCharactersTakeTwoColumns() throws {
+        var b = ScreenBuffer(width: 10, height: 3)
+        #expect(b.put(0, 0, "口座A😀e\u{301}|") == 9)
+        #expect(b.lines[0] == "口座A😀e\u{301}| ")
+        #expect(b.cell(1, 0).isContinuation && b.cell(6, 0).isContinuation && !b.cell(7, 0).isContinuation)
+        #expect(b.cell(7, 0).character == "e\u{301}")
+        #expect(ScreenBuffer.columns("口座A😀e\u{301}|") == 9)
+        // Clipped in the middle of a wide character: it is not drawn by half.
+        #expect(b.put(0, 1, "ab口座", maxWidth: 3) == 2)
+        #expect(b.lines[1] == "ab        ")
+        // Writing over either half leaves no orphaned half behind.
+        b.put(0, 2, "口座口座")
+        b.put(1, 2, "x")
+        b.put(4, 2, "y")
+        #expect(b.lines[2] == " x座y 座  ")
+        #expect(!b.cell(5, 2).isContinuation)
+        // In ASCII mode, one `?` per character.
+        var a = ScreenBuffer(width: 10, height: 1, ascii: true)
+        a.put(0, 0, "口座😀")
+        #expect(a.lines[0] == "???       ")
+    }
+
+    /// A log whose stream names are CJK: the streams pane draws them at their width, aligned.
+    @Test func cjkStreamNamesAreDrawnReadably() throws {
+        let lines = ["口座-甲", "口座-乙", "😀-stream"].enumerated().map { i, name in
+            #"{"id":"\#(i)","ts":"2026-01-01T00:00:0\#(i)Z","service":"銀行","stream":"\#(name)","type":"T","data":{"v":\#(i)}}"#
+        }
+        let data = try MemoryExplorerData(logName: "cjk.jsonl", events: ParsedLog(text: lines.joined(separator: "\n")).events, fold: Fold())
+        let e = try Explorer(data: data, width: 80, height: 24)
+        let screen = try ExplorerView.render(e)
+        let text = screen.text
+        #expect(text.contains("口座-甲") && text.contains("口座-乙") && text.contains("😀-stream") && text.contains("銀行"), "\(text)")
+        // The panes' borders stay in their columns on every row.
+        let borders = (4...7).map { y in (0..<80).filter { screen.cell($0, y).character == "│" } }
+        #expect(Set(borders).count == 1 && borders[0].count == 2, "\(borders)")
     }
 }
 
