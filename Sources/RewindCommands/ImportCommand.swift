@@ -26,17 +26,16 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "The input format: jsonl (SPEC §1), kcat (kcat -J envelopes) or debezium (change events).")
     var format: Format = .jsonl
 
-    @Option(help: "The store file to write (default: NAME.rewind beside NAME.jsonl).")
+    @Option(help: "The store file to write (default: NAME.rewind beside NAME.jsonl, or in $XDG_CACHE_HOME/rewind or ~/.cache/rewind when that folder cannot be written).")
     var to: String?
 
     func run() throws {
         if let to, to.hasPrefix("postgres://") || to.hasPrefix("postgresql://") {
             throw OpenError("\(Output.safe(to)): PostgreSQL stores are not supported by this build yet")
         }
-        let storePath = to ?? LogOpener.defaultStorePath(forLog: log)
         var problems = false
         let chosen = LogFormat(rawValue: format.rawValue)!
-        let opened = try LogOptions.open(log, rules: nil, storePath: storePath, quiet: true, problems: &problems) { $0.format = chosen }
+        let opened = try LogOptions.open(log, rules: nil, storePath: to, quiet: true, problems: &problems) { $0.format = chosen }
         guard let result = opened.importResult else {
             throw OpenError("\(Output.safe(log)): is a store already; give the log file to import")
         }

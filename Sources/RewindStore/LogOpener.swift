@@ -113,7 +113,8 @@ public enum LogOpener {
     /// Where derived files go when the log's folder is not writable.
     static func fallbackPath(for path: String, suffix: String) -> String {
         let env = ProcessInfo.processInfo.environment
-        let cache = env["XDG_CACHE_HOME"].map { $0 + "/rewind" } ?? (NSHomeDirectory() + "/.cache/rewind")
+        let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let cache = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 + "/rewind" } ?? (home + "/.cache/rewind")
         try? FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
@@ -224,8 +225,13 @@ public enum LogOpener {
             (rules, rulesFile) = try loadRules(explicit: explicitRules, besideLog: log)
             var target = storePath ?? defaultStorePath(forLog: log)
             if storePath == nil && !writableFolder(of: log) {
+                // One rule for every command: a log in a folder rewind cannot write keeps its
+                // store (and quarantine) in the cache folder, under a name of its own.
                 target = fallbackPath(for: log, suffix: ".rewind")
                 quarantine = fallbackPath(for: log, suffix: ".rejected.jsonl")
+                if !FileManager.default.fileExists(atPath: target) {
+                    reporting.notice("\(log.escapingForTerminal): its folder cannot be written; keeping its store in \(target.escapingForTerminal)")
+                }
             }
             // A store is made (or rebuilt) by one process at a time; others wait for it.
             lock = try StoreLock(store: target)

@@ -7,7 +7,7 @@ import RewindCore
 /// a changed timeline apart. A column of the wrong type makes the row damaged, not a trap.
 extension SQLiteStore {
     public func loadCachedStates() throws -> [CachedStateRow] {
-        try queue.read { db in
+        try reading { db in
             try Row.fetchAll(db, sql: "SELECT pos, rules, version, last_id, changes, hash FROM cached_states ORDER BY pos").map { row in
                 let position = Int.fromDatabaseValue(row["pos"]) ?? -1
                 guard let rules = String.fromDatabaseValue(row["rules"]), let version = Int.fromDatabaseValue(row["version"]),
@@ -21,7 +21,7 @@ extension SQLiteStore {
     }
 
     public func saveCachedState(_ row: CachedStateRow) throws {
-        try queue.write { db in
+        try writing { db in
             try db.execute(sql: "INSERT OR REPLACE INTO cached_states VALUES (?, ?, ?, ?, ?, ?)", arguments: [
                 row.position, row.rules, row.version, row.lastEventID, Data(row.changes), row.hash,
             ])
@@ -29,13 +29,13 @@ extension SQLiteStore {
     }
 
     public func removeCachedStates(at positions: [Int]) throws {
-        try queue.write { db in
+        try writing { db in
             for p in positions { try db.execute(sql: "DELETE FROM cached_states WHERE pos = ?", arguments: [p]) }
         }
     }
 
     /// Rows of every rules fingerprint.
     public func cachedStateCount() throws -> Int {
-        try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM cached_states") ?? 0 }
+        try reading { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM cached_states") ?? 0 }
     }
 }

@@ -86,8 +86,7 @@ extension SQLiteStore {
         let rc = sqlite3_step(s)
         sqlite3_reset(s)
         guard rc == SQLITE_DONE else {
-            throw StoreError("\(location): writing an event failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))",
-                             isDamage: rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+            throw SQLiteStore.failure(db, rc)
         }
     }
 

@@ -29,7 +29,7 @@ extension SQLiteStore {
         let end = days.last?.end ?? 0
         // By code points: canonically equivalent service names are different services.
         var events: [JSONKey: Int] = [:], squashed: [JSONKey: Int] = [:]
-        try queue.read { db in
+        try reading { db in
             // Names read by their byte length (a NUL inside one is kept); the position is ours.
             try SQLiteStore.texts(db, """
                 SELECT s.service, COUNT(*) FROM events e JOIN streams s ON s.id = e.stream WHERE e.pos < \(end) GROUP BY s.id
@@ -68,7 +68,7 @@ extension SQLiteStore {
                              (doc ?? .emptyObject).jsonText, JSONValue.object(meta).jsonText))
             }
         }
-        try queue.write { db in
+        try writing { db in
             try db.execute(sql: """
                 INSERT OR IGNORE INTO compacted_ids SELECT id, line FROM events
                 WHERE pos < ? AND id NOT LIKE 'rewind-squash:%'

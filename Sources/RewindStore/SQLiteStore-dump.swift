@@ -5,7 +5,7 @@ extension SQLiteStore {
     /// hold the same import. Used to check that an interrupted and resumed import ends with
     /// exactly the store an uninterrupted one makes.
     public func dump() throws -> String {
-        try queue.read { db in
+        try reading { db in
             var out = ""
             for (table, order) in [("events", "pos"), ("duplicates", "line"), ("rejected", "line"), ("backwards", "line")] {
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY \(order)") {

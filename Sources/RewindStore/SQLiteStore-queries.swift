@@ -6,7 +6,7 @@ extension SQLiteStore {
     /// Lines with a backwards timestamp, and lines of first deliveries that were delivered again
     /// (the index turns them into positions).
     public func markedLines() throws -> (backwards: [Int], duplicated: [Int]) {
-        try queue.read { db in
+        try reading { db in
             (try Int.fetchAll(db, sql: "SELECT line FROM backwards ORDER BY line"),
              try Int.fetchAll(db, sql: "SELECT DISTINCT first_line FROM duplicates ORDER BY first_line"))
         }
@@ -28,7 +28,7 @@ extension SQLiteStore {
         }
         let condition = clauses.isEmpty ? "1" : clauses.joined(separator: " AND ")
         arguments.append(limit)
-        return try queue.read { db in
+        return try reading { db in
             try Int.fetchAll(db, sql: "SELECT pos FROM events WHERE \(condition) ORDER BY pos LIMIT ?",
                              arguments: StatementArguments(arguments))
         }

@@ -32,12 +32,12 @@ final class NameCache: @unchecked Sendable {
 /// The timeline read straight from the `events` table.
 extension SQLiteStore {
     public func eventCount() throws -> Int {
-        try queue.read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(pos) + 1, 0) FROM events") ?? 0 }
+        try reading { db in try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(pos) + 1, 0) FROM events") ?? 0 }
     }
 
     /// Binary search over positions: timestamps never decrease along `pos`.
     public func position(at time: Timestamp) throws -> Int {
-        try queue.read { db in
+        try reading { db in
             let count = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(pos) + 1, 0) FROM events") ?? 0
             let statement = try db.makeStatement(sql: "SELECT ts FROM events WHERE pos = ?")
             let s = statement.sqliteStatement
@@ -67,7 +67,7 @@ extension SQLiteStore {
     }
 
     public func streamNames(from id: Int) throws -> [(service: String, stream: String)] {
-        try queue.read { db in
+        try reading { db in
             var out: [(String, String)] = []
             try checkedNames(db, "SELECT id, service, stream, sum FROM streams WHERE id >= \(max(0, id)) ORDER BY id",
                              table: "streams") { out.append(($0[0], $0[1])) }
@@ -86,8 +86,7 @@ extension SQLiteStore {
             let rc = sqlite3_step(s)
             if rc == SQLITE_DONE { return }
             guard rc == SQLITE_ROW else {
-                throw StoreError("read failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))",
-                                 isDamage: rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+                throw SQLiteStore.failure(db, rc)
             }
             try body((0..<n).map { columnString(s, $0) })
         }
@@ -104,7 +103,7 @@ extension SQLiteStore {
     func read(_ range: Range<Int>, partition: Int, of partitions: Int, _ body: (Event, UInt32) throws -> Void) throws -> Int {
         guard !range.isEmpty else { return 0 }
         let connection = partition == 0 ? queue : try reader(partition)
-        return try connection.read { db in
+        return try reading(connection) { db in
             // Few events: their streams' names by id, joined; many: every name, once.
             let joined = range.count <= 4096
             let names = joined ? nil : try self.names.snapshot(
@@ -128,8 +127,7 @@ extension SQLiteStore {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
                 guard rc == SQLITE_ROW else {
-                    throw StoreError("\(location): read failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))",
-                                     isDamage: rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+                    throw SQLiteStore.failure(db, rc)
                 }
                 rows += 1
                 let order = (ts: sqlite3_column_int64(s, 1), line: sqlite3_column_int64(s, 8))

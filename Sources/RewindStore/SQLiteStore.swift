@@ -17,6 +17,28 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     }
     public var description: String { message }
 
+    /// A SQLite failure on the store at `location` as a message that names the file and says
+    /// what failed (a read-only file or folder, a full disk, an I/O error); damage stays damage.
+    public static func from(_ error: DatabaseError, location: String, doing what: String) -> StoreError {
+        let detail = error.message ?? "\(error.resultCode)"
+        switch error.resultCode.primaryResultCode {
+        case .SQLITE_READONLY, .SQLITE_PERM:
+            return StoreError("\(location): cannot \(what): the store is read-only (\(detail)); make it writable, or remove it to have it made again")
+        case .SQLITE_FULL:
+            return StoreError("\(location): cannot \(what): the disk is full (\(detail))")
+        case .SQLITE_IOERR:
+            return StoreError("\(location): cannot \(what): an I/O error (\(detail))")
+        case .SQLITE_CANTOPEN:
+            return StoreError("\(location): cannot \(what): the file cannot be opened (\(detail))")
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return StoreError("\(location): the store is damaged (\(detail))", isDamage: true)
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return StoreError("\(location): cannot \(what): another process holds the store (\(detail))")
+        default:
+            return StoreError("\(location): cannot \(what): \(detail)")
+        }
+    }
+
     /// Whether `error` means the store file itself is damaged.
     public static func isDamage(_ error: any Error) -> Bool {
         if let e = error as? StoreError { return e.isDamage }
@@ -44,6 +66,20 @@ public final class SQLiteStore: EventStore {
     private let readersLock = NSLock()
     nonisolated(unsafe) private var readers: [Int: DatabaseQueue] = [:]
     let names = NameCache()
+
+    /// Runs a read; SQLite's failures become `StoreError`s naming the store.
+    func reading<T>(_ connection: DatabaseQueue? = nil, _ body: (Database) throws -> T) throws -> T {
+        do { return try (connection ?? queue).read(body) } catch let e as DatabaseError {
+            throw StoreError.from(e, location: location, doing: "read the store")
+        }
+    }
+
+    /// Runs a write transaction; SQLite's failures become `StoreError`s naming the store.
+    func writing<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try queue.write(body) } catch let e as DatabaseError {
+            throw StoreError.from(e, location: location, doing: "write the store")
+        }
+    }
 
     /// A read-only connection for a replay partition other than 0.
     func reader(_ partition: Int) throws -> DatabaseQueue {
@@ -96,8 +132,10 @@ public final class SQLiteStore: EventStore {
                 }
             }
         } catch let error as DatabaseError {
-            throw StoreError("\(path): not a usable rewind store (\(error.message ?? "\(error)"))",
-                             isDamage: error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB)
+            if [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode) {
+                throw StoreError("\(path): not a usable rewind store (\(error.message ?? "\(error)"))", isDamage: true)
+            }
+            throw StoreError.from(error, location: path, doing: "open the store")
         }
         if try isTruncated() {
             throw StoreError("\(path): the store file is shorter than its pages (truncated)", isDamage: true)
@@ -106,7 +144,7 @@ public final class SQLiteStore: EventStore {
 
     /// A file shorter than SQLite's page count says it is was cut off.
     func isTruncated() throws -> Bool {
-        let (pages, pageSize) = try queue.read { db in
+        let (pages, pageSize) = try reading { db in
             (try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0, try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0)
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: location)[.size] as? Int) ?? 0
@@ -167,7 +205,7 @@ public final class SQLiteStore: EventStore {
 
     /// The store's identity: the same while the store only grows.
     public func identity() throws -> String {
-        try queue.read { db in try String.fetchOne(db, sql: "SELECT identity FROM store_meta") ?? "" }
+        try reading { db in try String.fetchOne(db, sql: "SELECT identity FROM store_meta") ?? "" }
     }
 
     /// Gives the store a new identity (its timeline was rewritten).
@@ -178,7 +216,7 @@ public final class SQLiteStore: EventStore {
     // MARK: bookkeeping
 
     public func checkpoint() throws -> ImportCheckpoint? {
-        try queue.read { db in
+        try reading { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM import_state WHERE singleton = 1") else { return nil }
             let latest: Int64? = row["latest"]
             var c = ImportCheckpoint(
@@ -204,7 +242,7 @@ public final class SQLiteStore: EventStore {
     }
 
     public func reset() throws {
-        try queue.write { db in
+        try writing { db in
             for table in ["events", "streams", "types", "duplicates", "rejected", "backwards", "import_state",
                           "cached_states", "compacted_ids"] {
                 try db.execute(sql: "DELETE FROM \(table)")
@@ -215,7 +253,7 @@ public final class SQLiteStore: EventStore {
     }
 
     public func discardLines(after line: Int) throws {
-        try queue.write { db in
+        try writing { db in
             let removed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE line > ?", arguments: [line]) ?? 0
             for table in ["events", "duplicates", "rejected", "backwards"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE line > ?", arguments: [line])
@@ -226,7 +264,7 @@ public final class SQLiteStore: EventStore {
     }
 
     public func append(_ batch: ImportBatch, checkpoint: ImportCheckpoint) throws {
-        try queue.write { db in
+        try writing { db in
             // Names and ids are bound with their byte length: GRDB binds a `String` as a C string,
             // which would cut one at its first NUL.
             for s in batch.newStreams { try SQLiteStore.insertStream(db, id: Int(s.id), service: s.service, stream: s.stream) }
@@ -259,6 +297,11 @@ public final class SQLiteStore: EventStore {
         }
     }
 
+    /// A failed step as GRDB's error, which `reading`/`writing` turn into a `StoreError`.
+    static func failure(_ db: Database, _ rc: Int32) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+    }
+
     static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     enum Value { case int(Int64), text(String) }
@@ -277,8 +320,9 @@ public final class SQLiteStore: EventStore {
                 }
             }
         }
-        guard sqlite3_step(s) == SQLITE_DONE else {
-            throw StoreError("insert failed: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))")
+        let rc = sqlite3_step(s)
+        guard rc == SQLITE_DONE else {
+            throw SQLiteStore.failure(db, rc)
         }
     }
 
@@ -295,7 +339,7 @@ public final class SQLiteStore: EventStore {
     /// after backwards timestamps or discarded rows; an ordered import appends in place. The
     /// store gets a new identity when any position changed.
     public func restoreTimelineOrder() throws {
-        try queue.write { db in
+        try writing { db in
             let moved = try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM (SELECT pos, row_number() OVER (ORDER BY ts, line) - 1 AS wanted FROM events) WHERE pos != wanted
                 """) ?? 0
@@ -318,7 +362,7 @@ public final class SQLiteStore: EventStore {
 
     /// id → line of every accepted event (and of every event compaction replaced).
     public func acceptedIDs() throws -> [EventID: Int] {
-        try queue.read { db in
+        try reading { db in
             var ids: [EventID: Int] = [:]
             try SQLiteStore.texts(db, "SELECT id, line FROM events UNION ALL SELECT id, line FROM compacted_ids") { ids[EventID($0[0])] = Int($0[1]) ?? 0 }
             return ids
@@ -327,7 +371,7 @@ public final class SQLiteStore: EventStore {
 
     /// Every stream's names and every type's name, by id (to resume numbering them).
     public func registry() throws -> (streams: [(service: String, stream: String)], types: [String]) {
-        try queue.read { db in
+        try reading { db in
             var streams: [(String, String)] = []
             try checkedNames(db, "SELECT id, service, stream, sum FROM streams ORDER BY id", table: "streams") { row in
                 streams.append((row[0], row[1]))
@@ -342,7 +386,7 @@ public final class SQLiteStore: EventStore {
     }
 
     public func summary() throws -> ImportSummary {
-        try queue.read { db in
+        try reading { db in
             func count(_ table: String) throws -> Int { try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
             let blank = try Int.fetchOne(db, sql: "SELECT blank_lines FROM import_state") ?? 0
             // Positions are dense from 0: the largest rowid counts the events without a scan.
@@ -353,7 +397,7 @@ public final class SQLiteStore: EventStore {
     }
 
     public func duplicateLines(limit: Int) throws -> [(line: Int, id: String, firstLine: Int)] {
-        try queue.read { db in
+        try reading { db in
             var out: [(Int, String, Int)] = []
             try SQLiteStore.texts(db, "SELECT line, id, first_line FROM duplicates ORDER BY line LIMIT \(max(0, limit))") {
                 out.append((Int($0[0]) ?? 0, $0[1], Int($0[2]) ?? 0))
@@ -363,7 +407,7 @@ public final class SQLiteStore: EventStore {
     }
 
     public func rejectedLines(limit: Int) throws -> [(line: Int, reason: String)] {
-        try queue.read { db in
+        try reading { db in
             var out: [(Int, String)] = []
             try SQLiteStore.texts(db, "SELECT line, reason FROM rejected ORDER BY line LIMIT \(max(0, limit))") { out.append((Int($0[0]) ?? 0, $0[1])) }
             return out
@@ -371,7 +415,7 @@ public final class SQLiteStore: EventStore {
     }
 
     public func backwardsLines(limit: Int) throws -> [(line: Int, ts: Timestamp, latest: Timestamp)] {
-        try queue.read { db in
+        try reading { db in
             try Row.fetchAll(db, sql: "SELECT line, ts, latest FROM backwards ORDER BY line LIMIT ?", arguments: [limit])
                 .map { ($0[0], Timestamp(nanoseconds: $0[1]), Timestamp(nanoseconds: $0[2])) }
         }

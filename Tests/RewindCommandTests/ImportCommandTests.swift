@@ -139,3 +139,89 @@ import Testing
         #expect(!piped.stderr.contains("%") && !piped.stderr.contains("\u{1B}"))
     }
 }
+
+/// Folders and stores rewind cannot write, run as a user without the rights (as `nobody` via
+/// setpriv when the tests run as root, for root can write anything).
+@Suite struct UnwritableTests {
+    static let asOther: [String]? = {
+        if getuid() != 0 { return [] }
+        let setpriv = "/usr/bin/setpriv"
+        guard FileManager.default.isExecutableFile(atPath: setpriv) else { return nil }
+        let prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+        // The binary must be reachable for that user.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: setpriv)
+        p.arguments = Array(prefix.dropFirst()) + ["test", "-x", Rewind.binary]
+        guard (try? p.run()) != nil else { return nil }
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? prefix : nil
+    }()
+
+    static func run(_ arguments: [String], home: String) throws -> Rewind.Result {
+        let prefix = asOther ?? []
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: prefix.first ?? Rewind.binary)
+        p.arguments = Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : [Rewind.binary]) + arguments
+        p.environment = ["HOME": home, "PATH": "/usr/bin:/bin"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Rewind.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                             stderr: String(decoding: e, as: UTF8.self), stdoutBytes: o)
+    }
+
+    func folder(mode: Int16, ownedByOther: Bool) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-ro-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        if ownedByOther && getuid() == 0 { chown(dir.path, 65534, 65534) }
+        chmod(dir.path, mode_t(mode))
+        return dir
+    }
+
+    static let line1 = #"{"id":"e1","ts":"2026-01-01T00:00:00Z","service":"s","stream":"a","type":"T","data":{"v":1}}"# + "\n"
+
+    /// `import` and `state` follow one rule: a log in a folder that cannot be written keeps its
+    /// store in $HOME/.cache/rewind (the $HOME given, not the user database's), made once.
+    @Test(.enabled(if: asOther != nil, "needs a user without write rights (setpriv)"))
+    func aReadOnlyFolderKeepsTheStoreInTheCacheOfHome() throws {
+        let home = try folder(mode: 0o755, ownedByOther: true)
+        let logs = try folder(mode: 0o755, ownedByOther: false)
+        let log = logs.appendingPathComponent("l.jsonl").path
+        try Self.line1.write(toFile: log, atomically: true, encoding: .utf8)
+        chmod(logs.path, 0o555)
+        let imported = try Self.run(["import", log], home: home.path)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stderr.contains("its folder cannot be written; keeping its store in \(home.path)/.cache/rewind/"), "\(imported.stderr)")
+        #expect(imported.stdout.contains("store: \(home.path)/.cache/rewind/l-"), "\(imported.stdout)")
+        let state = try Self.run(["state", log, "--json"], home: home.path)
+        #expect(state.status == 0 && state.stdout.contains(#""v":1"#), "\(state.stderr)")
+        #expect(!state.stderr.contains("keeping its store"), "the store made by import is the one state reads")
+        #expect(!FileManager.default.fileExists(atPath: logs.appendingPathComponent("l.rewind").path))
+    }
+
+    /// A store that cannot be written (a tail to import into it) is a clear error naming it, exit 2.
+    @Test(.enabled(if: asOther != nil, "needs a user without write rights (setpriv)"))
+    func aReadOnlyStoreIsAClearErrorNamingIt() throws {
+        let dir = try folder(mode: 0o755, ownedByOther: true)
+        let log = dir.appendingPathComponent("l.jsonl").path
+        try Self.line1.write(toFile: log, atomically: true, encoding: .utf8)
+        if getuid() == 0 { chown(log, 65534, 65534) }
+        #expect(try Self.run(["import", log], home: dir.path).status == 0)
+        let store = dir.appendingPathComponent("l.rewind").path
+        chmod(store, 0o444)
+        let h = FileHandle(forWritingAtPath: log)!
+        try h.seekToEnd()
+        h.write(Data(#"{"id":"e2","ts":"2026-01-01T00:00:01Z","service":"s","stream":"a","type":"T","data":{"w":2}}"#.utf8 + [0x0A]))
+        try h.close()
+        for command in ["import", "state"] {
+            let r = try Self.run([command, log], home: dir.path)
+            #expect(r.status == 2, "\(command): \(r.stderr)")
+            #expect(r.stderr.contains("\(store): cannot write the store: the store is read-only"), "\(command): \(r.stderr)")
+            #expect(!r.stderr.contains("SQLite error"), "\(r.stderr)")
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import GRDB
 @testable import RewindCore
 @testable import RewindStore
 
@@ -317,5 +318,19 @@ import Testing
         #expect(try store.search(EventQuery("'); DROP TABLE events; --")) == [2], "matched as text, in c's payload")
         #expect(try store.search(EventQuery("DROP")) == [2])
         #expect(try store.eventCount() == 3, "the table is still there")
+    }
+}
+
+/// SQLite's failures reach the user as what failed and on which file, never as raw SQLite text.
+@Suite struct StoreFailureMessageTests {
+    @Test func failuresNameTheStoreAndSayWhatFailed() {
+        func message(_ code: ResultCode) -> StoreError {
+            StoreError.from(DatabaseError(resultCode: code, message: "sqlite says"), location: "/data/l.rewind", doing: "write the store")
+        }
+        #expect(message(.SQLITE_FULL).message == "/data/l.rewind: cannot write the store: the disk is full (sqlite says)")
+        #expect(message(.SQLITE_READONLY).message.hasPrefix("/data/l.rewind: cannot write the store: the store is read-only"))
+        #expect(message(ResultCode(rawValue: 8 | (2 << 8))).message.contains("read-only"), "extended codes map by their primary code")
+        #expect(message(.SQLITE_IOERR).message == "/data/l.rewind: cannot write the store: an I/O error (sqlite says)")
+        #expect(message(.SQLITE_CORRUPT).isDamage && !message(.SQLITE_FULL).isDamage)
     }
 }
