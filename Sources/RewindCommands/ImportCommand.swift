@@ -23,8 +23,8 @@ struct ImportCommand: ParsableCommand {
     @Argument(help: "The log file to import.")
     var log: String
 
-    @Option(help: "The input format: jsonl (SPEC §1), kcat (kcat -J envelopes) or debezium (change events).")
-    var format: Format = .jsonl
+    @Option(help: "The input format: jsonl (SPEC §1), kcat (kcat -J envelopes) or debezium (change events); default: detected from the first line, then remembered for the file.")
+    var format: Format?
 
     @Option(help: "The store file to write (default: NAME.rewind beside NAME.jsonl, or in $XDG_CACHE_HOME/rewind or ~/.cache/rewind when that folder cannot be written).")
     var to: String?
@@ -34,8 +34,10 @@ struct ImportCommand: ParsableCommand {
             throw OpenError("\(Output.safe(to)): PostgreSQL stores are not supported by this build yet")
         }
         var problems = false
-        let chosen = LogFormat(rawValue: format.rawValue)!
-        let opened = try LogOptions.open(log, rules: nil, storePath: to, quiet: true, problems: &problems) { $0.format = chosen }
+        let chosen = format.map { LogFormat(rawValue: $0.rawValue)! }
+        let opened = try LogOptions.open(log, rules: nil, storePath: to, quiet: true, problems: &problems) { importer in
+            if let chosen { importer.requestedFormat = chosen }
+        }
         guard let result = opened.importResult else {
             throw OpenError("\(Output.safe(log)): is a store already; give the log file to import")
         }

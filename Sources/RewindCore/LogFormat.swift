@@ -13,6 +13,28 @@ public enum LogFormat: String, Sendable, CaseIterable {
         case rejected(String)
     }
 
+    /// The format a line is written in, when it says so plainly: a SPEC §1 event (`id`, `ts`,
+    /// `service`, `stream`, `type`), a kcat envelope (`topic`, `partition`, `offset`) or a
+    /// Debezium change event (`op` beside `before`/`after`, bare or in a `payload`). Nil for
+    /// anything else (a line that is not even JSON is left to the import to reject).
+    public static func detect(_ line: UnsafeBufferPointer<UInt8>) -> LogFormat? {
+        guard case .object(let o)? = try? JSONParser.parse(line) else { return nil }
+        if ["id", "ts", "service", "stream", "type"].allSatisfy({ o[JSONKey($0)] != nil }) { return .jsonl }
+        if o["topic"] != nil && o["partition"] != nil && o["offset"] != nil { return .kcat }
+        let change = o["payload"]?.objectValue ?? o
+        if change["op"] != nil && (change["before"] != nil || change["after"] != nil) { return .debezium }
+        return nil
+    }
+
+    /// How a line of this format is described in messages.
+    public var lineName: String {
+        switch self {
+        case .jsonl: return "a JSON Lines event (SPEC §1)"
+        case .kcat: return "a kcat -J envelope"
+        case .debezium: return "a Debezium change event"
+        }
+    }
+
     /// Converts one line of this format to one SPEC §1 line.
     public func convert(_ line: UnsafeBufferPointer<UInt8>) -> Converted {
         var p = JSONParser(line)

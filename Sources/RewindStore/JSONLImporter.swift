@@ -43,7 +43,14 @@ public final class JSONLImporter {
     /// the quarantine file as it streams past, never held whole in memory.
     public var maxLineBytes = 64 << 20
     /// The format of the source; lines of other formats are converted before they are read.
+    /// A full import takes it from the first line (see `requestedFormat`); it is remembered in
+    /// the store's checkpoint for every later import of the file.
     public var format: LogFormat = .jsonl
+    /// The format the user asked for (`import --format`): a first line plainly of another
+    /// format is then an error, not a flood of rejected lines.
+    public var requestedFormat: LogFormat? {
+        didSet { if let requestedFormat { format = requestedFormat } }
+    }
     public var onDiagnostic: (ImportDiagnostic) -> Void = { _ in }
     /// Called now and then with (bytes consumed, file size).
     public var onProgress: (Int64, Int64) -> Void = { _, _ in }
@@ -107,6 +114,37 @@ public final class JSONLImporter {
         return hash
     }
 
+    /// Before a full import: the format is the first line's, or a mismatch with the requested
+    /// one is an error (before the store is touched).
+    func chooseFormat() throws {
+        guard let (number, detected) = try JSONLImporter.firstLineFormat(path) else { return }
+        if let requestedFormat, detected != requestedFormat {
+            throw OpenError("\(displayName):\(number): this line is \(detected.lineName), not \(requestedFormat.lineName); "
+                            + "import it with --format \(detected.rawValue), or without --format to have it detected")
+        }
+        format = detected
+    }
+
+    /// The first non-blank line's number and the format it is plainly written in (read from the
+    /// file's first megabyte; nil when that line says nothing or is longer).
+    static func firstLineFormat(_ path: String) throws -> (Int, LogFormat)? {
+        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? h.close() }
+        let head = [UInt8]((try? h.read(upToCount: 1 << 20)) ?? Data())
+        var start = 0, number = 1
+        if head.starts(with: [0xEF, 0xBB, 0xBF]) { start = 3 }
+        while start < head.count {
+            guard let nl = head[start...].firstIndex(of: 0x0A) else { return nil }
+            let line = head[start..<nl]
+            if line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
+                return line.withUnsafeBufferPointer { b in LogFormat.detect(b).map { (number, $0) } }
+            }
+            start = nl + 1
+            number += 1
+        }
+        return nil
+    }
+
     /// Called once the import knows what it will do — after a full import reset the store, or
     /// where a resumed one continues — and before it reads a line.
     public var beforeReading: ((ImportResult.Kind) throws -> Void)?
@@ -150,6 +188,7 @@ public final class JSONLImporter {
             registry = NameRegistry(streams: names.streams, types: names.types)
             cp = c
         } else {
+            try chooseFormat()
             try store.reset()
             try truncateQuarantine(to: 0)
             ingest = LogIngest()

@@ -115,6 +115,31 @@ import Testing
         let bad = try Rewind.run(["import", log.path, "--format", "avro"])
         #expect(bad.status == 2)
     }
+
+    /// The format is detected from the first line and remembered for the file; asking for one
+    /// that the first line plainly is not is a clear error, and changes nothing — later commands
+    /// do not reject every line.
+    @Test func theFormatIsDetectedRememberedAndAMismatchIsAClearError() throws {
+        let dir = try folder()
+        let topic = dir.appendingPathComponent("topic.json")
+        try (#"{"topic":"orders","partition":0,"offset":1,"ts":1767225600000,"key":"o-1","payload":"{\"type\":\"Placed\",\"total\":12}"}"# + "\n")
+            .write(to: topic, atomically: true, encoding: .utf8)
+        let detected = try Rewind.run(["import", topic.path])
+        #expect(detected.status == 0 && detected.stdout.contains("1 accepted"), "\(detected.stdout)\(detected.stderr)")
+        let s = try Rewind.run(["state", topic.path, "--json"])
+        #expect(try JSONParser.parse(s.stdout)["services"]?["orders"]?["o-1"]?["total"] == .int(12))
+
+        let log = dir.appendingPathComponent("bank.jsonl").path
+        try FileManager.default.copyItem(atPath: Rewind.packageRoot.appendingPathComponent("sample-logs/bank.jsonl").path, toPath: log)
+        let good = try Rewind.run(["state", log, "--json"])
+        let wrong = try Rewind.run(["import", "--format", "kcat", log])
+        #expect(wrong.status == 2)
+        #expect(wrong.stderr.contains("bank.jsonl:1: this line is a JSON Lines event (SPEC §1), not a kcat -J envelope; import it with --format jsonl"), "\(wrong.stderr)")
+        #expect(!wrong.stderr.contains("rejected"))
+        let after = try Rewind.run(["state", log, "--json"])
+        #expect(after.status == 0 && after.stdout == good.stdout && !after.stderr.contains("rejected"), "\(after.stderr)")
+        #expect(try Rewind.run(["import", "--format", "jsonl", log]).status == 0)
+    }
 }
 
 @Suite struct ProgressBarTests {
