@@ -448,6 +448,19 @@ public final class Explorer {
             }
             guard case .goto(let text) = state.mode else { return }
             state.mode = .normal
+            // The words `state --at` takes: start (the state at the first event's time), end.
+            switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "start" where state.count > 0:
+                let first = try data.event(at: 0).ts
+                try move(to: try data.position(at: first))
+                state.message = "went to the start, \(first.rfc3339)"
+                return
+            case "end", "now", "latest":
+                try move(to: state.count)
+                state.message = "went to the end"
+                return
+            default: break
+            }
             let t: Timestamp
             do throws(TimestampError) {
                 t = try Timestamp.parse(text)

@@ -196,7 +196,7 @@ public enum ExplorerView {
     static func footer(_ e: Explorer, _ b: inout ScreenBuffer) {
         let y = e.state.height - 1
         if case .goto(let text) = e.state.mode {
-            b.put(0, y, "go to (RFC 3339 or epoch ms): " + text + "_", .title, maxWidth: e.state.width)
+            b.put(0, y, "go to (RFC 3339, epoch ms, start or end): " + text + "_", .title, maxWidth: e.state.width)
         } else if case .search(let text) = e.state.mode {
             b.put(0, y, "search (words, service:S stream:X type:T): " + text + "_", .title, maxWidth: e.state.width)
         } else if case .invariant(let text) = e.state.mode {

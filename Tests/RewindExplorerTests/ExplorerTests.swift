@@ -71,6 +71,11 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         try e.handle(.char("g"))
         try e.handle(.escape)
         #expect(e.state.mode == .normal && e.state.position == 11)
+        // The words `state --at` takes.
+        for key in [Key.char("g")] + "start".map { Key.char($0) } + [.enter] { try e.handle(key) }
+        #expect(e.state.position == 1 && e.state.message == "went to the start, 2026-03-02T09:00:00Z", "\(e.state.message ?? "")")
+        for key in [Key.char("g")] + "end".map { Key.char($0) } + [.enter] { try e.handle(key) }
+        #expect(e.state.position == 21 && e.state.message == "went to the end")
     }
 
     @Test func jumpsByMinuteHourAndDay() throws {
