@@ -8,16 +8,24 @@ enum Output {
 
     /// A line of text to stdout, escaped for the terminal (it holds names and paths from outside).
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((text.escapingForTerminal(keepingNewlines: true) + "\n").utf8))
+        write(Array((text.escapingForTerminal(keepingNewlines: true) + "\n").utf8))
     }
 
-    /// Raw bytes to stdout.
-    static func write(_ bytes: [UInt8]) {
+    /// Raw bytes to stdout (`fd` 1) or stderr (2). Standard output that cannot be written (a full
+    /// disk, a closed pipe) ends the command with exit 2 and says so on stderr — never a crash;
+    /// a failing stderr is ignored (there is nowhere left to say it).
+    static func write(_ bytes: [UInt8], to fd: Int32 = 1) {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = Foundation.write(1, raw.baseAddress! + offset, raw.count - offset)
-                if n <= 0 { if errno == EINTR { continue }; return }
+                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    guard fd == 1 else { return }
+                    let why = String(cString: strerror(errno))
+                    write(Array("rewind: standard output: writing failed (\(why))\n".utf8), to: 2)
+                    Foundation.exit(2)
+                }
                 offset += n
             }
         }
@@ -26,12 +34,12 @@ enum Output {
     /// An error to stderr. Every message is escaped here, whatever it quotes (file names,
     /// arguments, rules keys, YAML context): nothing from outside reaches the terminal raw.
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data(("rewind: " + text.escapingForTerminal(keepingNewlines: true) + "\n").utf8))
+        write(Array(("rewind: " + text.escapingForTerminal(keepingNewlines: true) + "\n").utf8), to: 2)
     }
 
     /// A diagnostic that already names its file (`FILE:LINE: …`), escaped as `error` is.
     static func diagnostic(_ text: String) {
-        FileHandle.standardError.write(Data((text.escapingForTerminal(keepingNewlines: true) + "\n").utf8))
+        write(Array((text.escapingForTerminal(keepingNewlines: true) + "\n").utf8), to: 2)
     }
 
     /// One name or value from outside, escaped (a newline too) — for text built into a message.
@@ -61,11 +69,11 @@ final class ProgressBar {
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let elapsed = now.timeIntervalSince(started)
         let line = String(format: "\r%@ [%@] %3d%%  %.0f s ", label, bar, Int(fraction * 100), elapsed)
-        FileHandle.standardError.write(Data(line.utf8))
+        Output.write(Array(line.utf8), to: 2)
     }
 
     func finish() {
         guard enabled, lastDraw != .distantPast else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        Output.write(Array("\r\u{1B}[K".utf8), to: 2)
     }
 }

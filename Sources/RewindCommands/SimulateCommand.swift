@@ -57,11 +57,11 @@ struct SimulateCommand: ParsableCommand {
                 buffer += line
                 buffer += "\n"
                 if buffer.utf8.count > 1 << 20 {
-                    FileHandle.standardOutput.write(Data(buffer.utf8))
+                    Output.write(Array(buffer.utf8))
                     buffer = ""
                 }
             }
-            FileHandle.standardOutput.write(Data(buffer.utf8))
+            Output.write(Array(buffer.utf8))
         }
     }
 }
@@ -74,16 +74,23 @@ enum LogWriter {
         }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 22)
+        var failure: (any Error)?
+        func flush() {
+            guard failure == nil else { return }
+            do { try handle.write(contentsOf: Data(buffer)) } catch { failure = error }
+            buffer.removeAll(keepingCapacity: true)
+        }
         scenario.generate { line in
             buffer.append(contentsOf: line.utf8)
             buffer.append(0x0A)
-            if buffer.count > 1 << 22 {
-                handle.write(Data(buffer))
-                buffer.removeAll(keepingCapacity: true)
-            }
+            if buffer.count > 1 << 22 { flush() }
         }
-        handle.write(Data(buffer))
-        try handle.close()
+        flush()
+        try? handle.close()
+        if let failure {
+            // A disk that fills up is an error naming the file, never a crash.
+            throw UsageError(message: "\(path): writing failed (\(failure.localizedDescription))")
+        }
         let rulesPath = path.hasSuffix(".jsonl") ? String(path.dropLast(6)) + ".rules.yaml" : path + ".rules.yaml"
         if rules {
             try BankScenario.rulesYAML.write(toFile: rulesPath, atomically: true, encoding: .utf8)

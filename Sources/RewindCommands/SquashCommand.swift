@@ -78,7 +78,7 @@ struct SquashCommand: LogCommand {
             guard isatty(0) == 1 else {
                 throw UsageError(message: "not compacted: confirm with --yes (standard input is not a terminal)")
             }
-            FileHandle.standardError.write(Data("Compact the store? Type 'yes' to continue: ".utf8))
+            Output.write(Array("Compact the store? Type 'yes' to continue: ".utf8), to: 2)
             guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
                 Output.out("not compacted")
                 return false

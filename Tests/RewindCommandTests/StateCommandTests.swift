@@ -168,6 +168,25 @@ import Testing
         }
     }
 
+    /// Standard output that cannot be written (a full disk) is an error with exit 2, not a crash.
+    @Test(.enabled(if: FileManager.default.isWritableFile(atPath: "/dev/full"))) func aFullStandardOutputIsAnErrorNotACrash() throws {
+        let dir = try Rewind.sampleFolder()
+        for arguments in [["state", "bank.jsonl"], ["state", "bank.jsonl", "--json"], ["simulate", "bank", "--events", "100"]] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Rewind.binary)
+            p.arguments = arguments
+            p.currentDirectoryURL = dir
+            p.standardOutput = FileHandle(forWritingAtPath: "/dev/full")
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 2 && p.terminationReason == .exit, "\(arguments): \(e)")
+            #expect(e.contains("rewind: standard output: writing failed (No space left on device)"), "\(e)")
+        }
+    }
+
     /// Every byte from outside goes through the same escaping: a log's file name (an OSC 52
     /// clipboard write), rules keys, `--at`, `--invariant` and `--strategy` text echoed in errors,
     /// and invisible or direction-changing characters (U+202E, U+200B, U+2028) in names and payloads.
