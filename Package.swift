@@ -32,6 +32,9 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // The event-driven patterns, simulated on a virtual clock: bus, outbox, sagas, competing
+        // consumers, as-of validation; the scenarios that generate logs, and the benchmarks' load.
+        .target(name: "RewindSimulation", dependencies: ["RewindCore"]),
         // The explorer: model, actions, update, and views drawn into an in-memory screen buffer.
         .target(name: "RewindExplorer", dependencies: ["RewindCore"]),
         // ncurses, for RewindTerminal only (macros wrapped as functions in shim.h).
@@ -42,7 +45,7 @@ let package = Package(
         .target(
             name: "RewindCommands",
             dependencies: [
-                "RewindCore", "RewindStore", "RewindExplorer", "RewindTerminal",
+                "RewindCore", "RewindStore", "RewindExplorer", "RewindTerminal", "RewindSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,9 +54,10 @@ let package = Package(
         .target(name: "RewindTestSupport", dependencies: ["RewindCore", "RewindExplorer"]),
         .testTarget(name: "RewindCoreTests", dependencies: ["RewindCore", "RewindTestSupport"]),
         .testTarget(name: "RewindExplorerTests", dependencies: ["RewindExplorer", "RewindCore", "RewindTestSupport"], exclude: ["golden"]),
-        .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore", "RewindTestSupport"]),
+        .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore", "RewindSimulation", "RewindTestSupport"]),
+        .testTarget(name: "RewindSimulationTests", dependencies: ["RewindSimulation", "RewindCore", "RewindTestSupport"]),
         .testTarget(name: "RewindCommandTests", dependencies: [
-            "RewindCommands", "RewindStore", "RewindCore", "RewindTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            "RewindCommands", "RewindStore", "RewindCore", "RewindSimulation", "RewindTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

@@ -16,7 +16,7 @@ public struct RewindCommand: ParsableCommand {
             2 bad usage or input that cannot be opened.
             """,
         subcommands: [OpenCommand.self, StateCommand.self, ImportCommand.self, CompareCommand.self, BisectCommand.self, VerifyCommand.self,
-                      SquashCommand.self, SimulateCommand.self, BenchCommand.self],
+                      SquashCommand.self, SimulateCommand.self, CheckCommand.self, BenchCommand.self],
         defaultSubcommand: OpenCommand.self
     )
 

@@ -1,73 +1,162 @@
 import ArgumentParser
 import Foundation
 import RewindCore
+import RewindSimulation
 
-/// `rewind simulate SCENARIO …`: generate logs from event-driven patterns.
+/// The fault options `simulate` and `check` share.
+struct FaultOptions: ParsableArguments {
+    @Option(help: "Probability that a service crashes while handling a message (it restarts from its database).")
+    var crash: Double = Faults().crash
+    @Option(name: .customLong("relay-crash"), help: "Probability that an outbox relay dies between publishing a row and marking it.")
+    var relayCrash: Double = Faults().relayCrash
+    @Option(name: .customLong("lost-ack"), help: "Probability that an ack is lost (the message is delivered again).")
+    var lostAck: Double = Faults().lostAck
+    @Option(help: "Probability that a worker stalls past its visibility timeout.")
+    var stall: Double = Faults().stall
+    @Option(help: "Probability that a service goes down for a few seconds.")
+    var down: Double = Faults().down
+    @Option(name: .customLong("network-duplicates"), help: "Probability that the network delivers a message twice.")
+    var networkDuplicates: Double = Faults().duplicate
+    @Option(help: "Probability that an event is written to the log twice (a producer's retry: the same id again).")
+    var duplicates: Double = 0.001
+    @Option(name: .customLong("delay-ms"), help: "Extra network delay, up to this many milliseconds.")
+    var delayMs: Int = Faults().delayMs
+    @Option(help: "Probability that an event is written by a service whose clock runs behind (up to 3 s).")
+    var skew: Double = 0
+    @Flag(name: .customLong("no-faults"), help: "Switch every fault off.")
+    var noFaults = false
+    @Flag(help: "Swarm mode: the seed also draws which faults are on and how often.")
+    var swarm = false
+    @Flag(name: .customLong("no-saga"), help: "bank: transfers without a saga (a crash between debit and credit loses money).")
+    var noSaga = false
+    @Flag(name: .customLong("no-outbox"), help: "bank, video: services dual-write instead of using an outbox (events lost or phantom).")
+    var noOutbox = false
+    @Flag(name: .customLong("no-dedup"), help: "video: workers apply a job every time it is delivered.")
+    var noDedup = false
+
+    func validate() throws {
+        for (name, p) in [("--crash", crash), ("--relay-crash", relayCrash), ("--lost-ack", lostAck), ("--stall", stall), ("--down", down),
+                          ("--network-duplicates", networkDuplicates), ("--duplicates", duplicates), ("--skew", skew)]
+        where !(0...1).contains(p) {
+            throw ValidationError("\(name) is a probability between 0 and 1")
+        }
+        guard (0...60_000).contains(delayMs) else { throw ValidationError("--delay-ms is between 0 and 60000") }
+    }
+
+    func faults(seed: UInt64) -> Faults {
+        var f = Faults()
+        f.crash = crash; f.relayCrash = relayCrash; f.lostAck = lostAck; f.stall = stall; f.down = down
+        f.duplicate = networkDuplicates; f.logDuplicate = duplicates; f.delayMs = delayMs; f.skew = skew
+        if noFaults { f = .none }
+        f.saga = !noSaga; f.outbox = !noOutbox; f.dedup = !noDedup
+        return swarm ? f.swarm(seed: seed) : f
+    }
+
+    /// The options as given, for a command that reproduces the run.
+    var arguments: [String] {
+        var a: [String] = []
+        let d = FaultOptions.defaults
+        if crash != d.crash { a += ["--crash", "\(crash)"] }
+        if relayCrash != d.relayCrash { a += ["--relay-crash", "\(relayCrash)"] }
+        if lostAck != d.lostAck { a += ["--lost-ack", "\(lostAck)"] }
+        if stall != d.stall { a += ["--stall", "\(stall)"] }
+        if down != d.down { a += ["--down", "\(down)"] }
+        if networkDuplicates != d.networkDuplicates { a += ["--network-duplicates", "\(networkDuplicates)"] }
+        if duplicates != d.duplicates { a += ["--duplicates", "\(duplicates)"] }
+        if delayMs != d.delayMs { a += ["--delay-ms", "\(delayMs)"] }
+        if skew != d.skew { a += ["--skew", "\(skew)"] }
+        if noFaults { a.append("--no-faults") }
+        if swarm { a.append("--swarm") }
+        if noSaga { a.append("--no-saga") }
+        if noOutbox { a.append("--no-outbox") }
+        if noDedup { a.append("--no-dedup") }
+        return a
+    }
+
+    static let defaults = try! FaultOptions.parse([])
+}
+
+/// `rewind simulate SCENARIO …`: run an event-driven system on a virtual clock and write its log.
 struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
-        abstract: "Generate a log from a scenario (deterministic by seed).",
+        abstract: "Run a scenario's services on a virtual clock, with faults, and write the log they leave (deterministic by seed).",
         discussion: """
-            Scenarios: bank — accounts, transfer sagas with commission, compensations and external
-            e-mails, duplicate deliveries and (optionally) clock skew. With --out FILE.jsonl the
-            rules are written beside it as FILE.rules.yaml; without, the log goes to stdout.
+            bank: a transfer saga (orchestrator with a saga log, idempotent commands, retries, compensations, an external e-mail) over a bus with an outbox per service and a lagging read model. \
+            video: competing workers with visibility timeouts, redeliveries, a dead-letter list and a dedup store. \
+            game: as-of validation — shots judged by the target's state as of the shot's time. \
+            With --out FILE.jsonl, FILE.rules.yaml and FILE.invariants are written beside it; without, the log goes to stdout. \
+            The same seed and options give the same bytes.
+
+            Example: rewind simulate bank --seed 7 --size 5000 --no-saga --out /tmp/bank.jsonl && rewind check bank --seeds 1..50 --no-saga
             """
     )
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case bank }
+    @Argument(help: "The scenario: bank, video or game.")
+    var scenario: ScenarioChoice
 
-    @Argument(help: "The scenario: bank.")
-    var scenario: Scenario
-
-    @Option(help: "How many lines to write.")
-    var events: Int = 1000
+    @Option(name: [.customLong("size"), .customLong("events")], help: "About how many lines to write (work in flight then settles).")
+    var size: Int = 1000
 
     @Option(help: "The random seed.")
     var seed: UInt64 = 1
 
-    @Option(help: "Probability that a line is delivered twice.")
-    var duplicates: Double = 0.001
+    @OptionGroup var faultOptions: FaultOptions
 
-    @Option(help: "Probability that an event's timestamp is a few seconds in the past.")
-    var skew: Double = 0
-
-    @Option(help: "A fixed number of streams (transfers reuse their streams); by default streams grow with the log.")
-    var streams: Int?
-
-    @Option(help: "Write the log here (and its rules beside it) instead of stdout.")
+    @Option(help: "Write the log here (with FILE.rules.yaml and FILE.invariants beside it) instead of stdout.")
     var out: String?
 
     func validate() throws {
-        guard events >= 0 else { throw ValidationError("--events must be 0 or more") }
-        guard (0...1).contains(duplicates), (0...1).contains(skew) else {
-            throw ValidationError("--duplicates and --skew are probabilities between 0 and 1")
-        }
+        guard (0...50_000_000).contains(size) else { throw ValidationError("--size is between 0 and 50000000") }
     }
 
     func run() throws {
-        var scenario = streams.map { BankScenario.fixedStreams($0, events: events, seed: seed, duplicateRate: duplicates) }
-            ?? BankScenario(events: events, seed: seed, duplicateRate: duplicates)
-        scenario.skewRate = skew
+        let log = scenario.name.run(seed: seed, size: size, faults: faultOptions.faults(seed: seed))
         if let out {
-            try LogWriter.write(scenario, to: out, rules: true)
-            Output.diagnostic("wrote \(events) lines to \(out)")
+            try LogWriter.write(log, to: out)
+            Output.diagnostic("wrote \(log.lines.count) lines to \(Output.safe(out))")
         } else {
-            var buffer = ""
-            scenario.generate { line in
-                buffer += line
-                buffer += "\n"
-                if buffer.utf8.count > 1 << 20 {
-                    Output.write(Array(buffer.utf8))
-                    buffer = ""
-                }
+            var buffer: [UInt8] = []
+            for line in log.lines {
+                buffer.append(contentsOf: line.utf8)
+                buffer.append(0x0A)
+                if buffer.count > 1 << 20 { Output.write(buffer); buffer.removeAll(keepingCapacity: true) }
             }
-            Output.write(Array(buffer.utf8))
+            Output.write(buffer)
         }
     }
 }
 
+enum ScenarioChoice: String, ExpressibleByArgument, CaseIterable {
+    case bank, video, game
+    var name: ScenarioName { ScenarioName(rawValue: rawValue)! }
+}
+
 enum LogWriter {
-    static func write(_ scenario: BankScenario, to path: String, rules: Bool) throws {
+    /// `FILE.jsonl` → `FILE.rules.yaml`, `FILE.invariants`.
+    static func sibling(_ path: String, _ suffix: String) -> String {
+        path.hasSuffix(".jsonl") ? String(path.dropLast(6)) + suffix : path + suffix
+    }
+
+    static func write(_ log: ScenarioLog, to path: String) throws {
+        try write(lines: log.lines, to: path)
+        try write(text: log.rules, to: sibling(path, ".rules.yaml"))
+        try write(text: log.invariants, to: sibling(path, ".invariants"))
+    }
+
+    static func write(text: String, to path: String) throws {
+        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw UsageError(message: "\(path): writing failed (\(error.localizedDescription))")
+        }
+    }
+
+    /// Writes lines through one buffer; a disk that fills up is an error naming the file.
+    static func write(lines: [String], to path: String) throws {
+        try write(to: path) { emit in lines.forEach(emit) }
+    }
+
+    /// Writes what `generate` emits, a line at a time, through one buffer.
+    static func write(to path: String, _ generate: ((String) -> Void) -> Void) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil),
               let handle = FileHandle(forWritingAtPath: path) else {
             throw UsageError(message: "\(path): cannot write")
@@ -80,22 +169,13 @@ enum LogWriter {
             do { try handle.write(contentsOf: Data(buffer)) } catch { failure = error }
             buffer.removeAll(keepingCapacity: true)
         }
-        scenario.generate { line in
+        generate { line in
             buffer.append(contentsOf: line.utf8)
             buffer.append(0x0A)
             if buffer.count > 1 << 22 { flush() }
         }
         flush()
         try? handle.close()
-        if let failure {
-            // A disk that fills up is an error naming the file, never a crash.
-            throw UsageError(message: "\(path): writing failed (\(failure.localizedDescription))")
-        }
-        let rulesPath = path.hasSuffix(".jsonl") ? String(path.dropLast(6)) + ".rules.yaml" : path + ".rules.yaml"
-        if rules {
-            try BankScenario.rulesYAML.write(toFile: rulesPath, atomically: true, encoding: .utf8)
-        } else {
-            try? FileManager.default.removeItem(atPath: rulesPath)
-        }
+        if let failure { throw UsageError(message: "\(path): writing failed (\(failure.localizedDescription))") }
     }
 }

@@ -3,6 +3,7 @@ import Testing
 @testable import RewindCore
 @testable import RewindStore
 import RewindTestSupport
+import RewindSimulation
 
 nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
 
@@ -78,8 +79,8 @@ func openLog(_ path: String, layout: IndexLayout = tinyLayout, notices: ((String
     @Test func theIndexMatchesReplayOnABankLogWithManyStreams() throws {
         let dir = temporaryDirectory()
         var text = ""
-        BankScenario(events: 50_000, seed: 3).generate { text += $0 + "\n" }
-        let path = writeLog(text, rules: BankScenario.rulesYAML, in: dir, name: "bank")
+        BankLoad(events: 50_000, seed: 3).generate { text += $0 + "\n" }
+        let path = writeLog(text, rules: BankLoad.rulesYAML, in: dir, name: "bank")
         let opened = try openLog(path, layout: .standard)
         let index = opened.index
         #expect(index.dayCount >= 2)
@@ -103,8 +104,8 @@ func openLog(_ path: String, layout: IndexLayout = tinyLayout, notices: ((String
     @Test func theIndexExtendsWhenTheLogGrowsAtTheEnd() throws {
         let dir = temporaryDirectory()
         var lines: [String] = []
-        BankScenario(events: 3000, seed: 5, accounts: 20, duplicateRate: 0.01).generate { lines.append($0) }
-        let path = writeLog(lines[..<1700].joined(separator: "\n") + "\n", rules: BankScenario.rulesYAML, in: dir, name: "g")
+        BankLoad(events: 3000, seed: 5, accounts: 20, duplicateRate: 0.01).generate { lines.append($0) }
+        let path = writeLog(lines[..<1700].joined(separator: "\n") + "\n", rules: BankLoad.rulesYAML, in: dir, name: "g")
         let before = try openLog(path)
         let segments = before.index.image.segmentCount
         let h = FileHandle(forWritingAtPath: path)!
@@ -116,7 +117,7 @@ func openLog(_ path: String, layout: IndexLayout = tinyLayout, notices: ((String
         #expect(notices.isEmpty, "extended, not rebuilt: \(notices)")
         guard case .resumed = opened.importResult?.kind else { Issue.record("the tail was not imported alone"); return }
         #expect(opened.index.image.segmentCount > segments)
-        let full = try openLog(writeLog(lines.joined(separator: "\n") + "\n", rules: BankScenario.rulesYAML, in: dir, name: "full"))
+        let full = try openLog(writeLog(lines.joined(separator: "\n") + "\n", rules: BankLoad.rulesYAML, in: dir, name: "full"))
         #expect(full.index.count == opened.index.count)
         let replay = ReplayStrategy(source: opened.store, fold: opened.fold)
         var rng = SplitMix64(seed: 3)
@@ -134,8 +135,8 @@ func openLog(_ path: String, layout: IndexLayout = tinyLayout, notices: ((String
     @Test func extendingAFewEventsAtATimeKeepsSegmentsFewAndTheFileCompact() throws {
         let dir = temporaryDirectory()
         var lines: [String] = []
-        BankScenario(events: 2_000, seed: 8, accounts: 10).generate { lines.append($0) }
-        let path = writeLog(lines[..<100].joined(separator: "\n") + "\n", rules: BankScenario.rulesYAML, in: dir, name: "f")
+        BankLoad(events: 2_000, seed: 8, accounts: 10).generate { lines.append($0) }
+        let path = writeLog(lines[..<100].joined(separator: "\n") + "\n", rules: BankLoad.rulesYAML, in: dir, name: "f")
         var opened = try openLog(path, layout: IndexLayout(keyframeInterval: 64, docBlockEvents: 16, segmentEvents: 1_024))
         for start in stride(from: 100, to: 2_000, by: 20) {
             let h = FileHandle(forWritingAtPath: path)!
@@ -201,8 +202,8 @@ func openLog(_ path: String, layout: IndexLayout = tinyLayout, notices: ((String
     func bank(events: Int) throws -> String {
         let dir = temporaryDirectory()
         var text = ""
-        BankScenario(events: events, seed: 4).generate { text += $0 + "\n" }
-        return writeLog(text, rules: BankScenario.rulesYAML, in: dir, name: "bank")
+        BankLoad(events: events, seed: 4).generate { text += $0 + "\n" }
+        return writeLog(text, rules: BankLoad.rulesYAML, in: dir, name: "bank")
     }
 
     @Test func statesKeptInOneProcessAreServedInTheNextAndDamagedRowsNever() throws {

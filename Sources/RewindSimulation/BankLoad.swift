@@ -1,22 +1,11 @@
-/// A deterministic pseudo-random generator (SplitMix64): the same seed gives the same log
-/// on every machine.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import RewindCore
 
-/// Generates a bank log in the spirit of the transfer saga: accounts opened and funded,
-/// transfers as sagas (debit, commission, credit, completion, an external e-mail), some
-/// failing and compensated, plus duplicate deliveries and clock skew at chosen rates.
-/// Any size, deterministic by seed; about 230 bytes per event.
-public struct BankScenario: Sendable {
+/// The benchmarks' load generator: a bank log of the bank scenario's shapes written straight
+/// from a loop — no bus, no outbox, no saga log — so `rewind bench` can make a 10M-event log in
+/// seconds. Accounts opened and funded, transfers (debit, commission, credit, completion, an
+/// external e-mail), some compensated, duplicate deliveries and clock skew at chosen rates.
+/// Deterministic by seed; about 230 bytes per event. `simulate bank` runs the real patterns.
+public struct BankLoad: Sendable {
     public var events: Int
     public var seed: UInt64
     public var accounts: Int
@@ -41,9 +30,9 @@ public struct BankScenario: Sendable {
 
     /// A log over exactly `count` streams (at least 16): a quarter accounts, as many customers
     /// to e-mail, the fees account, and the rest transfer streams reused in turn.
-    public static func fixedStreams(_ count: Int, events: Int, seed: UInt64 = 1, duplicateRate: Double = 0.001) -> BankScenario {
+    public static func fixedStreams(_ count: Int, events: Int, seed: UInt64 = 1, duplicateRate: Double = 0.001) -> BankLoad {
         let count = max(16, count)
-        var s = BankScenario(events: events, seed: seed, accounts: count / 4, duplicateRate: duplicateRate)
+        var s = BankLoad(events: events, seed: seed, accounts: count / 4, duplicateRate: duplicateRate)
         s.transferStreams = count - 2 * (count / 4) - 1
         return s
     }

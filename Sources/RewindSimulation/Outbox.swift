@@ -1,0 +1,112 @@
+import RewindCore
+
+/// What one transaction of a service writes: its events (appended to the log on commit) and the
+/// messages it sends.
+public struct Transaction {
+    public struct Outgoing {
+        var topic: String, key: String, type: String, body: [JSONKey: JSONValue]
+    }
+    var events: [(stream: String, type: String, data: [JSONKey: JSONValue], meta: [JSONKey: JSONValue])] = []
+    var messages: [Outgoing] = []
+
+    public mutating func event(_ stream: String, _ type: String, _ data: [JSONKey: JSONValue], meta: [JSONKey: JSONValue] = [:]) {
+        events.append((stream, type, data, meta))
+    }
+
+    public mutating func send(_ topic: String, key: String, type: String, _ body: [JSONKey: JSONValue]) {
+        messages.append(Outgoing(topic: topic, key: key, type: type, body: body))
+    }
+}
+
+/// A service's database: its state and its outbox, written in one transaction (the transactional
+/// outbox). A relay publishes committed rows in order and may publish one twice when it dies
+/// between publishing and marking it (at-least-once, as Debezium's outbox router); consumers
+/// dedup by message id. A crash before commit loses the whole transaction — state, events and
+/// messages — and the message being handled comes back after its visibility timeout.
+///
+/// With the outbox switched off (`Faults.outbox == false`) the service dual-writes: it publishes
+/// and commits separately, so a crash between the two loses events (committed, never published)
+/// or makes phantoms (published, never committed).
+public final class ServiceDatabase<State> {
+    let world: World
+    let bus: Bus
+    public let service: String
+    public private(set) var state: State
+    private var outbox: [(id: String, message: Transaction.Outgoing, causation: String, correlation: String)] = []
+    private var relayRunning = false
+    private var outboxCounter = 0
+
+    init(world: World, bus: Bus, service: String, state: State) {
+        self.world = world
+        self.bus = bus
+        self.service = service
+        self.state = state
+    }
+
+    /// Runs `body` as one transaction caused by `cause` (a message, or nil for a request from
+    /// outside). Returns false when the service crashed before the commit.
+    @discardableResult
+    public func transaction(cause: Message?, _ body: (inout State, inout Transaction) -> Void) -> Bool {
+        var next = state
+        var tx = Transaction()
+        body(&next, &tx)
+        let causation = cause?.id ?? "request"
+        let correlation = cause?.correlationId ?? (tx.messages.first.map { _ in "corr-" + World.pad(world.int(0...9_999_999), 7) } ?? "request")
+        let crash = world.chance(world.faults.crash)
+        if !world.faults.outbox {
+            // Dual write, in the order this service happens to use: publish first (a crash then
+            // leaves phantoms), or commit first (a crash then loses the messages).
+            let publishFirst = stableHash(service) % 2 == 0
+            if publishFirst {
+                for m in tx.messages { _ = bus.publish(m.topic, key: m.key, type: m.type, body: m.body, causationId: causation, correlationId: correlation) }
+                if crash { return false }
+                commit(next, tx, cause: cause)
+            } else {
+                if crash { return false }
+                commit(next, tx, cause: cause)
+                if world.chance(world.faults.crash * 20) { return true }  // the process dies before it publishes
+                for m in tx.messages { _ = bus.publish(m.topic, key: m.key, type: m.type, body: m.body, causationId: causation, correlationId: correlation) }
+            }
+            return true
+        }
+        if crash { return false }
+        commit(next, tx, cause: cause)
+        for m in tx.messages {
+            outboxCounter += 1
+            outbox.append(("\(service)-out-" + World.pad(outboxCounter, 7), m, causation, correlation))
+        }
+        startRelay()
+        return true
+    }
+
+    private func commit(_ next: State, _ tx: Transaction, cause: Message?) {
+        state = next
+        for e in tx.events {
+            var meta = cause?.meta ?? [:]
+            for (k, v) in e.meta { meta[k] = v }
+            world.emit(service: service, stream: e.stream, type: e.type, data: e.data, meta: meta)
+        }
+    }
+
+    /// Changes state without events or messages (bookkeeping that is not part of the log).
+    public func update(_ body: (inout State) -> Void) { body(&state) }
+
+    private func startRelay() {
+        guard !relayRunning, !outbox.isEmpty else { return }
+        relayRunning = true
+        world.after(world.millis(1...5)) { [self] in relay() }
+    }
+
+    private func relay() {
+        guard let row = outbox.first else { relayRunning = false; return }
+        bus.publish(row.message.topic, key: row.message.key, type: row.message.type, body: row.message.body,
+                    causationId: row.causation, correlationId: row.correlation, id: row.id)
+        if world.chance(world.faults.relayCrash) {
+            // Died after publishing, before marking the row: it is published again on restart.
+            world.after(world.millis(20...200)) { [self] in relay() }
+            return
+        }
+        outbox.removeFirst()
+        world.after(world.millis(0...2)) { [self] in relay() }
+    }
+}
