@@ -136,15 +136,18 @@ final class BankSimulation {
             let deposit: Int64 = name == "account-fees" ? 0 : Int64(world.int(500...3_000))
             total += deposit
             world.emit(service: "accounts", stream: name, type: "AccountOpened",
-                       data: ["owner": .string(name == "account-fees" ? "Bank fees" : "customer-" + World.pad(i + 1, 5)), "currency": .string("EUR")])
+                       data: ["owner": .string(name == "account-fees" ? "Bank fees" : "customer-" + World.pad(i + 1, 5)), "currency": .string("EUR")],
+                       at: world.now)
             if deposit > 0 {
-                world.emit(service: "accounts", stream: name, type: "MoneyDeposited", data: ["amount": .int(deposit), "channel": .string("branch")])
+                world.emit(service: "accounts", stream: name, type: "MoneyDeposited",
+                           data: ["amount": .int(deposit), "channel": .string("branch")], at: world.now)
             }
             accounts.update { $0.balances[name] = deposit }
             view.update { $0.balances[name] = deposit }
         }
         subscribe()
-        scheduleClient()
+        // Transfers begin once the accounts are open, later than any skewed clock can reach back.
+        world.after(5_000_000_000) { [self] in scheduleClient() }
         world.run()
         world.settle(["deposited": .int(total), "transfers": .int(Int64(transferCounter))])
         return ScenarioLog(lines: world.lines, rules: Self.rulesYAML, invariants: invariants())

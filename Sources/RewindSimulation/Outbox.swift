@@ -47,30 +47,29 @@ public final class ServiceDatabase<State> {
     /// outside). Returns false when the service crashed before the commit.
     @discardableResult
     public func transaction(cause: Message?, _ body: (inout State, inout Transaction) -> Void) -> Bool {
-        var next = state
-        var tx = Transaction()
-        body(&next, &tx)
         let causation = cause?.id ?? "request"
-        let correlation = cause?.correlationId ?? (tx.messages.first.map { _ in "corr-" + World.pad(world.int(0...9_999_999), 7) } ?? "request")
+        let correlation = cause?.correlationId ?? "corr-" + World.pad(world.int(0...9_999_999), 7)
         let crash = world.chance(world.faults.crash)
-        if !world.faults.outbox {
-            // Dual write, in the order this service happens to use: publish first (a crash then
-            // leaves phantoms), or commit first (a crash then loses the messages).
-            let publishFirst = stableHash(service) % 2 == 0
-            if publishFirst {
-                for m in tx.messages { _ = bus.publish(m.topic, key: m.key, type: m.type, body: m.body, causationId: causation, correlationId: correlation) }
-                if crash { return false }
-                commit(next, tx, cause: cause)
-            } else {
-                if crash { return false }
-                commit(next, tx, cause: cause)
-                if world.chance(world.faults.crash * 20) { return true }  // the process dies before it publishes
+        var tx = Transaction()
+        if crash {
+            // Nothing of the transaction survives — but a dual-writing service that publishes
+            // first has already sent its messages (phantoms). The state is worked on in a copy.
+            if !world.faults.outbox && stableHash(service) % 2 == 0 {
+                var scratch = state
+                body(&scratch, &tx)
                 for m in tx.messages { _ = bus.publish(m.topic, key: m.key, type: m.type, body: m.body, causationId: causation, correlationId: correlation) }
             }
+            return false
+        }
+        // Changed in place (no copy per transaction): nothing after this point can fail.
+        body(&state, &tx)
+        commit(tx, cause: cause)
+        if !world.faults.outbox {
+            // Dual write, committing first: the process may die before it publishes (lost events).
+            if stableHash(service) % 2 != 0 && world.chance(world.faults.crash * 20) { return true }
+            for m in tx.messages { _ = bus.publish(m.topic, key: m.key, type: m.type, body: m.body, causationId: causation, correlationId: correlation) }
             return true
         }
-        if crash { return false }
-        commit(next, tx, cause: cause)
         for m in tx.messages {
             outboxCounter += 1
             outbox.append(("\(service)-out-" + World.pad(outboxCounter, 7), m, causation, correlation))
@@ -79,8 +78,7 @@ public final class ServiceDatabase<State> {
         return true
     }
 
-    private func commit(_ next: State, _ tx: Transaction, cause: Message?) {
-        state = next
+    private func commit(_ tx: Transaction, cause: Message?) {
         for e in tx.events {
             var meta = cause?.meta ?? [:]
             for (k, v) in e.meta { meta[k] = v }
@@ -106,7 +104,7 @@ public final class ServiceDatabase<State> {
             world.after(world.millis(20...200)) { [self] in relay() }
             return
         }
-        outbox.removeFirst()
+        outbox.removeFirst()  // a handful of rows at most: the relay keeps up
         world.after(world.millis(0...2)) { [self] in relay() }
     }
 }

@@ -37,7 +37,8 @@ extension World {
     func settle(_ data: [JSONKey: JSONValue] = [:]) {
         var d = data
         d["settled"] = .bool(true)
-        emit(service: "simulation", stream: "run", type: "ScenarioSettled", data: d)
+        // After every event, whatever clock wrote them.
+        emit(service: "simulation", stream: "run", type: "ScenarioSettled", data: d, at: now + 1_000_000)
     }
 }
 
