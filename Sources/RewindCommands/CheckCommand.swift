@@ -31,6 +31,9 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Flag(inversion: .prefixedNo, help: "Shrink the first break of each invariant to the smallest run that still breaks it.")
+    var shrink = true
+
     func validate() throws {
         _ = try range()
         guard (1...5_000_000).contains(size) else { throw ValidationError("--size is between 1 and 5000000") }
@@ -55,36 +58,78 @@ struct CheckCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: dir) }
         var breaks: [Break] = []
         var checked = 0
+        var shrunk: [Int: Shrunk] = [:]
         for seed in try range() {
-            let log = scenario.name.run(seed: seed, size: size, faults: faultOptions.faults(seed: seed))
-            let path = dir.appendingPathComponent("\(scenario.rawValue)-\(seed).jsonl").path
-            try LogWriter.write(log, to: path)
-            try check(seed, log, path, &breaks)
+            let faults = faultOptions.faults(seed: seed)
+            let found = try check(seed: seed, size: size, faults: faults, in: dir)
+            breaks += found.keys.sorted().map { found[$0]! }
+            // The first break of each invariant is shrunk: fewer events, fewer faults, the same invariant broken.
+            for index in found.keys.sorted() where shrink && shrunk[index] == nil {
+                shrunk[index] = try self.shrink(found[index]!, index: index, faults: faults, in: dir)
+            }
             checked += 1
         }
-        report(breaks, checked: checked)
+        report(breaks, checked: checked, shrunk: shrunk.keys.sorted().map { shrunk[$0]! })
         if !breaks.isEmpty { throw ExitCode(1) }
     }
 
-    /// Bisects every invariant of one seed's log, then removes the log and its store.
-    func check(_ seed: UInt64, _ log: ScenarioLog, _ path: String, _ breaks: inout [Break]) throws {
-        do {
-            let opened = try LogOpener.open(path, reporting: LogOpener.Reporting())
-            for text in log.invariantLines {
-                let invariant: Invariant
-                do { invariant = try Invariant(text) } catch {
-                    throw UsageError(message: "seed \(seed): the scenario wrote an invariant rewind cannot read: \(text) (\(error))")
-                }
-                if let position = try Bisector(invariant: invariant).firstFailure(in: opened.index) {
-                    breaks.append(Break(seed: seed, invariant: text, position: position, event: try opened.store.event(at: position - 1)))
-                }
+    /// A smaller run that breaks the same invariant (by its place in the invariants file).
+    struct Shrunk {
+        var seed: UInt64, size: Int, faults: Faults, broken: Break
+    }
+
+    /// Simulates one run and bisects each of its invariants: the breaks, by invariant index.
+    func check(seed: UInt64, size: Int, faults: Faults, in dir: URL) throws -> [Int: Break] {
+        let log = scenario.name.run(seed: seed, size: size, faults: faults)
+        let path = dir.appendingPathComponent("\(scenario.rawValue)-\(seed)-\(size).jsonl").path
+        try LogWriter.write(log, to: path)
+        defer {
+            let store = LogOpener.defaultStorePath(forLog: path)
+            SQLiteStore.remove(at: store)
+            for file in [path, LogWriter.sibling(path, ".rules.yaml"), LogWriter.sibling(path, ".invariants"), store + "-index", store + "-lock"] {
+                try? FileManager.default.removeItem(atPath: file)
             }
         }
-        let store = LogOpener.defaultStorePath(forLog: path)
-        SQLiteStore.remove(at: store)
-        for file in [path, LogWriter.sibling(path, ".rules.yaml"), LogWriter.sibling(path, ".invariants"), store + "-index", store + "-lock"] {
-            try? FileManager.default.removeItem(atPath: file)
+        let opened = try LogOpener.open(path, reporting: LogOpener.Reporting())
+        var found: [Int: Break] = [:]
+        for (index, text) in log.invariantLines.enumerated() {
+            let invariant: Invariant
+            do { invariant = try Invariant(text) } catch {
+                throw UsageError(message: "seed \(seed): the scenario wrote an invariant rewind cannot read: \(text) (\(error))")
+            }
+            if let position = try Bisector(invariant: invariant).firstFailure(in: opened.index) {
+                found[index] = Break(seed: seed, invariant: text, position: position, event: try opened.store.event(at: position - 1))
+            }
         }
+        return found
+    }
+
+    /// Shrinks a failing run: each fault switched off while the same invariant still breaks,
+    /// then the size halved (and then cut by tenths) while it still does. At most 40 runs.
+    func shrink(_ b: Break, index: Int, faults: Faults, in dir: URL) throws -> Shrunk {
+        var best = Shrunk(seed: b.seed, size: size, faults: faults, broken: b)
+        var runs = 0
+        func tryRun(size: Int, faults: Faults) throws -> Bool {
+            guard runs < 40 else { return false }
+            runs += 1
+            guard let broken = try check(seed: b.seed, size: size, faults: faults, in: dir)[index] else { return false }
+            best = Shrunk(seed: b.seed, size: size, faults: faults, broken: broken)
+            return true
+        }
+        let off: [WritableKeyPath<Faults, Double>] = [\.crash, \.relayCrash, \.lostAck, \.stall, \.down, \.duplicate, \.logDuplicate, \.skew]
+        for key in off where best.faults[keyPath: key] > 0 {
+            var f = best.faults
+            f[keyPath: key] = 0
+            _ = try tryRun(size: best.size, faults: f)
+        }
+        if best.faults.delayMs > 0 {
+            var f = best.faults
+            f.delayMs = 0
+            _ = try tryRun(size: best.size, faults: f)
+        }
+        while best.size > 20, try tryRun(size: best.size / 2, faults: best.faults) {}
+        while best.size > 20, try tryRun(size: best.size * 9 / 10, faults: best.faults) {}
+        return best
     }
 
     func reproduce(_ seed: UInt64) -> String {
@@ -93,7 +138,12 @@ struct CheckCommand: ParsableCommand {
             .joined(separator: " ")
     }
 
-    func report(_ breaks: [Break], checked: Int) {
+    func simulateCommand(seed: UInt64, size: Int, faults: Faults) -> String {
+        (["rewind", "simulate", scenario.rawValue, "--seed", "\(seed)", "--size", "\(size)"] + FaultOptions.arguments(for: faults)
+            + ["--out", "/tmp/\(scenario.rawValue)-\(seed).jsonl"]).joined(separator: " ")
+    }
+
+    func report(_ breaks: [Break], checked: Int, shrunk: [Shrunk]) {
         let seedsBroken = Set(breaks.map(\.seed)).count
         if json {
             let items: [JSONValue] = breaks.map { b in
@@ -101,8 +151,13 @@ struct CheckCommand: ParsableCommand {
                          "event": b.event.jsonObject, "reproduce": .string(reproduce(b.seed)),
                          "explore": .string("rewind /tmp/\(scenario.rawValue)-\(b.seed).jsonl")])
             }
+            let small: [JSONValue] = shrunk.map { s in
+                .object(["seed": .int(Int64(s.seed)), "size": .int(Int64(s.size)), "invariant": .string(s.broken.invariant),
+                         "position": .int(Int64(s.broken.position)), "event": s.broken.event.jsonObject,
+                         "reproduce": .string(simulateCommand(seed: s.seed, size: s.size, faults: s.faults))])
+            }
             Output.out(JSONValue.object(["scenario": .string(scenario.rawValue), "seeds": .int(Int64(checked)),
-                                         "broken": .int(Int64(seedsBroken)), "breaks": .array(items)]).jsonText)
+                                         "broken": .int(Int64(seedsBroken)), "breaks": .array(items), "shrunk": .array(small)]).jsonText)
             return
         }
         for b in breaks {
@@ -111,6 +166,10 @@ struct CheckCommand: ParsableCommand {
             Output.out("  first false at position \(b.position), after \(b.event.id) (line \(b.event.line), \(b.event.ts.rfc3339), \(b.event.service)/\(b.event.stream) \(b.event.type))")
             Output.out("  reproduce: \(reproduce(b.seed))")
             Output.out("  then:      rewind bisect \(file) --invariant '\(b.invariant)'   # or open it: rewind \(file)")
+        }
+        for s in shrunk {
+            Output.out("smallest reproduction of \(s.broken.invariant): seed \(s.seed), size \(s.size), first false at position \(s.broken.position) (\(s.broken.event.service)/\(s.broken.event.stream) \(s.broken.event.type))")
+            Output.out("  \(simulateCommand(seed: s.seed, size: s.size, faults: s.faults))")
         }
         Output.out("\(scenario.rawValue): \(checked) seed\(checked == 1 ? "" : "s") checked, \(seedsBroken) broke an invariant")
     }

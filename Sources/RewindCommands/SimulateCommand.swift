@@ -74,6 +74,22 @@ struct FaultOptions: ParsableArguments {
     }
 
     static let defaults = try! FaultOptions.parse([])
+
+    /// The options that make `faults` exactly (for a shrunk reproduction: no --swarm, every rate given).
+    static func arguments(for f: Faults) -> [String] {
+        let d = defaults.faults(seed: 0)
+        var a: [String] = []
+        for (flag, value, base) in [("--crash", f.crash, d.crash), ("--relay-crash", f.relayCrash, d.relayCrash), ("--lost-ack", f.lostAck, d.lostAck),
+                                    ("--stall", f.stall, d.stall), ("--down", f.down, d.down), ("--network-duplicates", f.duplicate, d.duplicate),
+                                    ("--duplicates", f.logDuplicate, d.logDuplicate), ("--skew", f.skew, d.skew)] where value != base {
+            a += [flag, "\(value)"]
+        }
+        if f.delayMs != d.delayMs { a += ["--delay-ms", "\(f.delayMs)"] }
+        if !f.saga { a.append("--no-saga") }
+        if !f.outbox { a.append("--no-outbox") }
+        if !f.dedup { a.append("--no-dedup") }
+        return a
+    }
 }
 
 /// `rewind simulate SCENARIO …`: run an event-driven system on a virtual clock and write its log.

@@ -68,6 +68,18 @@ import RewindCore
         #expect(try Rewind.run(["simulate", "video", "--seed", "\(seed)", "--size", "800", "--no-dedup", "--out", log]).status == 0)
         let bisect = try Rewind.run(["bisect", log, "--invariant", "all(videos/*/applied <= 1)", "--json"])
         #expect(try JSONParser.parse(bisect.stdout)["position"] == .int(position))
+        // The first break is shrunk to a smaller run that still breaks it, and that run does.
+        guard case .array(let shrunk)? = report["shrunk"], let small = shrunk.first, case .int(let smallSize)? = small["size"],
+              case .string(let command)? = small["reproduce"], case .int(let smallPosition)? = small["position"] else {
+            Issue.record("no shrunk reproduction: \(broken.stdout)"); return
+        }
+        #expect(smallSize < 800 && small["invariant"] == .string("all(videos/*/applied <= 1)"))
+        var arguments = command.split(separator: " ").map(String.init).dropFirst()  // "rewind"
+        let out = arguments.firstIndex(of: "--out")!
+        arguments[out + 1] = dir.appendingPathComponent("small.jsonl").path
+        #expect(try Rewind.run(Array(arguments)).status == 0)
+        let again = try Rewind.run(["bisect", dir.appendingPathComponent("small.jsonl").path, "--invariant", "all(videos/*/applied <= 1)", "--json"])
+        #expect(try JSONParser.parse(again.stdout)["position"] == .int(smallPosition))
         #expect(try Rewind.run(["check", "bank", "--seeds", "2..1"]).status == 2)
     }
 }
