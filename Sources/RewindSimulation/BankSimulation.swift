@@ -6,7 +6,7 @@ import RewindCore
 /// backoff, then compensated in reverse order), credit the recipient — and asks `notifications`
 /// for an e-mail (an external, irreversible effect). Every command carries `sagaId` and
 /// `commandId` and is idempotent; every service writes state and outbox in one transaction; a
-/// read model (`balance-view`) projects the accounts' events, lagging behind.
+/// read model (`balance-view`) projects the accounts' events, its lag (`lagMs`) in every event.
 ///
 /// `Faults.saga == false` runs the same transfers without a saga: the transfers service checks
 /// its lagging read model and writes to the accounts directly, so a crash between debit and
@@ -107,6 +107,13 @@ final class BankSimulation {
                   value: $.data.reason
                 - set: /open
                   value: false
+          balance-view:
+            BalanceProjected:
+              ops:
+                - set: /balance
+                  value: $.data.balance
+                - set: /lagMs
+                  value: $.data.lagMs
           notifications:
             EmailSent:
               irreversible: true
@@ -246,7 +253,7 @@ final class BankSimulation {
                 } else {
                     st.balances[account] = balance - amount
                     tx.event(account, "MoneyDebited", ["amount": .int(amount), "currency": .string("EUR")], meta: meta)
-                    tx.send("accounts.events", key: account, type: "BalanceChanged", ["account": .string(account), "balance": .int(balance - amount)])
+                    tx.send("accounts.events", key: account, type: "BalanceChanged", ["committedAt": .int(world.now), "account": .string(account), "balance": .int(balance - amount)])
                     type = "Debited"
                 }
             case "ChargeCommission":
@@ -260,8 +267,8 @@ final class BankSimulation {
                     st.balances["account-fees"] = fees
                     tx.event(account, "MoneyDebited", ["amount": .int(amount), "currency": .string("EUR"), "reason": .string("commission")], meta: meta)
                     tx.event("account-fees", "MoneyCredited", ["amount": .int(amount), "currency": .string("EUR")], meta: meta)
-                    tx.send("accounts.events", key: account, type: "BalanceChanged", ["account": .string(account), "balance": .int(balance - amount)])
-                    tx.send("accounts.events", key: "account-fees", type: "BalanceChanged", ["account": .string("account-fees"), "balance": .int(fees)])
+                    tx.send("accounts.events", key: account, type: "BalanceChanged", ["committedAt": .int(world.now), "account": .string(account), "balance": .int(balance - amount)])
+                    tx.send("accounts.events", key: "account-fees", type: "BalanceChanged", ["committedAt": .int(world.now), "account": .string("account-fees"), "balance": .int(fees)])
                     type = "CommissionCharged"
                 }
             default:  // Credit
@@ -269,7 +276,7 @@ final class BankSimulation {
                 var data: [JSONKey: JSONValue] = ["amount": .int(amount), "currency": .string("EUR")]
                 if m.string("step") == "compensate" { data["compensation"] = .bool(true) }
                 tx.event(account, "MoneyCredited", data, meta: meta)
-                tx.send("accounts.events", key: account, type: "BalanceChanged", ["account": .string(account), "balance": .int(balance + amount)])
+                tx.send("accounts.events", key: account, type: "BalanceChanged", ["committedAt": .int(world.now), "account": .string(account), "balance": .int(balance + amount)])
                 type = "Credited"
             }
             body["result"] = .string(type)
@@ -345,7 +352,7 @@ final class BankSimulation {
             guard !st.sent.contains(key) else { return }  // sent once, however often it is asked
             st.sent.insert(key)
             tx.event(m.string("customer"), "EmailSent", ["to": m["to"] ?? .null, "subject": m["subject"] ?? .null],
-                     meta: ["sagaId": m["sagaId"] ?? .null, "effect": .string("external")])
+                     meta: ["sagaId": m["sagaId"] ?? .null, "commandId": .string(m.string("sagaId") + "-email"), "effect": .string("external")])
         }
         finish(d, committed: committed)
     }
@@ -354,10 +361,13 @@ final class BankSimulation {
     /// write side by the bus's delay (its lag is in every projected event).
     func handleProjection(_ d: Bus.Delivery) {
         let m = d.message
-        let committed = view.transaction(cause: m) { st, _ in
+        let committed = view.transaction(cause: m) { st, tx in
             guard !st.seen.contains(m.id) else { return }
             st.seen.insert(m.id)
-            st.balances[m.string("account")] = m.int("balance")
+            let account = m.string("account")
+            st.balances[account] = m.int("balance")
+            // The read model's lag behind the write side, in the log (CQRS).
+            tx.event(account, "BalanceProjected", ["balance": .int(m.int("balance")), "lagMs": .int((world.now - m.int("committedAt")) / 1_000_000)])
         }
         finish(d, committed: committed)
     }
@@ -384,7 +394,7 @@ final class BankSimulation {
                 accounts.update { st in balance = (st.balances[account] ?? 0) + delta; st.balances[account] = balance }
                 world.emit(service: "accounts", stream: account, type: delta < 0 ? "MoneyDebited" : "MoneyCredited",
                            data: ["amount": .int(abs(delta)), "currency": .string("EUR")], meta: sagaMeta(id, command))
-                bus.publish("accounts.events", key: account, type: "BalanceChanged", body: ["account": .string(account), "balance": .int(balance)],
+                bus.publish("accounts.events", key: account, type: "BalanceChanged", body: ["committedAt": .int(world.now), "account": .string(account), "balance": .int(balance)],
                             causationId: command, correlationId: id)
                 then()
             }

@@ -95,13 +95,14 @@ final class VideoSimulation {
         let duration = stalled ? world.millis(2_500...6_000) : world.millis(100...1_200)
         world.after(duration) { [self] in
             let committed = videos.transaction(cause: m) { st, tx in
+                let meta: [JSONKey: JSONValue] = ["commandId": .string(video + "-process")]
                 if world.faults.dedup && st.processed.contains(video) {
-                    tx.event(video, "DuplicateSuppressed", ["worker": .string(worker), "attempt": .int(Int64(m.attempt))])
+                    tx.event(video, "DuplicateSuppressed", ["worker": .string(worker), "attempt": .int(Int64(m.attempt))], meta: meta)
                     return
                 }
                 st.processed.insert(video)
                 tx.event(video, "VideoProcessed", ["worker": .string(worker), "attempt": .int(Int64(m.attempt)),
-                                                   "stalled": .bool(stalled)])
+                                                   "stalled": .bool(stalled)], meta: meta)
             }
             if committed {
                 d.ack()
