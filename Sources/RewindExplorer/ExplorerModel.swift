@@ -13,6 +13,9 @@ public enum ExplorerAction: Sendable, Equatable {
     case nextMatch, previousMatch
     /// The next event of the selected stream.
     case nextEventOfStream
+    /// Field provenance: go to the event that last set the field under the document cursor
+    /// (again: the one that set it before).
+    case fieldProvenance
     /// Show every strategy's cost at the cursor (again: back to the document).
     case toggleStrategies
     /// Let the next strategy drive the view (diff → undo → squash → cache → diff).
@@ -71,6 +74,14 @@ public struct ExplorerState: Sendable, Equatable {
     public var focusOnDocument = false
     /// The tree row the document cursor is on, and the folded containers (JSON Pointers).
     public var treeRow = 0
+    /// The field whose provenance was last followed, and the event found (so `p` again goes
+    /// further back).
+    public var provenance: (pointer: String, position: Int)? {
+        get { provenanceField.map { ($0, provenancePosition) } }
+        set { provenanceField = newValue?.pointer; provenancePosition = newValue?.position ?? 0 }
+    }
+    var provenanceField: String?
+    var provenancePosition = 0
     public var collapsed: Set<JSONKey> = []
     public var drivingStrategy = "diff"
     public var message: String?
@@ -257,6 +268,46 @@ public final class Explorer {
         try select(afterMovingTo: p)
     }
 
+    /// The most events of one stream walked back to find who set a field.
+    static let provenanceLimit = 200_000
+
+    /// Finds the last event at or before the cursor (or before the last one found, when `p` is
+    /// pressed again on the same field) that changed the field under the document cursor, and
+    /// goes there: the state right after it, with what it changed in the message.
+    func followProvenance() throws {
+        guard let key = state.selected, let id = selectedID else { state.message = "select a stream first (j / k)"; return }
+        let rows = try documentRows()
+        guard !rows.isEmpty else { state.message = "\(key.service)/\(key.stream) has no document here"; return }
+        let row = rows[min(state.treeRow, rows.count - 1)]
+        guard !row.pointer.isEmpty, let pointer = JSONPointer(row.pointer) else {
+            state.message = "move the document cursor to a field (Tab, then j / k)"
+            return
+        }
+        var bound = state.position
+        if let last = state.provenance, last.pointer.sameCodePoints(row.pointer), last.position == state.position { bound = state.position - 1 }
+        var candidate = index.previousEvent(of: id, before: bound)
+        var walked = 0
+        while let p = candidate, walked < Explorer.provenanceLimit {
+            walked += 1
+            let t = try index.transition(at: p)
+            let before = t.before?.value(at: pointer), after = t.after?.value(at: pointer)
+            if before != after {
+                try move(to: p + 1)
+                state.provenance = (row.pointer, p + 1)
+                // The cursor stays on the field, wherever its row is in the document then.
+                if let at = try documentRows().firstIndex(where: { $0.pointer.sameCodePoints(row.pointer) }) { state.treeRow = at }
+                let e = try data.event(at: p)
+                func show(_ v: JSONValue?) -> String { v.map { String($0.jsonText.prefix(40)) } ?? "(absent)" }
+                state.message = "\(row.pointer) set by \(e.type) \(e.id) (line \(e.line), \(e.ts.rfc3339)): \(show(before)) → \(show(after)); p: the one before"
+                return
+            }
+            candidate = index.previousEvent(of: id, before: p)
+        }
+        state.message = candidate == nil
+            ? "no earlier event of \(key.service)/\(key.stream) changed \(row.pointer)"
+            : "\(row.pointer): not found in the last \(walked) events of the stream"
+    }
+
     /// Follow the stream the last event changed; keep the selection otherwise, if it still exists.
     private func select(afterMovingTo p: Int) throws {
         if p > 0 {
@@ -402,6 +453,8 @@ public final class Explorer {
                 return
             }
             try move(to: next + 1)
+        case .fieldProvenance:
+            try followProvenance()
         case .nextBreak, .previousBreak:
             let candidates = action == .nextBreak ? state.breaks.filter { $0 > state.position } : state.breaks.filter { $0 < state.position }.reversed()
             guard let target = candidates.first else {

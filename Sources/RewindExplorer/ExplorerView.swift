@@ -222,12 +222,16 @@ public enum ExplorerView {
         }
         let keyWidth = rows.map(\.0.count).max() ?? 0
         let w = min(b.width - 2, keyWidth + 3 + (rows.map(\.1.count).max() ?? 0) + 4)
-        let h = min(b.height - 1, rows.count + 2)
-        let x = max(1, (b.width - w) / 2), y = max(0, min(1, b.height - 1 - h))
+        // Below the header when it fits; else over the whole screen, the title first to go.
+        let fits = rows.count + 2 <= b.height - 1
+        let titled = rows.count + 1 <= b.height
+        let h = fits ? rows.count + 2 : b.height
+        let x = max(1, (b.width - w) / 2), y = fits ? max(0, min(1, b.height - 1 - h)) : 0
         for row in 0..<h { b.fill(x, y + row, w, " ", .plain) }
-        b.put(x + 2, y, "keys (any key closes this)", .title, maxWidth: w - 2)
-        for (i, r) in rows.enumerated() where i + 1 < h {
-            b.put(x + 2, y + 1 + i, r.0.padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "   " + r.1, .plain, maxWidth: w - 3)
+        if titled { b.put(x + 2, y, "keys (any key closes this)", .title, maxWidth: w - 2) }
+        let first = titled ? 1 : 0
+        for (i, r) in rows.enumerated() where first + i < h {
+            b.put(x + 2, y + first + i, r.0.padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "   " + r.1, .plain, maxWidth: w - 3)
         }
     }
 }

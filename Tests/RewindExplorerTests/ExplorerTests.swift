@@ -59,6 +59,33 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(try ExplorerView.render(e).text.contains("1677-09-21T00:12:43.145224192Z"))
     }
 
+    /// Field provenance: from a field of the document, `p` goes to the event that last set it,
+    /// and again to the one that set it before; the stream stays selected.
+    @Test func fieldProvenanceWalksBackThroughTheEventsThatSetAField() throws {
+        let e = try bankExplorer()
+        for _ in 0..<20 where e.state.selected != StreamKey(service: "accounts", stream: "account-A") { try e.handle(.char("k")) }
+        #expect(e.state.selected == StreamKey(service: "accounts", stream: "account-A"))
+        try e.handle(.tab)
+        for _ in 0..<5 where try e.documentRows()[e.state.treeRow].pointer != "/balance" { try e.handle(.char("j")) }
+        #expect(try e.documentRows()[e.state.treeRow].pointer == "/balance")
+        var seen: [(Int, String)] = []
+        for _ in 0..<8 {
+            try e.handle(.char("p"))
+            guard e.state.message?.hasPrefix("/balance set by") == true else { break }
+            let ev = try e.data.event(at: e.state.position - 1)
+            #expect(ev.service == "accounts" && ev.stream == "account-A")
+            #expect(e.state.selected == StreamKey(service: "accounts", stream: "account-A"))
+            seen.append((e.state.position, ev.type))
+        }
+        // Account A's balance, newest first: the compensation, transfer-2's debit, transfer-1's
+        // commission and debit, the deposit, the opening.
+        #expect(seen.map(\.1) == ["MoneyCredited", "MoneyDebited", "MoneyDebited", "MoneyDebited", "MoneyDeposited", "AccountOpened"], "\(seen)")
+        #expect(seen.map(\.0) == seen.map(\.0).sorted(by: >))
+        #expect(e.state.message == "no earlier event of accounts/account-A changed /balance")
+        let text = try ExplorerView.render(e).text
+        #expect(text.contains("no earlier event of accounts/account-A changed /balance"))
+    }
+
     @Test func goToATimeAndAClearMessageForOneItCannotRead() throws {
         let e = try bankExplorer()
         for key in [Key.char("g")] + "2026-03-02T09:14:05Z".map { Key.char($0) } + [.enter] { try e.handle(key) }
