@@ -16,6 +16,9 @@ public enum ExplorerAction: Sendable, Equatable {
     /// Field provenance: go to the event that last set the field under the document cursor
     /// (again: the one that set it before).
     case fieldProvenance
+    /// The causation view: the event at the cursor, the chain of events that caused it (by
+    /// `meta.causationId`) and what it caused in turn (again: back to the document).
+    case toggleCausation
     /// Show every strategy's cost at the cursor (again: back to the document).
     case toggleStrategies
     /// Let the next strategy drive the view (diff → undo → squash → cache → diff).
@@ -69,6 +72,8 @@ public struct ExplorerState: Sendable, Equatable {
     public var matches: [Int] = []
     /// The document pane shows the strategies at the cursor.
     public var showStrategies = false
+    /// The document pane shows the causation of the event at the cursor.
+    public var showCausation = false
     public var follow = false
     /// Which pane the arrow keys move in.
     public var focusOnDocument = false
@@ -220,6 +225,55 @@ public final class Explorer {
         let outcomes = try data.compareStrategies(at: state.position)
         strategyCache = (state.position, outcomes)
         return outcomes
+    }
+
+    /// One event of a causation chain, at its depth (0: the root).
+    public struct CausationNode: Equatable {
+        public var depth: Int
+        public var event: Event
+        public var isCursor: Bool
+        public static func == (a: CausationNode, b: CausationNode) -> Bool {
+            a.depth == b.depth && a.isCursor == b.isCursor && a.event.id.sameCodePoints(b.event.id)
+        }
+    }
+
+    private var causationCache: (position: Int, nodes: [CausationNode])?
+    /// How far the causation view walks: ancestors, generations of consequences, nodes.
+    static let causationDepth = 16, consequenceDepth = 3, causationNodes = 40
+
+    /// The event at the cursor with its causes (root first) and its consequences (depth first),
+    /// found by `meta.causationId`, compared by code points.
+    public func causation() throws -> [CausationNode] {
+        if let c = causationCache, c.position == state.position { return c.nodes }
+        guard state.position > 0 else { return [] }
+        func cause(of e: Event) -> String? {
+            guard case .string(let id)? = e.meta?["causationId"], !id.sameCodePoints(e.id) else { return nil }
+            return id
+        }
+        func mentioning(_ id: String) throws -> [Event] {
+            try data.search(EventQuery(words: [id])).prefix(200).map { try data.event(at: $0) }
+        }
+        let here = try data.event(at: state.position - 1)
+        var chain = [here]
+        var seen: Set<JSONKey> = [JSONKey(here.id)]
+        while chain.count <= Explorer.causationDepth, let id = cause(of: chain[0]), !seen.contains(JSONKey(id)),
+              let parent = try mentioning(id).first(where: { $0.id.sameCodePoints(id) }) {
+            seen.insert(JSONKey(id))
+            chain.insert(parent, at: 0)
+        }
+        var nodes = chain.enumerated().map { CausationNode(depth: $0.offset, event: $0.element, isCursor: $0.offset == chain.count - 1) }
+        func consequences(of e: Event, depth: Int) throws {
+            guard depth - chain.count < Explorer.consequenceDepth else { return }
+            for child in try mentioning(e.id) where nodes.count < Explorer.causationNodes {
+                guard let c = cause(of: child), c.sameCodePoints(e.id), !seen.contains(JSONKey(child.id)) else { continue }
+                seen.insert(JSONKey(child.id))
+                nodes.append(CausationNode(depth: depth, event: child, isCursor: false))
+                try consequences(of: child, depth: depth + 1)
+            }
+        }
+        try consequences(of: here, depth: chain.count)
+        causationCache = (state.position, nodes)
+        return nodes
     }
 
     private var diffCache: (position: Int, mark: Int?, changes: [PathChange])?
@@ -391,8 +445,8 @@ public final class Explorer {
             guard let id = selectedID ?? directory.nearest(nil, in: current.versions) else { return }
             let next = directory.neighbour(of: id, by: action == .selectNextStream ? 1 : -1, in: current.versions) ?? id
             state.selected = try index.streamKey(next)
-        case .openInvariant: state.mode = .invariant(text: state.invariant ?? "")
-        case .openSearch: state.mode = .search(text: state.search ?? "")
+        case .openInvariant: state.mode = .invariant(text: "")
+        case .openSearch: state.mode = .search(text: "")
         case .nextMatch, .previousMatch:
             // A match is shown as the current event: the cursor goes just after it.
             let current = state.position - 1
@@ -455,6 +509,9 @@ public final class Explorer {
             try move(to: next + 1)
         case .fieldProvenance:
             try followProvenance()
+        case .toggleCausation:
+            state.showCausation.toggle()
+            if state.showCausation { state.showDiff = false; state.showStrategies = false }
         case .nextBreak, .previousBreak:
             let candidates = action == .nextBreak ? state.breaks.filter { $0 > state.position } : state.breaks.filter { $0 < state.position }.reversed()
             guard let target = candidates.first else {

@@ -163,7 +163,30 @@ public enum ExplorerView {
         }
     }
 
+    /// The causation view: causes above the event at the cursor (►), consequences below it.
+    static func causationPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        let nodes = try e.causation()
+        guard let here = nodes.first(where: \.isCursor) else {
+            b.put(x, y - 1, "causation", .title, maxWidth: w)
+            b.put(x, y, "(no event at the cursor)", .faint, maxWidth: w)
+            return
+        }
+        b.put(x, y - 1, "causation of \(here.event.id) (o: back)", .title, maxWidth: w)
+        if nodes.count == 1 {
+            b.put(x, y, "► \(here.event.id) \(here.event.service)/\(here.event.stream) \(here.event.type)", .selected, maxWidth: w)
+            b.put(x, y + 1, "no meta.causationId links it to other events", .faint, maxWidth: w)
+            return
+        }
+        for (row, n) in nodes.enumerated() where row < h {
+            let indent = String(repeating: " ", count: min(2 * n.depth, max(0, w / 2)))
+            let text = indent + (n.isCursor ? "► " : "  ") + "\(n.event.id) \(n.event.service)/\(n.event.stream) \(n.event.type)"
+            b.put(x, y + row, text, n.isCursor ? .selected : .plain, maxWidth: w)
+        }
+        if nodes.count > h { b.put(x, y + h - 1, "… \(nodes.count - h + 1) more", .faint, maxWidth: w) }
+    }
+
     static func documentPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        if e.state.showCausation { return try causationPane(e, &b, x: x, y: y, w: w, h: h) }
         if e.state.showStrategies { return try strategiesPane(e, &b, x: x, y: y, w: w, h: h) }
         if e.state.showDiff { return try diffPane(e, &b, x: x, y: y, w: w, h: h) }
         guard let key = e.state.selected, try e.selectedDocument() != nil else {
@@ -211,14 +234,24 @@ public enum ExplorerView {
 
     /// The help overlay, generated from `KeyBindings.all`.
     static func help(_ b: inout ScreenBuffer) {
-        let rows = KeyBindings.all.map { binding in
-            (binding.keys.map { key -> String in
+        func keys(_ binding: Binding) -> String {
+            binding.keys.map { key -> String in
                 if b.ascii, case .right = key { return "Right" }
                 if b.ascii, case .left = key { return "Left" }
                 if b.ascii, case .up = key { return "Up" }
                 if b.ascii, case .down = key { return "Down" }
                 return key.description
-            }.joined(separator: " "), binding.help)
+            }.joined(separator: " ")
+        }
+        var rows: [(String, String)] = []
+        var lastGroup: String?
+        for binding in KeyBindings.all {
+            if let group = binding.group, lastGroup.map({ $0.sameCodePoints(group) }) == true {
+                rows[rows.count - 1].0 += "  " + keys(binding)
+            } else {
+                rows.append((keys(binding), binding.group ?? binding.help))
+            }
+            lastGroup = binding.group
         }
         let keyWidth = rows.map(\.0.count).max() ?? 0
         let w = min(b.width - 2, keyWidth + 3 + (rows.map(\.1.count).max() ?? 0) + 4)

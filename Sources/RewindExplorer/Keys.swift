@@ -34,6 +34,15 @@ public struct Binding: Sendable {
     public var keys: [Key]
     public var action: ExplorerAction
     public var help: String
+    /// Consecutive bindings with the same group share one line of the help overlay.
+    public var group: String?
+
+    public init(keys: [Key], action: ExplorerAction, help: String, group: String? = nil) {
+        self.keys = keys
+        self.action = action
+        self.help = help
+        self.group = group
+    }
 }
 
 /// Every key of the explorer, as data: the help overlay is generated from this table.
@@ -41,22 +50,23 @@ public enum KeyBindings {
     public static let all: [Binding] = [
         Binding(keys: [.right, .char("l")], action: .stepForward, help: "step one event forward"),
         Binding(keys: [.left, .char("h")], action: .stepBackward, help: "step one event back"),
-        Binding(keys: [.char("]"), .char("[")], action: .jump(seconds: 60), help: "jump a minute forward / back"),
-        Binding(keys: [.char("}"), .char("{")], action: .jump(seconds: 3600), help: "jump an hour forward / back"),
-        Binding(keys: [.char(")"), .char("(")], action: .jump(seconds: 86_400), help: "jump a day forward / back"),
+        Binding(keys: [.char("]"), .char("[")], action: .jump(seconds: 60), help: "jump a minute forward / back", group: "jump a minute / hour / day forward / back"),
+        Binding(keys: [.char("}"), .char("{")], action: .jump(seconds: 3600), help: "jump an hour forward / back", group: "jump a minute / hour / day forward / back"),
+        Binding(keys: [.char(")"), .char("(")], action: .jump(seconds: 86_400), help: "jump a day forward / back", group: "jump a minute / hour / day forward / back"),
         Binding(keys: [.home, .end], action: .goToStart, help: "first / last event"),
         Binding(keys: [.char("g")], action: .openGoto, help: "go to a time (RFC 3339, epoch ms, start or end)"),
-        Binding(keys: [.down, .char("j")], action: .selectNextStream, help: "next stream"),
-        Binding(keys: [.up, .char("k")], action: .selectPreviousStream, help: "previous stream"),
+        Binding(keys: [.down, .char("j")], action: .selectNextStream, help: "next stream", group: "next / previous stream"),
+        Binding(keys: [.up, .char("k")], action: .selectPreviousStream, help: "previous stream", group: "next / previous stream"),
         Binding(keys: [.tab], action: .toggleFocus, help: "focus streams / document (↑↓ rows, Enter folds)"),
-        Binding(keys: [.char("d")], action: .toggleDiff, help: "document / changes (since the previous event or the mark)"),
-        Binding(keys: [.char("m")], action: .toggleMark, help: "pin the mark here (again: unpin); the diff compares against it"),
+        Binding(keys: [.char("d")], action: .toggleDiff, help: "document / changes since the previous event or the mark"),
+        Binding(keys: [.char("m")], action: .toggleMark, help: "pin the mark (again: unpin); the diff compares with it"),
         Binding(keys: [.char("i")], action: .openInvariant, help: "set an invariant; its breaks are marked x"),
         Binding(keys: [.char("x"), .char("X")], action: .nextBreak, help: "next / previous invariant break"),
         Binding(keys: [.char("/")], action: .openSearch, help: "search: words, service:S stream:X type:T"),
         Binding(keys: [.char("n"), .char("N")], action: .nextMatch, help: "next / previous match"),
         Binding(keys: [.char("s")], action: .nextEventOfStream, help: "next event of the selected stream"),
         Binding(keys: [.char("p")], action: .fieldProvenance, help: "the event that last set the cursor's field (again: earlier)"),
+        Binding(keys: [.char("o")], action: .toggleCausation, help: "causation: what caused this event, what it caused"),
         Binding(keys: [.char("c")], action: .toggleStrategies, help: "the five strategies at the cursor: cost, agreement"),
         Binding(keys: [.char("t")], action: .switchStrategy, help: "switch the strategy that drives the view"),
         Binding(keys: [.char("v")], action: .verifyCache, help: "verify the cache against a full replay"),

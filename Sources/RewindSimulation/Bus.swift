@@ -8,7 +8,7 @@ public struct Message: Sendable {
     public var key: String
     public var type: String
     public var body: [JSONKey: JSONValue]
-    /// The id of the event or message that caused this one, and of the first in its chain.
+    /// The id of the event that caused this message, and of the event that began its chain.
     public var causationId: String
     public var correlationId: String
     public var attempt = 1

@@ -47,8 +47,10 @@ public final class ServiceDatabase<State> {
     /// outside). Returns false when the service crashed before the commit.
     @discardableResult
     public func transaction(cause: Message?, _ body: (inout State, inout Transaction) -> Void) -> Bool {
-        let causation = cause?.id ?? "request"
-        let correlation = cause?.correlationId ?? "corr-" + World.pad(world.int(0...9_999_999), 7)
+        // Messages name the event that caused them (this transaction's first, or what caused
+        // the message being handled); a chain's correlation id is its root event's id.
+        var causation = cause?.causationId ?? "request"
+        var correlation = cause?.correlationId ?? "request"
         let crash = world.chance(world.faults.crash)
         var tx = Transaction()
         if crash {
@@ -63,7 +65,10 @@ public final class ServiceDatabase<State> {
         }
         // Changed in place (no copy per transaction): nothing after this point can fail.
         body(&state, &tx)
-        commit(tx, cause: cause)
+        if let first = commit(tx, cause: cause) {
+            causation = first
+            if cause == nil { correlation = first }
+        }
         if !world.faults.outbox {
             // Dual write, committing first: the process may die before it publishes (lost events).
             if stableHash(service) % 2 != 0 && world.chance(world.faults.crash * 20) { return true }
@@ -78,12 +83,16 @@ public final class ServiceDatabase<State> {
         return true
     }
 
-    private func commit(_ tx: Transaction, cause: Message?) {
+    /// Appends the transaction's events to the log; returns the first one's id.
+    private func commit(_ tx: Transaction, cause: Message?) -> String? {
+        var first: String?
         for e in tx.events {
             var meta = cause?.meta ?? [:]
             for (k, v) in e.meta { meta[k] = v }
-            world.emit(service: service, stream: e.stream, type: e.type, data: e.data, meta: meta)
+            let id = world.emit(service: service, stream: e.stream, type: e.type, data: e.data, meta: meta)
+            first = first ?? id
         }
+        return first
     }
 
     /// Changes state without events or messages (bookkeeping that is not part of the log).

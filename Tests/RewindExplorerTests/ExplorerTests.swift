@@ -327,6 +327,35 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(b.lines[2].contains("!"), "irreversible e-mails are marked on the scrubber")
     }
 
+    /// The causation view on the simulated bank sample: the e-mail of a compensated transfer,
+    /// the five events that led to it (root first, each named by the next one's
+    /// `meta.causationId`), and nothing after it; from the request, its consequences.
+    @Test func theCausationViewShowsWhatCausedAnEventAndWhatItCaused() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = root.appendingPathComponent("sample-logs/simulated")
+        let text = try String(contentsOf: dir.appendingPathComponent("bank.jsonl"), encoding: .utf8)
+        let yaml = try String(contentsOf: dir.appendingPathComponent("bank.rules.yaml"), encoding: .utf8)
+        let data = try MemoryExplorerData(logName: "bank.jsonl", events: ParsedLog(text: text).events, fold: Fold(rules: try Rules.parse(yaml: yaml, file: "r")))
+        let e = try Explorer(data: data, width: 80, height: 24)
+        func go(to id: String) throws {
+            for key in [Key.char("/")] + id.map { Key.char($0) } + [.enter] { try e.handle(key) }
+        }
+        try go(to: "evt-0000447")
+        #expect(try e.data.event(at: e.state.position - 1).id == "evt-0000447")
+        try e.handle(.char("o"))
+        let chain = try e.causation()
+        #expect(chain.map(\.event.id) == ["evt-0000294", "evt-0000296", "evt-0000374", "evt-0000385", "evt-0000402", "evt-0000447"])
+        #expect(chain.map(\.depth) == [0, 1, 2, 3, 4, 5] && chain.last?.isCursor == true)
+        try expectGolden(try ExplorerView.render(e), "causation-80x24")
+        // From the request: what it caused, generation by generation (at most three).
+        try e.handle(.char("o"))
+        try go(to: "evt-0000294 type:TransferRequested")
+        try e.handle(.char("o"))
+        let down = try e.causation()
+        #expect(down.first?.event.id == "evt-0000294" && down.first?.isCursor == true)
+        #expect(down.dropFirst().first?.event.id == "evt-0000296" && down.allSatisfy { $0.depth <= 3 })
+    }
+
     @Test func helpIsGeneratedFromTheBindings() throws {
         let e = try bankExplorer()
         try e.update(.toggleHelp)
@@ -335,7 +364,8 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         // Every binding's keys and text, on one line of the overlay (at 80×24).
         for binding in KeyBindings.all {
             let key = binding.keys[0].description
-            #expect(b.lines.contains { $0.contains(key) && $0.contains(binding.help) }, "help lacks \(key): \(binding.help)")
+            let text = binding.group ?? binding.help
+            #expect(b.lines.contains { $0.contains(key) && $0.contains(text) }, "help lacks \(key): \(text)")
         }
     }
 
