@@ -19,6 +19,11 @@ public enum ExplorerAction: Sendable, Equatable {
     /// The causation view: the event at the cursor, the chain of events that caused it (by
     /// `meta.causationId`) and what it caused in turn (again: back to the document).
     case toggleCausation
+    /// The saga view: every event of the cursor event's `meta.sagaId`, with each step's command,
+    /// attempt and compensation, and the saga flagged when stuck or half-applied.
+    case toggleSaga
+    /// Go to the first event of the next saga (after the cursor).
+    case nextSaga
     /// Show every strategy's cost at the cursor (again: back to the document).
     case toggleStrategies
     /// Let the next strategy drive the view (diff → undo → squash → cache → diff).
@@ -74,6 +79,8 @@ public struct ExplorerState: Sendable, Equatable {
     public var showStrategies = false
     /// The document pane shows the causation of the event at the cursor.
     public var showCausation = false
+    /// The document pane shows the saga of the event at the cursor.
+    public var showSaga = false
     public var follow = false
     /// Which pane the arrow keys move in.
     public var focusOnDocument = false
@@ -274,6 +281,91 @@ public final class Explorer {
         try consequences(of: here, depth: chain.count)
         causationCache = (state.position, nodes)
         return nodes
+    }
+
+    /// One saga as its events tell it.
+    public struct SagaReport: Equatable {
+        public struct Step: Equatable {
+            public var position: Int
+            public var event: Event
+            public var command: String
+            public var attempt: Int
+            public var isCompensation: Bool
+            public static func == (a: Step, b: Step) -> Bool { a.position == b.position && a.command.sameCodePoints(b.command) }
+        }
+        public var id: String
+        public var steps: [Step]
+        /// completed, compensated, rejected — or stuck (no ending event).
+        public var outcome: String
+        /// Problems: money that left an account and did not arrive, a saga that never ended.
+        public var flags: [String]
+        public static func == (a: SagaReport, b: SagaReport) -> Bool { a.id.sameCodePoints(b.id) && a.steps == b.steps && a.outcome == b.outcome }
+    }
+
+    private var sagaCache: (position: Int, report: SagaReport?)?
+
+    static func sagaID(of e: Event) -> String? {
+        guard case .string(let id)? = e.meta?["sagaId"] else { return nil }
+        return id
+    }
+
+    /// The saga of the event at the cursor (nil: it has no `meta.sagaId`). Money moved by its
+    /// `MoneyDebited` / `MoneyCredited` events (their `data.amount`) must balance once it ends.
+    public func saga() throws -> SagaReport? {
+        if let c = sagaCache, c.position == state.position { return c.report }
+        guard state.position > 0, let id = Explorer.sagaID(of: try data.event(at: state.position - 1)) else {
+            sagaCache = (state.position, nil)
+            return nil
+        }
+        var steps: [SagaReport.Step] = []
+        for p in try data.search(EventQuery(words: [id])).prefix(500) {
+            let e = try data.event(at: p)
+            guard let sid = Explorer.sagaID(of: e), sid.sameCodePoints(id) else { continue }
+            var attempt = 1
+            if case .int(let a)? = e.meta?["attempt"] { attempt = Int(a) }
+            let command = e.meta?["commandId"]?.stringValue ?? ""
+            let compensation = e.data["compensation"] == .bool(true) || command.hasSuffix("-compensate") || e.type.hasSuffix("Compensated")
+            steps.append(.init(position: p, event: e, command: command, attempt: attempt, isCompensation: compensation))
+        }
+        var net: Double = 0
+        for s in steps {
+            let amount = s.event.data["amount"]?.numberValue ?? 0
+            if s.event.type.sameCodePoints("MoneyDebited") { net -= amount }
+            if s.event.type.sameCodePoints("MoneyCredited") { net += amount }
+        }
+        let types = steps.map(\.event.type)
+        let outcome = types.contains { $0.hasSuffix("Completed") } ? "completed"
+            : types.contains { $0.hasSuffix("Compensated") } ? "compensated"
+            : types.contains { $0.hasSuffix("Rejected") } ? "rejected" : "stuck"
+        var flags: [String] = []
+        if outcome == "stuck" { flags.append("never ended: no completion, compensation or rejection in the log") }
+        if net != 0 {
+            let amount = JSONValue.double(abs(net)).jsonText
+            flags.append(net < 0 ? "half-applied: \(amount) left an account and arrived nowhere" : "half-applied: \(amount) arrived from nowhere")
+        }
+        let retries = steps.filter { $0.attempt > 1 }.count
+        if retries > 0 { flags.append("\(retries) step\(retries == 1 ? "" : "s") delivered more than once (handled idempotently)") }
+        let report = SagaReport(id: id, steps: steps, outcome: outcome, flags: flags)
+        sagaCache = (state.position, report)
+        return report
+    }
+
+    /// The first event of the next saga after the cursor.
+    func goToNextSaga() throws {
+        let current = state.position > 0 ? Explorer.sagaID(of: try data.event(at: state.position - 1)) : nil
+        var seen: Set<JSONKey> = current.map { [JSONKey($0)] } ?? []
+        for p in try data.search(EventQuery(words: ["sagaId"])) where p >= state.position {
+            guard let id = Explorer.sagaID(of: try data.event(at: p)) else { continue }
+            if seen.contains(JSONKey(id)) { continue }
+            seen.insert(JSONKey(id))
+            // Its first event, wherever the saga began.
+            let first = try data.search(EventQuery(words: [id])).first { (try? Explorer.sagaID(of: data.event(at: $0)))??.sameCodePoints(id) == true } ?? p
+            if first < state.position - 1 { continue }
+            try move(to: first + 1)
+            state.message = "saga \(id)"
+            return
+        }
+        state.message = "no later saga"
     }
 
     private var diffCache: (position: Int, mark: Int?, changes: [PathChange])?
@@ -511,7 +603,12 @@ public final class Explorer {
             try followProvenance()
         case .toggleCausation:
             state.showCausation.toggle()
-            if state.showCausation { state.showDiff = false; state.showStrategies = false }
+            if state.showCausation { state.showDiff = false; state.showStrategies = false; state.showSaga = false }
+        case .toggleSaga:
+            state.showSaga.toggle()
+            if state.showSaga { state.showDiff = false; state.showStrategies = false; state.showCausation = false }
+        case .nextSaga:
+            try goToNextSaga()
         case .nextBreak, .previousBreak:
             let candidates = action == .nextBreak ? state.breaks.filter { $0 > state.position } : state.breaks.filter { $0 < state.position }.reversed()
             guard let target = candidates.first else {

@@ -185,7 +185,32 @@ public enum ExplorerView {
         if nodes.count > h { b.put(x, y + h - 1, "… \(nodes.count - h + 1) more", .faint, maxWidth: w) }
     }
 
+    /// The saga view: its outcome and flags, then every step in timeline order.
+    static func sagaPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        guard let saga = try e.saga() else {
+            b.put(x, y - 1, "saga", .title, maxWidth: w)
+            b.put(x, y, "this event is not part of a saga (no meta.sagaId); A: the next saga", .faint, maxWidth: w)
+            return
+        }
+        b.put(x, y - 1, "saga \(saga.id): \(saga.outcome), \(saga.steps.count) events (a: back, A: next)", .title, maxWidth: w)
+        var row = 0
+        for flag in saga.flags where row < h {
+            b.put(x, y + row, "! " + flag, .warning, maxWidth: w)
+            row += 1
+        }
+        let cursor = e.state.position - 1
+        for step in saga.steps where row < h {
+            let t = step.event.ts.rfc3339
+            let time = t.count >= 19 ? String(t.dropFirst(11)) : t
+            let line = (step.position == cursor ? "► " : "  ") + time + " " + step.event.type + " " + step.event.service + "/" + step.event.stream
+                + (step.command.isEmpty ? "" : "  " + step.command) + (step.attempt > 1 ? "  attempt \(step.attempt)" : "")
+            b.put(x, y + row, line, step.position == cursor ? .selected : step.isCompensation ? .warning : .plain, maxWidth: w)
+            row += 1
+        }
+    }
+
     static func documentPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        if e.state.showSaga { return try sagaPane(e, &b, x: x, y: y, w: w, h: h) }
         if e.state.showCausation { return try causationPane(e, &b, x: x, y: y, w: w, h: h) }
         if e.state.showStrategies { return try strategiesPane(e, &b, x: x, y: y, w: w, h: h) }
         if e.state.showDiff { return try diffPane(e, &b, x: x, y: y, w: w, h: h) }

@@ -67,6 +67,8 @@ public enum KeyBindings {
         Binding(keys: [.char("s")], action: .nextEventOfStream, help: "next event of the selected stream"),
         Binding(keys: [.char("p")], action: .fieldProvenance, help: "the event that last set the cursor's field (again: earlier)"),
         Binding(keys: [.char("o")], action: .toggleCausation, help: "causation: what caused this event, what it caused"),
+        Binding(keys: [.char("a")], action: .toggleSaga, help: "saga: its steps, commands, retries, compensations", group: "saga of this event / the next saga"),
+        Binding(keys: [.char("A")], action: .nextSaga, help: "the next saga", group: "saga of this event / the next saga"),
         Binding(keys: [.char("c")], action: .toggleStrategies, help: "the five strategies at the cursor: cost, agreement"),
         Binding(keys: [.char("t")], action: .switchStrategy, help: "switch the strategy that drives the view"),
         Binding(keys: [.char("v")], action: .verifyCache, help: "verify the cache against a full replay"),

@@ -356,6 +356,46 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(down.dropFirst().first?.event.id == "evt-0000296" && down.allSatisfy { $0.depth <= 3 })
     }
 
+    /// The saga view on the simulated bank sample: transfer-000046's steps in order, its
+    /// compensation, its outcome; `A` goes to the next saga; without the saga pattern, a transfer
+    /// cut off by a crash is flagged stuck and half-applied.
+    @Test func theSagaViewShowsStepsCompensationsAndHalfAppliedSagas() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = root.appendingPathComponent("sample-logs/simulated")
+        let text = try String(contentsOf: dir.appendingPathComponent("bank.jsonl"), encoding: .utf8)
+        let yaml = try String(contentsOf: dir.appendingPathComponent("bank.rules.yaml"), encoding: .utf8)
+        let data = try MemoryExplorerData(logName: "bank.jsonl", events: ParsedLog(text: text).events, fold: Fold(rules: try Rules.parse(yaml: yaml, file: "r")))
+        let e = try Explorer(data: data, width: 100, height: 24)
+        for key in [Key.char("/")] + "evt-0000374 type:CommissionFailed".map { Key.char($0) } + [.enter] { try e.handle(key) }
+        try e.handle(.char("a"))
+        let saga = try #require(try e.saga())
+        #expect(saga.id == "transfer-000046" && saga.outcome == "compensated")
+        #expect(saga.steps.map(\.event.id) == ["evt-0000294", "evt-0000296", "evt-0000374", "evt-0000385", "evt-0000402", "evt-0000447"])
+        #expect(saga.steps.filter(\.isCompensation).map(\.event.type) == ["MoneyCredited", "TransferCompensated"])
+        #expect(!saga.flags.contains { $0.hasPrefix("half-applied") || $0.hasPrefix("never ended") })
+        try expectGolden(try ExplorerView.render(e), "saga-100x24")
+        try e.handle(.char("A"))
+        let next = try #require(try e.saga())
+        #expect(next.id != "transfer-000046" && next.steps.first?.position == e.state.position - 1, "at the next saga's first event")
+    }
+
+    @Test func aHalfAppliedSagaIsFlagged() throws {
+        // Debited, never credited, never ended.
+        let lines = [
+            #"{"id":"1","ts":"2026-01-01T00:00:00Z","service":"transfers","stream":"t-1","type":"TransferRequested","data":{"amount":5},"meta":{"sagaId":"t-1","commandId":"t-1-request"}}"#,
+            #"{"id":"2","ts":"2026-01-01T00:00:01Z","service":"accounts","stream":"a","type":"MoneyDebited","data":{"amount":5},"meta":{"sagaId":"t-1","commandId":"t-1-debit","attempt":2}}"#,
+        ]
+        let data = try MemoryExplorerData(logName: "t.jsonl", events: ParsedLog(text: lines.joined(separator: "\n")).events, fold: Fold())
+        let e = try Explorer(data: data, width: 200, height: 24)
+        try e.handle(.char("a"))
+        let saga = try #require(try e.saga())
+        #expect(saga.outcome == "stuck")
+        #expect(saga.flags == ["never ended: no completion, compensation or rejection in the log",
+                               "half-applied: 5 left an account and arrived nowhere",
+                               "1 step delivered more than once (handled idempotently)"])
+        #expect(try ExplorerView.render(e).text.contains("! half-applied: 5 left an account and arrived nowhere"))
+    }
+
     @Test func helpIsGeneratedFromTheBindings() throws {
         let e = try bankExplorer()
         try e.update(.toggleHelp)
