@@ -24,6 +24,11 @@ public enum ExplorerAction: Sendable, Equatable {
     case toggleSaga
     /// Go to the first event of the next saga (after the cursor).
     case nextSaga
+    /// The deliveries view: every event the cursor event's message (`meta.messageId`) left,
+    /// delivery by delivery — attempts, consumers, duplicates suppressed, dead letters.
+    case toggleDeliveries
+    /// The projection-lag view: `data.lagMs` of the read model's events over time.
+    case toggleLag
     /// Show every strategy's cost at the cursor (again: back to the document).
     case toggleStrategies
     /// Let the next strategy drive the view (diff → undo → squash → cache → diff).
@@ -81,6 +86,8 @@ public struct ExplorerState: Sendable, Equatable {
     public var showCausation = false
     /// The document pane shows the saga of the event at the cursor.
     public var showSaga = false
+    public var showDeliveries = false
+    public var showLag = false
     public var follow = false
     /// Which pane the arrow keys move in.
     public var focusOnDocument = false
@@ -350,6 +357,79 @@ public final class Explorer {
         return report
     }
 
+    /// What one message's deliveries left in the log.
+    public struct DeliveryReport: Equatable {
+        public struct Row: Equatable {
+            public var position: Int
+            public var id: String
+            public var type: String
+            public var attempt: Int
+            public var consumer: String
+            public var outcome: String
+        }
+        public var messageId: String
+        public var rows: [Row]
+        public var applied: Int { rows.filter { $0.outcome == "applied" }.count }
+    }
+
+    private var deliveryCache: (position: Int, report: DeliveryReport?)?
+
+    /// The deliveries of the message that caused the event at the cursor (nil: none did).
+    public func deliveries() throws -> DeliveryReport? {
+        if let c = deliveryCache, c.position == state.position { return c.report }
+        var report: DeliveryReport?
+        if state.position > 0, case .string(let id)? = try data.event(at: state.position - 1).meta?["messageId"] {
+            var rows: [DeliveryReport.Row] = []
+            for p in try data.search(EventQuery(words: [id])).prefix(500) {
+                let e = try data.event(at: p)
+                guard case .string(let m)? = e.meta?["messageId"], m.sameCodePoints(id) else { continue }
+                var attempt = 1
+                if case .int(let a)? = e.meta?["attempt"] { attempt = Int(a) }
+                let outcome = e.type.sameCodePoints("DuplicateSuppressed") ? "suppressed by dedup"
+                    : e.type.sameCodePoints("DeadLettered") ? "dead-lettered" : "applied"
+                rows.append(.init(position: p, id: e.id, type: e.type, attempt: attempt,
+                                  consumer: e.data["worker"]?.stringValue ?? e.service, outcome: outcome))
+            }
+            report = DeliveryReport(messageId: id, rows: rows)
+        }
+        deliveryCache = (state.position, report)
+        return report
+    }
+
+    /// A read model's lag over the log: the largest `data.lagMs` per time bucket.
+    public struct LagReport: Equatable {
+        public var events: Int
+        public var buckets: [Int64?]
+        public var max: Int64
+        public var maxAt: Timestamp?
+        public var median: Int64
+    }
+
+    private var lagCache: (count: Int, width: Int, report: LagReport)?
+
+    /// `data.lagMs` of every event that reports one (at most 200 000), in `width` time buckets.
+    public func lag(width: Int) throws -> LagReport {
+        if let c = lagCache, c.count == state.count, c.width == width { return c.report }
+        var values: [(Timestamp, Int64)] = []
+        for p in try data.search(EventQuery(words: ["lagMs"])).prefix(200_000) {
+            let e = try data.event(at: p)
+            if case .int(let v)? = e.data["lagMs"] { values.append((e.ts, v)) }
+        }
+        var buckets = [Int64?](repeating: nil, count: max(1, width))
+        var report = LagReport(events: values.count, buckets: buckets, max: 0, maxAt: nil, median: 0)
+        if let first = values.first?.0, let last = values.last?.0 {
+            for (t, v) in values {
+                let i = min(buckets.count - 1, Int(t.fraction(from: first, to: last) * Double(buckets.count)))
+                buckets[i] = Swift.max(buckets[i] ?? 0, v)
+                if v > report.max || report.maxAt == nil { report.max = v; report.maxAt = t }
+            }
+            report.buckets = buckets
+            report.median = values.map(\.1).sorted()[values.count / 2]
+        }
+        lagCache = (state.count, width, report)
+        return report
+    }
+
     /// The first event of the next saga after the cursor.
     func goToNextSaga() throws {
         let current = state.position > 0 ? Explorer.sagaID(of: try data.event(at: state.position - 1)) : nil
@@ -603,12 +683,18 @@ public final class Explorer {
             try followProvenance()
         case .toggleCausation:
             state.showCausation.toggle()
-            if state.showCausation { state.showDiff = false; state.showStrategies = false; state.showSaga = false }
+            if state.showCausation { state.showDiff = false; state.showStrategies = false; state.showSaga = false; state.showDeliveries = false; state.showLag = false }
         case .toggleSaga:
             state.showSaga.toggle()
-            if state.showSaga { state.showDiff = false; state.showStrategies = false; state.showCausation = false }
+            if state.showSaga { state.showDiff = false; state.showStrategies = false; state.showCausation = false; state.showDeliveries = false; state.showLag = false }
         case .nextSaga:
             try goToNextSaga()
+        case .toggleDeliveries:
+            state.showDeliveries.toggle()
+            if state.showDeliveries { state.showDiff = false; state.showStrategies = false; state.showCausation = false; state.showSaga = false; state.showLag = false }
+        case .toggleLag:
+            state.showLag.toggle()
+            if state.showLag { state.showDiff = false; state.showStrategies = false; state.showCausation = false; state.showSaga = false; state.showDeliveries = false }
         case .nextBreak, .previousBreak:
             let candidates = action == .nextBreak ? state.breaks.filter { $0 > state.position } : state.breaks.filter { $0 < state.position }.reversed()
             guard let target = candidates.first else {

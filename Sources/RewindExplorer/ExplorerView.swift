@@ -209,7 +209,54 @@ public enum ExplorerView {
         }
     }
 
+    /// The deliveries view: what each delivery of the cursor event's message left in the log.
+    static func deliveriesPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        guard let report = try e.deliveries() else {
+            b.put(x, y - 1, "deliveries", .title, maxWidth: w)
+            b.put(x, y, "no message caused this event (no meta.messageId)", .faint, maxWidth: w)
+            return
+        }
+        b.put(x, y - 1, "deliveries of \(report.messageId) (w: back)", .title, maxWidth: w)
+        let attempts = report.rows.map(\.attempt).max() ?? 1
+        let summary = "\(report.rows.count) deliver\(report.rows.count == 1 ? "y" : "ies") left events; \(report.applied) applied; highest attempt \(attempts)"
+        b.put(x, y, summary, report.applied > 1 ? .warning : .plain, maxWidth: w)
+        var row = 1
+        if report.applied > 1 { b.put(x, y + row, "! applied \(report.applied) times: the effect was not deduplicated", .warning, maxWidth: w); row += 1 }
+        let cursor = e.state.position - 1
+        for r in report.rows where row < h {
+            let line = (r.position == cursor ? "► " : "  ") + "attempt \(r.attempt)  \(r.consumer)  \(r.type)  \(r.outcome)  \(r.id)"
+            b.put(x, y + row, line, r.position == cursor ? .selected : r.outcome == "applied" ? .plain : .faint, maxWidth: w)
+            row += 1
+        }
+        if row < h { b.put(x, y + row, "(deliveries that crashed or lost their ack left no event)", .faint, maxWidth: w) }
+    }
+
+    /// The projection-lag view: the largest lag per time bucket, as bars, over the log's span.
+    static func lagPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        let report = try e.lag(width: max(1, w))
+        b.put(x, y - 1, "read-model lag (L: back)", .title, maxWidth: w)
+        guard report.events > 0 else {
+            b.put(x, y, "no event reports data.lagMs", .faint, maxWidth: w)
+            return
+        }
+        b.put(x, y, "\(report.events) events report lagMs: median \(report.median) ms, max \(report.max) ms at \(report.maxAt?.rfc3339 ?? "?")", .plain, maxWidth: w)
+        let rows = max(1, min(8, h - 2))
+        let glyphs = b.ascii ? [" ", ".", ":", "|"] : [" ", "▂", "▄", "▆", "█"]
+        for (i, v) in report.buckets.enumerated() {
+            guard let v else { continue }
+            let height = report.max == 0 ? 0 : Double(v) / Double(report.max) * Double(rows)
+            for r in 0..<rows {
+                let fill = height - Double(rows - 1 - r)
+                guard fill > 0 else { continue }
+                let level = fill >= 1 ? glyphs.count - 1 : max(1, Int(fill * Double(glyphs.count - 1)))
+                b.put(x + i, y + 1 + r, glyphs[level], v == report.max ? .warning : .plain, maxWidth: 1)
+            }
+        }
+    }
+
     static func documentPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        if e.state.showDeliveries { return try deliveriesPane(e, &b, x: x, y: y, w: w, h: h) }
+        if e.state.showLag { return try lagPane(e, &b, x: x, y: y, w: w, h: h) }
         if e.state.showSaga { return try sagaPane(e, &b, x: x, y: y, w: w, h: h) }
         if e.state.showCausation { return try causationPane(e, &b, x: x, y: y, w: w, h: h) }
         if e.state.showStrategies { return try strategiesPane(e, &b, x: x, y: y, w: w, h: h) }

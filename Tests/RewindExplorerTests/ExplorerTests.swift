@@ -379,6 +379,37 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(next.id != "transfer-000046" && next.steps.first?.position == e.state.position - 1, "at the next saga's first event")
     }
 
+    func simulatedExplorer(_ name: String, width: Int = 100, height: Int = 24) throws -> Explorer {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = root.appendingPathComponent("sample-logs/simulated")
+        let text = try String(contentsOf: dir.appendingPathComponent("\(name).jsonl"), encoding: .utf8)
+        let yaml = try String(contentsOf: dir.appendingPathComponent("\(name).rules.yaml"), encoding: .utf8)
+        let data = try MemoryExplorerData(logName: "\(name).jsonl", events: ParsedLog(text: text).events, fold: Fold(rules: try Rules.parse(yaml: yaml, file: "r")))
+        return try Explorer(data: data, width: width, height: height)
+    }
+
+    /// The deliveries view on the video sample: video-000003's job was delivered twice; the
+    /// first delivery applied it, the second was suppressed by the dedup store.
+    @Test func theDeliveriesViewShowsEachDeliveryAndWhatItDid() throws {
+        let e = try simulatedExplorer("video", width: 120)
+        for key in [Key.char("/")] + "stream:video-000003 type:DuplicateSuppressed".map { Key.char($0) } + [.enter] { try e.handle(key) }
+        try e.handle(.char("w"))
+        let report = try #require(try e.deliveries())
+        #expect(report.rows.map(\.outcome) == ["applied", "suppressed by dedup"])
+        #expect(report.rows.map(\.attempt) == [1, 2] && report.applied == 1)
+        try expectGolden(try ExplorerView.render(e), "deliveries-120x24")
+    }
+
+    /// The projection-lag view on the bank sample: every BalanceProjected's lag, largest per column.
+    @Test func theLagViewShowsTheReadModelsLagOverTime() throws {
+        let e = try simulatedExplorer("bank", width: 120)
+        try e.handle(.char("L"))
+        let report = try e.lag(width: 60)
+        #expect(report.events == 310 && report.max == 3935 && report.median > 0)
+        #expect(report.buckets.compactMap { $0 }.max() == 3935)
+        try expectGolden(try ExplorerView.render(e), "lag-120x24")
+    }
+
     @Test func aHalfAppliedSagaIsFlagged() throws {
         // Debited, never credited, never ended.
         let lines = [
