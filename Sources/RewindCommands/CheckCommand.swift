@@ -59,18 +59,30 @@ struct CheckCommand: ParsableCommand {
         var breaks: [Break] = []
         var checked = 0
         var shrunk: [Int: Shrunk] = [:]
-        for seed in try range() {
-            let faults = faultOptions.faults(seed: seed)
-            let found = try check(seed: seed, size: size, faults: faults, in: dir)
+        // Seeds run on every core (each its own log and store); results are taken in seed order.
+        let seeds = Array(try range())
+        let results = try CheckCommand.inParallel(seeds) { seed in
+            try check(seed: seed, size: size, faults: faultOptions.faults(seed: seed), in: dir)
+        }
+        for (seed, found) in zip(seeds, results) {
             breaks += found.keys.sorted().map { found[$0]! }
             // The first break of each invariant is shrunk: fewer events, fewer faults, the same invariant broken.
             for index in found.keys.sorted() where shrink && shrunk[index] == nil {
-                shrunk[index] = try self.shrink(found[index]!, index: index, faults: faults, in: dir)
+                shrunk[index] = try self.shrink(found[index]!, index: index, faults: faultOptions.faults(seed: seed), in: dir)
             }
             checked += 1
         }
         report(breaks, checked: checked, shrunk: shrunk.keys.sorted().map { shrunk[$0]! })
         if !breaks.isEmpty { throw ExitCode(1) }
+    }
+
+    /// `body` over `items` on every core, results in the items' order; the first error is rethrown.
+    static func inParallel<T, R>(_ items: [T], _ body: @escaping (T) throws -> R) throws -> [R] {
+        let work = ParallelWork(items: items, body: body)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, items.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in work.run() }
+        if let failure = work.failure { throw failure }
+        return work.results.map { $0! }
     }
 
     /// A smaller run that breaks the same invariant (by its place in the invariants file).
@@ -172,5 +184,38 @@ struct CheckCommand: ParsableCommand {
             Output.out("  \(simulateCommand(seed: s.seed, size: s.size, faults: s.faults))")
         }
         Output.out("\(scenario.rawValue): \(checked) seed\(checked == 1 ? "" : "s") checked, \(seedsBroken) broke an invariant")
+    }
+}
+
+/// The shared state of `CheckCommand.inParallel`: items taken one at a time under a lock.
+private final class ParallelWork<T, R>: @unchecked Sendable {
+    let items: [T]
+    let body: (T) throws -> R
+    let lock = NSLock()
+    var results: [R?]
+    var failure: (any Error)?
+    var next = 0
+
+    init(items: [T], body: @escaping (T) throws -> R) {
+        self.items = items
+        self.body = body
+        results = Array(repeating: nil, count: items.count)
+    }
+
+    func run() {
+        while true {
+            let i: Int? = lock.withLock {
+                guard failure == nil, next < items.count else { return nil }
+                next += 1
+                return next - 1
+            }
+            guard let i else { return }
+            do {
+                let r = try body(items[i])
+                lock.withLock { results[i] = r }
+            } catch {
+                lock.withLock { if failure == nil { failure = error } }
+            }
+        }
     }
 }
