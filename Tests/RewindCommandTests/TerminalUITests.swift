@@ -151,6 +151,37 @@ import Testing
         try tmux.waitFor("quit") { $0.contains("EXITED-0") }
     }
 
+    /// The pattern views in a real terminal on the simulated bank sample: the saga of a
+    /// compensated transfer, its causation chain, and field provenance.
+    @Test func theSagaCausationAndProvenanceViewsInATerminal() throws {
+        try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-views-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for name in ["bank.jsonl", "bank.rules.yaml"] {
+            try FileManager.default.copyItem(at: Rewind.packageRoot.appendingPathComponent("sample-logs/simulated/\(name)"), to: dir.appendingPathComponent(name))
+        }
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try start(tmux, log: dir.appendingPathComponent("bank.jsonl").path, width: 160, height: 30)
+        try tmux.waitFor("the explorer") { $0.contains("events") && $0.contains("position") }
+        try tmux.keys("/")
+        try tmux.type("evt-0000374 type:CommissionFailed")
+        try tmux.keys("Enter")
+        try tmux.keys("a")
+        let saga = try tmux.waitFor("the saga view") { $0.contains("saga transfer-000046: compensated") }
+        #expect(saga.contains("CommissionFailed") && saga.contains("TransferCompensated"))
+        try tmux.keys("o")
+        let causation = try tmux.waitFor("the causation view") { $0.contains("causation of evt-0000374") }
+        #expect(causation.contains("evt-0000294") && causation.contains("► evt-0000374") && causation.contains("evt-0000385"))
+        try tmux.keys("o")
+        try tmux.keys("Tab")
+        try tmux.keys("j")
+        try tmux.keys("p")
+        try tmux.waitFor("provenance") { $0.contains("set by") }
+        try tmux.keys("q")
+        try tmux.waitFor("quit") { $0.contains("EXITED-0") }
+    }
+
     /// A crash (here SIGSEGV from outside) gives the terminal back before the process dies.
     @Test func aCrashRestoresTheTerminal() throws {
         try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
