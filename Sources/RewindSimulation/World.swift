@@ -151,6 +151,9 @@ public final class World {
             if chance(faults.skew) { clockLag[service] = millis(100...3_000) } else if chance(0.2) { clockLag[service] = nil }
             ts -= clockLag[service] ?? 0
         }
+        // Every event names its chain: a root event (nothing caused it) begins its own.
+        var meta = meta
+        if meta["correlationId"] == nil { meta["correlationId"] = .string(id) }
         let event: [JSONKey: JSONValue] = [
             "id": .string(id), "ts": .string(Timestamp(nanoseconds: ts).rfc3339), "service": .string(service),
             "stream": .string(stream), "type": .string(type), "data": .object(data), "meta": .object(meta),
