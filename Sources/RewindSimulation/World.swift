@@ -154,11 +154,26 @@ public final class World {
         // Every event names its chain: a root event (nothing caused it) begins its own.
         var meta = meta
         if meta["correlationId"] == nil { meta["correlationId"] = .string(id) }
-        let event: [JSONKey: JSONValue] = [
-            "id": .string(id), "ts": .string(Timestamp(nanoseconds: ts).rfc3339), "service": .string(service),
-            "stream": .string(stream), "type": .string(type), "data": .object(data), "meta": .object(meta),
-        ]
-        let line = JSONValue.object(event).jsonText
+        // The canonical text (keys sorted: data, id, meta, service, stream, ts, type), written
+        // field by field rather than through a dictionary of the whole event.
+        var out: [UInt8] = []
+        out.reserveCapacity(320)
+        out += Array(#"{"data":"#.utf8)
+        JSONValue.object(data).write(to: &out)
+        out += Array(#","id":"#.utf8)
+        JSONValue.writeString(id, to: &out)
+        out += Array(#","meta":"#.utf8)
+        JSONValue.object(meta).write(to: &out)
+        out += Array(#","service":"#.utf8)
+        JSONValue.writeString(service, to: &out)
+        out += Array(#","stream":"#.utf8)
+        JSONValue.writeString(stream, to: &out)
+        out += Array(#","ts":"#.utf8)
+        Timestamp(nanoseconds: ts).writeQuotedRFC3339(to: &out)
+        out += Array(#","type":"#.utf8)
+        JSONValue.writeString(type, to: &out)
+        out.append(UInt8(ascii: "}"))
+        let line = String(decoding: out, as: UTF8.self)
         lines.append(line)
         if faults.logDuplicate > 0, chance(faults.logDuplicate) { lines.append(line) }
         return id
