@@ -20,10 +20,10 @@ struct CheckCommand: ParsableCommand {
     @Argument(help: "The scenario: bank, video or game.")
     var scenario: ScenarioChoice
 
-    @Option(help: "The seeds to run: A..B (inclusive) or one seed.")
+    @Option(parsing: .unconditional, help: "The seeds to run: A..B (inclusive) or one seed.")
     var seeds: String = "1..20"
 
-    @Option(name: [.customLong("size"), .customLong("events")], help: "About how many lines each log holds.")
+    @Option(name: [.customLong("size"), .customLong("events")], parsing: .unconditional, help: "About how many lines each log holds.")
     var size: Int = 2000
 
     @OptionGroup var faultOptions: FaultOptions
@@ -36,6 +36,7 @@ struct CheckCommand: ParsableCommand {
 
     func validate() throws {
         _ = try range()
+        try faultOptions.check(for: scenario)
         guard (1...5_000_000).contains(size) else { throw ValidationError("--size is between 1 and 5000000") }
     }
 

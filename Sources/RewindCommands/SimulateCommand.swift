@@ -5,23 +5,23 @@ import RewindSimulation
 
 /// The fault options `simulate` and `check` share.
 struct FaultOptions: ParsableArguments {
-    @Option(help: "Probability that a service crashes while handling a message (it restarts from its database).")
+    @Option(parsing: .unconditional, help: "Probability that a service crashes while handling a message (it restarts from its database).")
     var crash: Double = Faults().crash
-    @Option(name: .customLong("relay-crash"), help: "Probability that an outbox relay dies between publishing a row and marking it.")
+    @Option(name: .customLong("relay-crash"), parsing: .unconditional, help: "Probability that an outbox relay dies between publishing a row and marking it.")
     var relayCrash: Double = Faults().relayCrash
-    @Option(name: .customLong("lost-ack"), help: "Probability that an ack is lost (the message is delivered again).")
+    @Option(name: .customLong("lost-ack"), parsing: .unconditional, help: "Probability that an ack is lost (the message is delivered again).")
     var lostAck: Double = Faults().lostAck
-    @Option(help: "Probability that a worker stalls past its visibility timeout.")
+    @Option(parsing: .unconditional, help: "Probability that a worker stalls past its visibility timeout.")
     var stall: Double = Faults().stall
-    @Option(help: "Probability that a service goes down for a few seconds.")
+    @Option(parsing: .unconditional, help: "Probability that a service goes down for a few seconds.")
     var down: Double = Faults().down
-    @Option(name: .customLong("network-duplicates"), help: "Probability that the network delivers a message twice.")
+    @Option(name: .customLong("network-duplicates"), parsing: .unconditional, help: "Probability that the network delivers a message twice.")
     var networkDuplicates: Double = Faults().duplicate
-    @Option(help: "Probability that an event is written to the log twice (a producer's retry: the same id again).")
+    @Option(parsing: .unconditional, help: "Probability that an event is written to the log twice (a producer's retry: the same id again).")
     var duplicates: Double = 0.001
-    @Option(name: .customLong("delay-ms"), help: "Extra network delay, up to this many milliseconds.")
+    @Option(name: .customLong("delay-ms"), parsing: .unconditional, help: "Extra network delay, up to this many milliseconds.")
     var delayMs: Int = Faults().delayMs
-    @Option(help: "Probability that an event is written by a service whose clock runs behind (up to 3 s).")
+    @Option(parsing: .unconditional, help: "Probability that an event is written by a service whose clock runs behind (up to 3 s).")
     var skew: Double = 0
     @Flag(name: .customLong("no-faults"), help: "Switch every fault off.")
     var noFaults = false
@@ -41,6 +41,17 @@ struct FaultOptions: ParsableArguments {
             throw ValidationError("\(name) is a probability between 0 and 1")
         }
         guard (0...60_000).contains(delayMs) else { throw ValidationError("--delay-ms is between 0 and 60000") }
+        // At 1 nothing would ever commit or be published, and the run would never settle.
+        for (name, p) in [("--crash", crash), ("--relay-crash", relayCrash), ("--down", down)] where p > 0.9 {
+            throw ValidationError("\(name) is at most 0.9 (at 1 nothing ever commits and the run never settles)")
+        }
+    }
+
+    /// A pattern switch that the scenario does not have is an error, not silently ignored.
+    func check(for scenario: ScenarioChoice) throws {
+        if noSaga && scenario != .bank { throw ValidationError("--no-saga applies to bank only") }
+        if noDedup && scenario != .video { throw ValidationError("--no-dedup applies to video only") }
+        if noOutbox && scenario == .game { throw ValidationError("--no-outbox applies to bank and video (game has no outbox)") }
     }
 
     func faults(seed: UInt64) -> Faults {
@@ -111,19 +122,21 @@ struct SimulateCommand: ParsableCommand {
     @Argument(help: "The scenario: bank, video or game.")
     var scenario: ScenarioChoice
 
-    @Option(name: [.customLong("size"), .customLong("events")], help: "About how many lines to write (work in flight then settles).")
+    @Option(name: [.customLong("size"), .customLong("events")], parsing: .unconditional, help: "About how many lines to write (work in flight then settles).")
     var size: Int = 1000
 
-    @Option(help: "The random seed.")
+    @Option(parsing: .unconditional, help: "The random seed.")
     var seed: UInt64 = 1
 
     @OptionGroup var faultOptions: FaultOptions
 
-    @Option(help: "Write the log here (with FILE.rules.yaml and FILE.invariants beside it) instead of stdout.")
+    @Option(parsing: .unconditional, help: "Write the log here (with FILE.rules.yaml and FILE.invariants beside it) instead of stdout.")
     var out: String?
 
     func validate() throws {
-        guard (0...50_000_000).contains(size) else { throw ValidationError("--size is between 0 and 50000000") }
+        // The log is held in memory until it is written (about 1 GB per million bank lines).
+        guard (0...5_000_000).contains(size) else { throw ValidationError("--size is between 0 and 5000000") }
+        try faultOptions.check(for: scenario)
     }
 
     func run() throws {
@@ -155,15 +168,32 @@ enum LogWriter {
     }
 
     static func write(_ log: ScenarioLog, to path: String) throws {
+        // Every target is checked before anything is written.
+        for target in [path, sibling(path, ".rules.yaml"), sibling(path, ".invariants")] {
+            var st = stat()
+            if stat(target, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+                throw UsageError(message: "\(target): not a regular file; --out writes a new file or replaces a regular one")
+            }
+        }
         try write(lines: log.lines, to: path)
         try write(text: log.rules, to: sibling(path, ".rules.yaml"))
         try write(text: log.invariants, to: sibling(path, ".invariants"))
     }
 
     static func write(text: String, to path: String) throws {
-        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw UsageError(message: "\(path): writing failed (\(error.localizedDescription))")
+        try write(to: path) { emit in emit(text.hasSuffix("\n") ? String(text.dropLast()) : text) }
+    }
+
+    /// Opens `path` for writing, truncated: a regular file (through a symbolic link too) or a new
+    /// one; a device, FIFO, socket or folder is refused, never replaced.
+    static func open(_ path: String) throws -> FileHandle {
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            throw UsageError(message: "\(path): not a regular file; --out writes a new file or replaces a regular one")
         }
+        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw UsageError(message: "\(path): cannot write (\(String(cString: strerror(errno))))") }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 
     /// Writes lines through one buffer; a disk that fills up is an error naming the file.
@@ -173,10 +203,7 @@ enum LogWriter {
 
     /// Writes what `generate` emits, a line at a time, through one buffer.
     static func write(to path: String, _ generate: ((String) -> Void) -> Void) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw UsageError(message: "\(path): cannot write")
-        }
+        let handle = try open(path)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 22)
         var failure: (any Error)?

@@ -8,6 +8,9 @@ import RewindCore
 /// `commandId` and is idempotent; every service writes state and outbox in one transaction; a
 /// read model (`balance-view`) projects the accounts' events, its lag (`lagMs`) in every event.
 ///
+/// Commands and replies are never dead-lettered in practice (1 000 receives): a saga's messages
+/// must not be dropped, however often a service crashes.
+///
 /// `Faults.saga == false` runs the same transfers without a saga: the transfers service checks
 /// its lagging read model and writes to the accounts directly, so a crash between debit and
 /// credit loses money and a stale balance approves an overdraft. `Faults.outbox == false` makes
@@ -200,16 +203,16 @@ final class BankSimulation {
     }
 
     func subscribe() {
-        let accountsGroup = bus.subscribe("accounts.commands", group: "accounts", consumers: ["accounts-1"], visibilityTimeout: 1_000_000_000) { [self] d in
+        let accountsGroup = bus.subscribe("accounts.commands", group: "accounts", consumers: ["accounts-1"], visibilityTimeout: 1_000_000_000, maxReceives: 1_000) { [self] d in
             handleAccountCommand(d)
         }
-        let transfersGroup = bus.subscribe("transfers.replies", group: "transfers", consumers: ["transfers-1"], visibilityTimeout: 1_000_000_000) { [self] d in
+        let transfersGroup = bus.subscribe("transfers.replies", group: "transfers", consumers: ["transfers-1"], visibilityTimeout: 1_000_000_000, maxReceives: 1_000) { [self] d in
             handleReply(d)
         }
-        let notificationsGroup = bus.subscribe("notifications.requests", group: "notifications", consumers: ["notifications-1"]) { [self] d in
+        let notificationsGroup = bus.subscribe("notifications.requests", group: "notifications", consumers: ["notifications-1"], maxReceives: 1_000) { [self] d in
             handleEmail(d)
         }
-        let viewGroup = bus.subscribe("accounts.events", group: "balance-view", consumers: ["balance-view-1"]) { [self] d in
+        let viewGroup = bus.subscribe("accounts.events", group: "balance-view", consumers: ["balance-view-1"], maxReceives: 1_000) { [self] d in
             handleProjection(d)
         }
         groups = ["accounts-1": accountsGroup, "transfers-1": transfersGroup, "notifications-1": notificationsGroup, "balance-view-1": viewGroup]
@@ -266,8 +269,8 @@ final class BankSimulation {
                     let fees = (st.balances["account-fees"] ?? 0) + amount
                     st.balances["account-fees"] = fees
                     tx.event(account, "MoneyDebited", ["amount": .int(amount), "currency": .string("EUR"), "reason": .string("commission")], meta: meta)
-                    tx.event("account-fees", "MoneyCredited", ["amount": .int(amount), "currency": .string("EUR")], meta: meta)
                     tx.send("accounts.events", key: account, type: "BalanceChanged", ["committedAt": .int(world.now), "account": .string(account), "balance": .int(balance - amount)])
+                    tx.event("account-fees", "MoneyCredited", ["amount": .int(amount), "currency": .string("EUR")], meta: meta)
                     tx.send("accounts.events", key: "account-fees", type: "BalanceChanged", ["committedAt": .int(world.now), "account": .string("account-fees"), "balance": .int(fees)])
                     type = "CommissionCharged"
                 }

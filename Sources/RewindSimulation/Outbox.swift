@@ -5,6 +5,8 @@ import RewindCore
 public struct Transaction {
     public struct Outgoing {
         var topic: String, key: String, type: String, body: [JSONKey: JSONValue]
+        /// The event of this transaction sent just before it (what caused the message).
+        var after: Int?
     }
     var events: [(stream: String, type: String, data: [JSONKey: JSONValue], meta: [JSONKey: JSONValue])] = []
     var messages: [Outgoing] = []
@@ -14,7 +16,7 @@ public struct Transaction {
     }
 
     public mutating func send(_ topic: String, key: String, type: String, _ body: [JSONKey: JSONValue]) {
-        messages.append(Outgoing(topic: topic, key: key, type: type, body: body))
+        messages.append(Outgoing(topic: topic, key: key, type: type, body: body, after: events.isEmpty ? nil : events.count - 1))
     }
 }
 
@@ -49,7 +51,7 @@ public final class ServiceDatabase<State> {
     public func transaction(cause: Message?, _ body: (inout State, inout Transaction) -> Void) -> Bool {
         // Messages name the event that caused them (this transaction's first, or what caused
         // the message being handled); a chain's correlation id is its root event's id.
-        var causation = cause?.causationId ?? "request"
+        let causation = cause?.causationId ?? "request"
         var correlation = cause?.correlationId ?? "request"
         let crash = world.chance(world.faults.crash)
         var tx = Transaction()
@@ -65,34 +67,31 @@ public final class ServiceDatabase<State> {
         }
         // Changed in place (no copy per transaction): nothing after this point can fail.
         body(&state, &tx)
-        if let first = commit(tx, cause: cause) {
-            causation = first
-            if cause == nil { correlation = first }
-        }
+        let ids = commit(tx, cause: cause)
+        if let first = ids.first, cause == nil { correlation = first }
+        // Each message names the event sent just before it (or what caused this transaction).
+        func causedBy(_ m: Transaction.Outgoing) -> String { m.after.map { ids[$0] } ?? causation }
         if !world.faults.outbox {
             // Dual write, committing first: the process may die before it publishes (lost events).
             if stableHash(service) % 2 != 0 && world.chance(world.faults.crash * 20) { return true }
-            for m in tx.messages { _ = bus.publish(m.topic, key: m.key, type: m.type, body: m.body, causationId: causation, correlationId: correlation) }
+            for m in tx.messages { _ = bus.publish(m.topic, key: m.key, type: m.type, body: m.body, causationId: causedBy(m), correlationId: correlation) }
             return true
         }
         for m in tx.messages {
             outboxCounter += 1
-            outbox.append(("\(service)-out-" + World.pad(outboxCounter, 7), m, causation, correlation))
+            outbox.append(("\(service)-out-" + World.pad(outboxCounter, 7), m, causedBy(m), correlation))
         }
         startRelay()
         return true
     }
 
-    /// Appends the transaction's events to the log; returns the first one's id.
-    private func commit(_ tx: Transaction, cause: Message?) -> String? {
-        var first: String?
-        for e in tx.events {
+    /// Appends the transaction's events to the log; returns their ids.
+    private func commit(_ tx: Transaction, cause: Message?) -> [String] {
+        tx.events.map { e in
             var meta = cause?.meta ?? [:]
             for (k, v) in e.meta { meta[k] = v }
-            let id = world.emit(service: service, stream: e.stream, type: e.type, data: e.data, meta: meta)
-            first = first ?? id
+            return world.emit(service: service, stream: e.stream, type: e.type, data: e.data, meta: meta)
         }
-        return first
     }
 
     /// Changes state without events or messages (bookkeeping that is not part of the log).

@@ -54,7 +54,7 @@ final class VideoSimulation {
 
     func run() -> ScenarioLog {
         group = bus.subscribe("videos.process", group: "workers", consumers: (1...4).map { "worker-\($0)" }, partitions: 16,
-                              visibilityTimeout: 2_000_000_000, maxReceives: 10,
+                              visibilityTimeout: 2_000_000_000, maxReceives: 30,
                               deadLetter: { [self] m in
                                   world.emit(service: "videos", stream: m.key, type: "DeadLettered",
                                              data: ["messageId": .string(m.id), "attempts": .int(Int64(m.attempt))], meta: m.meta)

@@ -30,6 +30,31 @@ import RewindCore
         }
     }
 
+    /// `--out` never replaces what is not a regular file (a device, a FIFO) and writes through a
+    /// symbolic link; a switch the scenario lacks, a crash rate at which nothing would ever commit,
+    /// a negative value: clear errors, exit 2.
+    @Test func badTargetsAndOptionsAreRefused() throws {
+        let dir = try folder()
+        let fifo = dir.appendingPathComponent("pipe.jsonl").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let refused = try Rewind.run(["simulate", "bank", "--size", "50", "--out", fifo])
+        #expect(refused.status == 2 && refused.stderr.contains("not a regular file"), "\(refused.stderr)")
+        var st = stat()
+        #expect(lstat(fifo, &st) == 0 && (st.st_mode & S_IFMT) == S_IFIFO, "the FIFO is still there")
+        let target = dir.appendingPathComponent("target.jsonl").path, link = dir.appendingPathComponent("link.jsonl").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        #expect(try Rewind.run(["simulate", "bank", "--size", "50", "--out", link]).status == 0)
+        #expect(lstat(link, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK, "the link stays a link")
+        #expect((try? Data(contentsOf: URL(fileURLWithPath: target)).count) ?? 0 > 0, "written through it")
+        for (arguments, message) in [(["simulate", "game", "--no-dedup"], "--no-dedup applies to video only"),
+                                     (["simulate", "bank", "--crash", "1"], "--crash is at most 0.9"),
+                                     (["simulate", "bank", "--crash", "-0.1"], "--crash is a probability between 0 and 1"),
+                                     (["check", "video", "--no-saga"], "--no-saga applies to bank only")] {
+            let r = try Rewind.run(arguments)
+            #expect(r.status == 2 && r.stderr.contains(message), "\(arguments): \(r.stderr)")
+        }
+    }
+
     /// SPEC §8: `rewind state LOG --at <at> --service <service> --stream <stream>` shows exactly
     /// the `targetState` a judgement was made on.
     @Test func aJudgementsTargetStateIsTheStateAtTheShotsTime() throws {
