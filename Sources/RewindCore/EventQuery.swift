@@ -30,7 +30,8 @@ public struct EventQuery: Sendable, Equatable {
         if let stream, !e.stream.sameCodePoints(stream) { return false }
         if let type, !e.type.sameCodePoints(type) { return false }
         guard !words.isEmpty else { return true }
-        let texts = [e.data.jsonText, e.metaText ?? "", e.id]
+        // A word matches the data, meta or id as written, or the type, service or stream name.
+        let texts = [e.data.jsonText, e.metaText ?? "", e.id, e.type, e.service, e.stream]
         return words.allSatisfy { w in texts.contains { $0.containsCodePoints(w) } }
     }
 }

@@ -62,7 +62,7 @@ public enum KeyBindings {
         Binding(keys: [.char("m")], action: .toggleMark, help: "pin the mark (again: unpin); the diff compares with it"),
         Binding(keys: [.char("i")], action: .openInvariant, help: "set an invariant; its breaks are marked x"),
         Binding(keys: [.char("x"), .char("X")], action: .nextBreak, help: "next / previous invariant break"),
-        Binding(keys: [.char("/")], action: .openSearch, help: "search: words, service:S stream:X type:T"),
+        Binding(keys: [.char("/")], action: .openSearch, help: "search: words (also in names), service:S stream:X type:T"),
         Binding(keys: [.char("n"), .char("N")], action: .nextMatch, help: "next / previous match"),
         Binding(keys: [.char("s")], action: .nextEventOfStream, help: "next event of the selected stream"),
         Binding(keys: [.char("p")], action: .fieldProvenance, help: "the event that last set the cursor's field (again: earlier)"),

@@ -23,8 +23,13 @@ extension SQLiteStore {
         if let s = query.stream { clauses.append("stream IN (SELECT id FROM streams WHERE stream = ?)"); arguments.append(s) }
         if let t = query.type { clauses.append("type IN (SELECT id FROM types WHERE name = ?)"); arguments.append(t) }
         for w in query.words {
-            clauses.append("(instr(COALESCE(data, ''), ?) > 0 OR instr(COALESCE(meta, ''), ?) > 0 OR instr(id, ?) > 0)")
-            arguments += [w, w, w]
+            // The data, meta or id as written, or the type, service or stream name (by code points).
+            clauses.append("""
+                (instr(COALESCE(data, ''), ?) > 0 OR instr(COALESCE(meta, ''), ?) > 0 OR instr(id, ?) > 0
+                 OR type IN (SELECT id FROM types WHERE instr(name, ?) > 0)
+                 OR stream IN (SELECT id FROM streams WHERE instr(service, ?) > 0 OR instr(stream, ?) > 0))
+                """)
+            arguments += [w, w, w, w, w, w]
         }
         let condition = clauses.isEmpty ? "1" : clauses.joined(separator: " AND ")
         arguments.append(limit)

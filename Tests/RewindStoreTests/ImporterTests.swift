@@ -3,6 +3,7 @@ import Testing
 import GRDB
 @testable import RewindCore
 @testable import RewindStore
+import RewindTestSupport
 
 @Suite struct ImporterBadInputTests {
     /// Every kind of bad line the spine issue names, each with the reason it must give.
@@ -318,6 +319,12 @@ import GRDB
         #expect(try store.search(EventQuery("'); DROP TABLE events; --")) == [2], "matched as text, in c's payload")
         #expect(try store.search(EventQuery("DROP")) == [2])
         #expect(try store.eventCount() == 3, "the table is still there")
+        // A word also matches the type, service or stream name, in part — the same as in memory.
+        #expect(try store.search(EventQuery("Refund")) == [2])
+        #expect(try store.search(EventQuery("Paid")) == [0, 1])
+        #expect(try store.search(EventQuery("sv")) == [0, 1, 2], "service svc")
+        let events = ParsedLog(text: lines.joined(separator: "\n")).events
+        #expect(events.indices.filter { EventQuery("Refund").matches(events[$0]) } == [2])
     }
 }
 
