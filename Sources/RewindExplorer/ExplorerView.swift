@@ -163,13 +163,17 @@ public enum ExplorerView {
         }
     }
 
+    /// A view with nothing to show: its title and why.
+    static func emptyPane(_ b: inout ScreenBuffer, x: Int, y: Int, w: Int, title: String, _ why: String) {
+        b.put(x, y - 1, title, .title, maxWidth: w)
+        b.put(x, y, why, .faint, maxWidth: w)
+    }
+
     /// The causation view: causes above the event at the cursor (►), consequences below it.
     static func causationPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
         let nodes = try e.causation()
         guard let here = nodes.first(where: \.isCursor) else {
-            b.put(x, y - 1, "causation", .title, maxWidth: w)
-            b.put(x, y, "(no event at the cursor)", .faint, maxWidth: w)
-            return
+            return emptyPane(&b, x: x, y: y, w: w, title: "causation", "(no event at the cursor)")
         }
         b.put(x, y - 1, "causation of \(here.event.id) (o: back)", .title, maxWidth: w)
         if nodes.count == 1 {
@@ -188,9 +192,7 @@ public enum ExplorerView {
     /// The saga view: its outcome and flags, then every step in timeline order.
     static func sagaPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
         guard let saga = try e.saga() else {
-            b.put(x, y - 1, "saga", .title, maxWidth: w)
-            b.put(x, y, "this event is not part of a saga (no meta.sagaId); A: the next saga", .faint, maxWidth: w)
-            return
+            return emptyPane(&b, x: x, y: y, w: w, title: "saga", "this event is not part of a saga (no meta.sagaId); A: the next saga")
         }
         b.put(x, y - 1, "saga \(saga.id): \(saga.outcome), \(saga.steps.count) events (a: back, A: next)", .title, maxWidth: w)
         var row = 0
@@ -212,9 +214,7 @@ public enum ExplorerView {
     /// The deliveries view: what each delivery of the cursor event's message left in the log.
     static func deliveriesPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
         guard let report = try e.deliveries() else {
-            b.put(x, y - 1, "deliveries", .title, maxWidth: w)
-            b.put(x, y, "no message caused this event (no meta.messageId)", .faint, maxWidth: w)
-            return
+            return emptyPane(&b, x: x, y: y, w: w, title: "deliveries", "no message caused this event (no meta.messageId)")
         }
         b.put(x, y - 1, "deliveries of \(report.messageId) (w: back)", .title, maxWidth: w)
         let attempts = report.rows.map(\.attempt).max() ?? 1
@@ -236,8 +236,7 @@ public enum ExplorerView {
         let report = try e.lag(width: max(1, w))
         b.put(x, y - 1, "read-model lag (L: back)", .title, maxWidth: w)
         guard report.events > 0 else {
-            b.put(x, y, "no event reports data.lagMs", .faint, maxWidth: w)
-            return
+            return emptyPane(&b, x: x, y: y, w: w, title: "read-model lag (L: back)", "no event reports data.lagMs")
         }
         b.put(x, y, "\(report.events) events report lagMs: median \(report.median) ms, max \(report.max) ms at \(report.maxAt?.rfc3339 ?? "?")", .plain, maxWidth: w)
         let rows = max(1, min(8, h - 2))

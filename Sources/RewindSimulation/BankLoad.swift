@@ -37,56 +37,8 @@ public struct BankLoad: Sendable {
         return s
     }
 
-    /// The rules that fold this log (the same as sample-logs/bank.rules.yaml).
-    public static let rulesYAML = """
-        services:
-          accounts:
-            AccountOpened:
-              ops:
-                - set: /owner
-                  value: $.data.owner
-                - set: /balance
-                  value: 0
-            MoneyDeposited:
-              ops:
-                - inc: /balance
-                  by: $.data.amount
-            MoneyDebited:
-              ops:
-                - inc: /balance
-                  by: -$.data.amount
-            MoneyCredited:
-              ops:
-                - inc: /balance
-                  by: $.data.amount
-          transfers:
-            TransferRequested:
-              ops:
-                - merge: $.data
-                - set: /status
-                  value: requested
-            TransferCompleted:
-              ops:
-                - set: /status
-                  value: completed
-            CommissionFailed:
-              ops:
-                - set: /status
-                  value: failed
-                - set: /reason
-                  value: $.data.reason
-            TransferCompensated:
-              ops:
-                - set: /status
-                  value: compensated
-          notifications:
-            EmailSent:
-              irreversible: true
-              ops:
-                - append: /sent
-                  value: $.data.to
-
-        """
+    /// The rules that fold this log: the bank scenario's (a superset of sample-logs/bank.rules.yaml).
+    public static let rulesYAML = BankSimulation.rulesYAML
 
     /// Calls `emit` with each line (without the newline), in file order.
     public func generate(_ emit: (String) -> Void) {

@@ -331,12 +331,7 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
     /// the five events that led to it (root first, each named by the next one's
     /// `meta.causationId`), and nothing after it; from the request, its consequences.
     @Test func theCausationViewShowsWhatCausedAnEventAndWhatItCaused() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let dir = root.appendingPathComponent("sample-logs/simulated")
-        let text = try String(contentsOf: dir.appendingPathComponent("bank.jsonl"), encoding: .utf8)
-        let yaml = try String(contentsOf: dir.appendingPathComponent("bank.rules.yaml"), encoding: .utf8)
-        let data = try MemoryExplorerData(logName: "bank.jsonl", events: ParsedLog(text: text).events, fold: Fold(rules: try Rules.parse(yaml: yaml, file: "r")))
-        let e = try Explorer(data: data, width: 80, height: 24)
+        let e = try simulatedExplorer("bank", width: 80)
         func go(to id: String) throws {
             for key in [Key.char("/")] + id.map { Key.char($0) } + [.enter] { try e.handle(key) }
         }
@@ -360,12 +355,7 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
     /// compensation, its outcome; `A` goes to the next saga; without the saga pattern, a transfer
     /// cut off by a crash is flagged stuck and half-applied.
     @Test func theSagaViewShowsStepsCompensationsAndHalfAppliedSagas() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let dir = root.appendingPathComponent("sample-logs/simulated")
-        let text = try String(contentsOf: dir.appendingPathComponent("bank.jsonl"), encoding: .utf8)
-        let yaml = try String(contentsOf: dir.appendingPathComponent("bank.rules.yaml"), encoding: .utf8)
-        let data = try MemoryExplorerData(logName: "bank.jsonl", events: ParsedLog(text: text).events, fold: Fold(rules: try Rules.parse(yaml: yaml, file: "r")))
-        let e = try Explorer(data: data, width: 100, height: 24)
+        let e = try simulatedExplorer("bank")
         for key in [Key.char("/")] + "evt-0000374 type:CommissionFailed".map { Key.char($0) } + [.enter] { try e.handle(key) }
         try e.handle(.char("a"))
         let saga = try #require(try e.saga())
