@@ -238,7 +238,8 @@ public enum ExplorerView {
         guard report.events > 0 else {
             return emptyPane(&b, x: x, y: y, w: w, title: "read-model lag (L: back)", "no event reports data.lagMs")
         }
-        b.put(x, y, "\(report.events) events report lagMs: median \(report.median) ms, max \(report.max) ms at \(report.maxAt?.rfc3339 ?? "?")", .plain, maxWidth: w)
+        let counted = report.found > report.events ? "\(report.events) of \(report.found) events (sampled)" : "\(report.events) events"
+        b.put(x, y, "\(counted) report lagMs: median \(report.median) ms, max \(report.max) ms at \(report.maxAt?.rfc3339 ?? "?")", .plain, maxWidth: w)
         let rows = max(1, min(8, h - 2))
         let glyphs = b.ascii ? [" ", ".", ":", "|"] : [" ", "▂", "▄", "▆", "█"]
         for (i, v) in report.buckets.enumerated() {
