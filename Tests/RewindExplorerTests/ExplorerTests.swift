@@ -400,6 +400,20 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         try expectGolden(try ExplorerView.render(e), "lag-120x24")
     }
 
+    /// More events reporting a lag than the view reads: an even sample, and the screen says so.
+    @Test func theLagViewSamplesALongLog() throws {
+        let lines = (0..<9_000).map { i in
+            #"{"id":"\#(i)","ts":\#(1_767_225_600_000 + i),"service":"view","stream":"s","type":"Projected","data":{"lagMs":\#(i % 97)}}"#
+        }
+        let data = try MemoryExplorerData(logName: "lag.jsonl", events: ParsedLog(text: lines.joined(separator: "\n")).events, fold: Fold())
+        let e = try Explorer(data: data, width: 160, height: 24)
+        try e.handle(.char("L"))
+        let report = try e.lag(width: 60)
+        #expect(report.found == 9_000 && report.events == 3_000, "every third event read")
+        #expect(report.max == 96 && report.buckets.allSatisfy { $0 != nil })
+        #expect(try ExplorerView.render(e).text.contains("3000 of 9000 events (sampled) report lagMs"))
+    }
+
     @Test func aHalfAppliedSagaIsFlagged() throws {
         // Debited, never credited, never ended.
         let lines = [
