@@ -23,13 +23,26 @@ static inline int rw_addstr_attr(int y, int x, const char *s, int attr) {
     attrset(A_NORMAL);
     return r;
 }
-static inline int rw_mouse_click(int *x, int *y) {
+/* 1: a click (x, y set), 2: the wheel up, 3: the wheel down, 0: anything else. */
+static inline int rw_mouse_event(int *x, int *y) {
     MEVENT ev;
     if (getmouse(&ev) != OK) return 0;
-    if (!(ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED))) return 0;
     *x = ev.x;
     *y = ev.y;
-    return 1;
+    if (ev.bstate & BUTTON4_PRESSED) return 2;
+#ifdef BUTTON5_PRESSED
+    if (ev.bstate & BUTTON5_PRESSED) return 3;
+#endif
+    if (ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED)) return 1;
+    return 0;
 }
-static inline void rw_enable_mouse(void) { mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED, NULL); mouseinterval(0); }
+static inline int rw_a_underline(void) { return A_UNDERLINE; }
+static inline void rw_enable_mouse(void) {
+    mmask_t mask = BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON4_PRESSED;
+#ifdef BUTTON5_PRESSED
+    mask |= BUTTON5_PRESSED;
+#endif
+    mousemask(mask, NULL);
+    mouseinterval(0);
+}
 #endif

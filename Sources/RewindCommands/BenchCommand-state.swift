@@ -141,10 +141,12 @@ extension BenchCommand {
             reopen.append(BenchCommand.seconds(since: start))
         }
         // Key press to finished frame: steps back and forth, then jumps of a minute, an hour, a day.
+        let driver = ExplorerDriver(explorer: explorer)
         func press(_ keys: [Key]) throws -> [Double] {
             try keys.map { key in
                 let start = DispatchTime.now().uptimeNanoseconds
-                try explorer.handle(key)
+                try driver.handle(key)
+                try driver.poll()
                 _ = try ExplorerView.render(explorer)
                 return BenchCommand.seconds(since: start)
             }
@@ -154,6 +156,28 @@ extension BenchCommand {
         var rng = SplitMix64(seed: seed)
         let jumpKeys: [Key] = [.char("["), .char("]"), .char("{"), .char("}"), .char("("), .char(")")]
         let jumps = try press((0..<n).map { _ in jumpKeys[Int(rng.next() % UInt64(jumpKeys.count))] } + [.home, .end])
+        // Every other key that starts no long work: the stream's events, the views, paging,
+        // pinning, zooming, the filter typed letter by letter, the go-to prompt.
+        let viewKeys: [Key] = [.char("S"), .char("s"), .char("S"), .enter, .enter, .char("d"), .char("d"), .char("O"), .char("O"),
+                               .pageDown, .pageUp, .char("P"), .char("P"), .char("z"), .char("z"), .char("Z"), .char("Z"),
+                               .char("f"), .char("a"), .char("c"), .char("c"), .escape, .escape,
+                               .char("g"), .char("+"), .char("5"), .char("m"), .enter, .char("g"), .char("#"), .char("1"), .enter]
+        var others: [Double] = []
+        for _ in 0..<max(1, n / viewKeys.count) { others += try press(viewKeys) }
+        // Long work: the time until its status is on screen, and until Escape has stopped it.
+        var statusTimes: [Double] = [], cancelTimes: [Double] = []
+        for word in ["zzzz-no-such-word", "balance"] {
+            _ = try press([.char("/")] + word.map { Key.char($0) })
+            let start = DispatchTime.now().uptimeNanoseconds
+            try driver.handle(.enter)
+            let frame = try ExplorerView.render(explorer)
+            statusTimes.append(BenchCommand.seconds(since: start))
+            guard frame.text.contains("Esc cancels") || !driver.isBusy else { throw UsageError(message: "no status line for the search") }
+            let cancel = DispatchTime.now().uptimeNanoseconds
+            try driver.handle(.escape)
+            _ = try ExplorerView.render(explorer)
+            cancelTimes.append(BenchCommand.seconds(since: cancel))
+        }
         Output.out("explorer (200×60, the terminal UI's work without a terminal):")
         Output.out("  first frame of a log never opened (import and index included): \(BenchCommand.duration(first))")
         Output.out("  first frame reopened: best \(BenchCommand.duration(reopen.min()!)), median \(BenchCommand.duration(BenchCommand.percentile(reopen, 0.5)))")
@@ -161,6 +185,10 @@ extension BenchCommand {
                    + "p99 \(BenchCommand.duration(BenchCommand.percentile(steps, 0.99)))")
         Output.out("  key press to finished frame, jumping (\(jumps.count) keys): p50 \(BenchCommand.duration(BenchCommand.percentile(jumps, 0.5))), "
                    + "p99 \(BenchCommand.duration(BenchCommand.percentile(jumps, 0.99)))")
+        Output.out("  key press to finished frame, other keys (views, paging, filter, prompts; \(others.count) keys): "
+                   + "p50 \(BenchCommand.duration(BenchCommand.percentile(others, 0.5))), p99 \(BenchCommand.duration(BenchCommand.percentile(others, 0.99)))")
+        Output.out("  long work (search): status on screen within \(BenchCommand.duration(statusTimes.max()!)), "
+                   + "Escape answered within \(BenchCommand.duration(cancelTimes.max()!))")
         Output.out("  peak memory: \(BenchCommand.peakMegabytes()) MB")
     }
 }

@@ -11,10 +11,11 @@ struct OpenCommand: LogCommand {
         commandName: "open",
         abstract: "Explore the log in the terminal: scrub every service's state through time.",
         discussion: """
-            Keys: f follows a growing log; ←/→ (h/l) step an event, [ ] a minute, { } an hour, ( ) a day, Home/End, g go to a
-            time, ↑/↓ (k/j) choose a stream, ? all keys, q or Ctrl-C quit. Click the timeline to jump.
-            When standard input or output is not a terminal, prints the state at the end instead.
-            NO_COLOR turns colours off; REWIND_ASCII=1 draws with ASCII only.
+            Keys: ←/→ (h/l) step an event; [ ] a minute, { } an hour, ( ) a day; g goes to a time (09:14:05, 2026-01-02, +5m, #120, start, end); ↑/↓ (k/j) choose a stream, f filters the list, P pins one, s/S its next/previous event; Enter shows the event; / searches; ? lists every key; q or Ctrl-C quits. Click the timeline to jump.
+
+            When standard input or output is not a terminal, prints the state at the end instead. NO_COLOR turns colours off; REWIND_ASCII=1 draws with ASCII only. Values copied with y are also printed on exit.
+
+            Example: rewind open sample-logs/bank.jsonl
             """
     )
 
@@ -40,6 +41,8 @@ struct OpenCommand: LogCommand {
         } catch let error as TerminalError {
             throw UsageError(message: error.message)
         }
+        // What was copied (y / Y), printed once the terminal is back: for terminals without OSC 52.
+        for text in explorer.state.copied { Output.out(text + "\n") }
         return false
     }
 }

@@ -100,17 +100,10 @@ enum TimeArgument {
     }
 }
 
-/// `{"at": …, "position": …, "services": {…}}` with sorted keys, documents copied as the index
-/// keeps them (canonical text, never parsed). Assembled whole before anything is written: a
-/// damaged record found halfway must not leave half an object on stdout.
 enum StateJSON {
+    /// The state as one JSON object (`ReachedState.specJSON`), written whole.
     static func write(_ state: ReachedState, service: String?, stream: String?, at time: Timestamp, position: Int) throws {
-        var out: [UInt8] = Array(#"{"at":"#.utf8)
-        JSONValue.writeString(time.rfc3339, to: &out)
-        out.append(contentsOf: #","position":\#(position),"services":"#.utf8)
-        try state.writeJSON(service: service, stream: stream) { out.append(contentsOf: $0) }
-        out.append(contentsOf: "}\n".utf8)
-        Output.write(out)
+        Output.write(try state.specJSON(service: service, stream: stream, at: time, position: position))
     }
 }
 

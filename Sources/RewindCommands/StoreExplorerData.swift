@@ -7,9 +7,15 @@ import RewindStore
 /// streams; the store for events, density, markers and search.
 final class StoreExplorerData: ExplorerData {
     let logName: String
-    let opened: OpenedLog
+    /// The log as the command opened it (nil for a worker, which never follows the log).
+    private let opened: OpenedLog?
+    private(set) var index: TimelineIndex
+    let store: SQLiteStore
+    let fold: Fold
+    let rulesFingerprint: String
+    private let indexPath: String
     private var events: [Int: Event] = [:]
-    private var densityCache: (buckets: Int, values: [Int])?
+    private var densityCache: (buckets: Int, span: Range<Int>, values: [Int])?
     private var markerCache: [TimelineMarker]?
     private(set) var strategies: Strategies
     var drivingStrategy = Strategies.defaultName
@@ -17,16 +23,37 @@ final class StoreExplorerData: ExplorerData {
     init(opened: OpenedLog) {
         logName = URL(fileURLWithPath: opened.displayName).lastPathComponent
         self.opened = opened
+        index = opened.index
+        store = opened.store
+        fold = opened.fold
+        rulesFingerprint = opened.rules.fingerprint
+        indexPath = opened.maintenance.path
         strategies = opened.strategies()
     }
 
-    var index: TimelineIndex { opened.index }
-    var store: SQLiteStore { opened.store }
+    /// A second opening of the same store and index, for a thread of its own.
+    private init(workerOf main: StoreExplorerData) throws {
+        logName = main.logName
+        opened = nil
+        store = try SQLiteStore(path: main.store.location)
+        guard let image = try IndexFile.open(main.indexPath) else { throw IndexDamage("the index \(main.indexPath) is gone") }
+        index = TimelineIndex(image: image)
+        fold = main.fold
+        rulesFingerprint = main.rulesFingerprint
+        indexPath = main.indexPath
+        let store = self.store
+        let cache = IndexCache(index: index, rules: rulesFingerprint, budget: 384 << 20, store: store) { try store.event(at: $0).id }
+        strategies = Strategies(index: index, cache: cache, replay: ReplayStrategy(source: store, fold: fold))
+        drivingStrategy = main.drivingStrategy
+    }
+
+    func worker() throws -> any ExplorerData { try StoreExplorerData(workerOf: self) }
 
     /// Imports the log's new tail and extends the index (when no other process holds the store),
     /// or takes an index another process extended; the cached views are dropped.
     func refresh() throws -> Bool {
-        guard try opened.follow() else { return false }
+        guard let opened, try opened.follow() else { return false }
+        index = opened.index
         strategies = opened.strategies()
         events.removeAll()
         densityCache = nil
@@ -41,10 +68,16 @@ final class StoreExplorerData: ExplorerData {
         return view.versions
     }
 
-    func compareStrategies(at position: Int) throws -> [StrategyRun] { try strategies.compare(at: position) }
+    func compareStrategies(at position: Int, control: WorkControl?) throws -> [StrategyRun] {
+        try strategies.compare(at: position, control: control)
+    }
 
-    func verifyCache() throws -> String {
-        let report = try IndexVerifier(index: index, source: store, fold: opened.fold, cache: opened.cache(budget: .max)).run()
+    func verifyCache(control: WorkControl?) throws -> String {
+        let cache = IndexCache(index: index, rules: rulesFingerprint, budget: .max, store: store) { [store] in try store.event(at: $0).id }
+        let report = try IndexVerifier(index: index, source: store, fold: fold, cache: cache).run { done, total in
+            control?.report(done: done, total: total)
+            try control?.check()
+        }
         return report.summary + (report.findings.isEmpty ? "" : " (rewind verify rebuilds them)")
     }
 
@@ -68,13 +101,15 @@ final class StoreExplorerData: ExplorerData {
         return t
     }
 
-    func search(_ query: EventQuery) throws -> [Int] { try store.search(query).filter { $0 < index.count } }
+    func search(_ query: EventQuery, in range: Range<Int>) throws -> [Int] {
+        try store.search(query, in: range.clamped(to: 0..<index.count))
+    }
 
-    func density(buckets: Int) throws -> [Int] {
-        if let c = densityCache, c.buckets == buckets { return c.values }
-        let values = index.density(buckets: buckets)
+    func density(buckets: Int, in span: Range<Int>) throws -> [Int] {
+        if let c = densityCache, c.buckets == buckets, c.span == span { return c.values }
+        let values = index.density(buckets: buckets, in: span)
         try index.image.check()
-        densityCache = (buckets, values)
+        densityCache = (buckets, span, values)
         return values
     }
 

@@ -30,8 +30,9 @@ public struct Bisector {
 
     /// Positions (1 … count) where the invariant turns false: the first position when it is
     /// false there, and every position where it was true just before. At most `limit`.
-    /// `transitions` hands over the transitions of a range, in order.
-    public func breaks(events count: Int, limit: Int = 1000, chunk: Int = 50_000,
+    /// `transitions` hands over the transitions of a range, in order. With a `control`, progress
+    /// is reported and cancellation checked after each chunk.
+    public func breaks(events count: Int, limit: Int = .max, chunk: Int = 50_000, control: WorkControl? = nil,
                        transitions: (Range<Int>, (IndexedTransition) throws -> Void) throws -> Void) throws -> [Int] {
         var state = State()
         var trackers = invariant.aggregates.map { AggregateTracker(aggregate: $0) }
@@ -59,6 +60,8 @@ public struct Bisector {
                 }
             }
             start = end
+            control?.report(done: end, total: count)
+            try control?.check()
         }
         return found
     }

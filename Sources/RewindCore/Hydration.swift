@@ -78,21 +78,30 @@ public struct ReplayStrategy: Sendable {
     /// Below this many events, one thread folds everything.
     public static let parallelThreshold = 20_000
 
-    public func hydrate(to position: Int) throws -> Replayed {
-        try hydrate(to: position, partitions: position < ReplayStrategy.parallelThreshold ? 1 : min(4, ProcessInfo.processInfo.activeProcessorCount))
+    public func hydrate(to position: Int, control: WorkControl? = nil) throws -> Replayed {
+        try hydrate(to: position, partitions: position < ReplayStrategy.parallelThreshold ? 1 : min(4, ProcessInfo.processInfo.activeProcessorCount),
+                    control: control)
     }
 
     /// Folds `partitions` disjoint sets of streams concurrently, then joins their states.
-    public func hydrate(to position: Int, partitions: Int) throws -> Replayed {
+    /// With a `control`, progress is reported and cancellation checked every 8 192 events.
+    public func hydrate(to position: Int, partitions: Int, control: WorkControl? = nil) throws -> Replayed {
         let results = PartitionResults(count: partitions)
         DispatchQueue.concurrentPerform(iterations: partitions) { p in
             var state = State()
             var issues: [FoldIssue] = []
             var applied = 0
             do {
+                var seen = 0
                 let bytes = try source.forEachEvent(in: 0..<position, partition: p, of: partitions) { event in
                     fold.apply(event, to: &state, issues: &issues)
                     applied += 1
+                    seen += 1
+                    if let control, seen == 8192 {
+                        control.advance(by: seen, total: position)
+                        seen = 0
+                        try control.check()
+                    }
                 }
                 results.set(p, .success(Replayed(state: state, applied: applied, bytesRead: bytes, issues: issues)))
             } catch {

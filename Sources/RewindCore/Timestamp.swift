@@ -142,6 +142,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 /// Why a timestamp could not be read.
 public struct TimestampError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

@@ -11,6 +11,8 @@ public struct DocumentTree {
         public var label: String
         public var isContainer: Bool
         public var isCollapsed: Bool
+        /// The value at `pointer` (what `y` copies).
+        public var value: JSONValue?
     }
 
     public static func rows(_ doc: JSONValue, collapsed: Set<JSONKey>, ascii: Bool = false) -> [Row] {
@@ -35,7 +37,7 @@ public struct DocumentTree {
         let marker = isContainer ? (folded ? (ascii ? "+ " : "▸ ") : (ascii ? "- " : "▾ ")) : "  "
         let name = key.map { JSONValue.string($0).jsonText + ": " } ?? ""
         out.append(Row(depth: depth, pointer: pointer, topKey: topKey, label: marker + name + summary(v),
-                       isContainer: isContainer, isCollapsed: folded))
+                       isContainer: isContainer, isCollapsed: folded, value: v))
         guard isContainer, !folded else { return }
         switch v {
         case .object(let o):

@@ -11,17 +11,21 @@ public protocol ExplorerData: AnyObject {
     func position(at time: Timestamp) throws -> Int
     /// The state after the first `position` events, as the driving strategy reaches it.
     func reach(_ position: Int) throws -> VersionMap
-    /// Events per bucket, `buckets` buckets over the timeline's time span.
-    func density(buckets: Int) throws -> [Int]
+    /// Events per bucket, `buckets` buckets over the time span of the events in `span`.
+    func density(buckets: Int, in span: Range<Int>) throws -> [Int]
     /// Marked timeline indices other than irreversible events (the index has those): backwards
     /// timestamps, duplicate deliveries.
     func markers() throws -> [TimelineMarker]
-    /// Timeline indices of the events a query matches, ascending.
-    func search(_ query: EventQuery) throws -> [Int]
-    /// Every hydration strategy at `position` (replay first), with cost and agreement.
-    func compareStrategies(at position: Int) throws -> [StrategyRun]
+    /// Timeline indices of the events among `range` a query matches, ascending.
+    func search(_ query: EventQuery, in range: Range<Int>) throws -> [Int]
+    /// Every hydration strategy at `position` (replay first), with cost and agreement; replay
+    /// reports its progress to `control` and stops when it is cancelled.
+    func compareStrategies(at position: Int, control: WorkControl?) throws -> [StrategyRun]
     /// Checks the index and the cached states against a full replay; a one-line summary.
-    func verifyCache() throws -> String
+    func verifyCache(control: WorkControl?) throws -> String
+    /// The same data, opened again for another thread (long work runs on one): its own
+    /// connection to the store and its own mapping of the index.
+    func worker() throws -> any ExplorerData
     /// The strategy that reaches a position on a jump.
     var drivingStrategy: String { get set }
     /// Reads what was appended to the log since; returns whether the timeline changed.
@@ -52,4 +56,10 @@ public enum Timeline {
         }
         return out
     }
+}
+
+extension ExplorerData {
+    /// Every event a query matches.
+    public func search(_ query: EventQuery) throws -> [Int] { try search(query, in: 0..<index.count) }
+    public func density(buckets: Int) throws -> [Int] { try density(buckets: buckets, in: 0..<index.count) }
 }

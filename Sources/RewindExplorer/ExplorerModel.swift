@@ -1,130 +1,34 @@
 import Foundation
 import RewindCore
 
-/// What happened in the explorer (actions are named for what the user did).
-public enum ExplorerAction: Sendable, Equatable {
-    case stepForward, stepBackward
-    case jump(seconds: Int64)
-    case goToStart, goToEnd
-    case openGoto, toggleHelp
-    case openInvariant
-    case nextBreak, previousBreak
-    case openSearch
-    case nextMatch, previousMatch
-    /// The next event of the selected stream.
-    case nextEventOfStream
-    /// Field provenance: go to the event that last set the field under the document cursor
-    /// (again: the one that set it before).
-    case fieldProvenance
-    /// The causation view: the event at the cursor, the chain of events that caused it (by
-    /// `meta.causationId`) and what it caused in turn (again: back to the document).
-    case toggleCausation
-    /// The saga view: every event of the cursor event's `meta.sagaId`, with each step's command,
-    /// attempt and compensation, and the saga flagged when stuck or half-applied.
-    case toggleSaga
-    /// Go to the first event of the next saga (after the cursor).
-    case nextSaga
-    /// The deliveries view: every event the cursor event's message (`meta.messageId`) left,
-    /// delivery by delivery — attempts, consumers, duplicates suppressed, dead letters.
-    case toggleDeliveries
-    /// The projection-lag view: `data.lagMs` of the read model's events over time.
-    case toggleLag
-    /// Show every strategy's cost at the cursor (again: back to the document).
-    case toggleStrategies
-    /// Let the next strategy drive the view (diff → undo → squash → cache → diff).
-    case switchStrategy
-    /// Check the cache against a full replay.
-    case verifyCache
-    /// Follow a growing log: the head advances as lines are appended.
-    case toggleFollow
-    /// Time passed (the terminal polls twice a second).
-    case ticked
-    /// Arrow keys move in the streams list or in the document.
-    case toggleFocus
-    case moveTreeCursor(by: Int)
-    /// Fold or unfold the container under the document cursor.
-    case toggleNode
-    /// Show the document, or the changes since the previous event (or the mark).
-    case toggleDiff
-    /// Pin the cursor's position as the mark the diff compares against (again: unpin).
-    case toggleMark
-    case selectNextStream, selectPreviousStream
-    case typed(Character), erased, submitted, cancelled
-    case resized(width: Int, height: Int)
-    case clickedTimeline(x: Int)
-    case quit
-}
-
-/// The explorer's whole state: everything a view needs besides the data.
-public struct ExplorerState: Sendable, Equatable {
-    public enum Mode: Sendable, Equatable {
-        case normal
-        case goto(text: String)
-        case invariant(text: String)
-        case search(text: String)
-        case help
-    }
-
-    /// Events applied (0 … count).
-    public var position = 0
-    public var count = 0
-    public var selected: StreamKey?
-    public var mode: Mode = .normal
-    /// The document pane shows changes instead of the document.
-    public var showDiff = false
-    /// A pinned position the diff compares against (else: the previous event).
-    public var mark: Int?
-    /// The invariant set with `i`, and the positions where it turns false.
-    public var invariant: String?
-    public var breaks: [Int] = []
-    /// The search set with `/`, and the timeline indices of its matches.
-    public var search: String?
-    public var matches: [Int] = []
-    /// The document pane shows the strategies at the cursor.
-    public var showStrategies = false
-    /// The document pane shows the causation of the event at the cursor.
-    public var showCausation = false
-    /// The document pane shows the saga of the event at the cursor.
-    public var showSaga = false
-    public var showDeliveries = false
-    public var showLag = false
-    public var follow = false
-    /// Which pane the arrow keys move in.
-    public var focusOnDocument = false
-    /// The tree row the document cursor is on, and the folded containers (JSON Pointers).
-    public var treeRow = 0
-    /// The field whose provenance was last followed, and the event found (so `p` again goes
-    /// further back).
-    public var provenance: (pointer: String, position: Int)? {
-        get { provenanceField.map { ($0, provenancePosition) } }
-        set { provenanceField = newValue?.pointer; provenancePosition = newValue?.position ?? 0 }
-    }
-    var provenanceField: String?
-    var provenancePosition = 0
-    public var collapsed: Set<JSONKey> = []
-    public var drivingStrategy = "diff"
-    public var message: String?
-    public var width: Int
-    public var height: Int
-    public var quit = false
-
-    public init(width: Int, height: Int) {
-        self.width = width
-        self.height = height
-    }
-}
-
-/// The explorer: state + data + `update`. Views draw it into a `ScreenBuffer`. The state at the
-/// cursor is a `StateView` over the timeline index: a step applies one event's diff to it, a
-/// jump reaches the new position through the driving strategy, and a document is read only
-/// when a pane draws it.
+/// The explorer: its state, the data it reads, and `update`, which applies an action and returns
+/// the effects for a driver to run (`ExplorerDriver`): long work — search, invariant breaks,
+/// strategy comparison, verification — runs off the key loop and comes back as actions; so does
+/// copying to the clipboard and exporting a file. What `update` reads itself is bounded: the
+/// state at the cursor is a `StateView` over the memory-mapped timeline index, a step applies one
+/// event's diff to it, a jump reaches the new position through the driving strategy (a keyframe
+/// and at most 4 096 diffs), and a document is read only when a pane draws it.
 public final class Explorer {
     public let data: any ExplorerData
-    public private(set) var state: ExplorerState
+    public internal(set) var state: ExplorerState
     /// The state at `state.position`.
     public private(set) var current: StateView
     var directory: StreamDirectory
     public var ascii = false
+
+    /// Views computed once and kept while what they depend on stays the same.
+    struct Caches {
+        var causation: (position: Int, nodes: [CausationNode])?
+        var saga: (position: Int, report: SagaReport?)?
+        var deliveries: (position: Int, report: DeliveryReport?)?
+        var lag: (count: Int, width: Int, report: LagReport)?
+        var diff: (position: Int, mark: Int?, changes: [PathChange])?
+        var columns: [String: (width: Int, count: Int, zoom: Range<Int>?, indices: [Int], columns: [Int])] = [:]
+        var markers: (width: Int, count: Int, zoom: Range<Int>?, cells: [(Int, TimelineMarker.Kind)], counts: [TimelineMarker.Kind: Int])?
+        var filter: (text: String, count: Int, ids: [UInt32])?
+        var recent: (position: Int, rows: [OverviewRow])?
+    }
+    var caches = Caches()
 
     public init(data: any ExplorerData, width: Int, height: Int) throws {
         self.data = data
@@ -135,7 +39,11 @@ public final class Explorer {
         current = StateView(index: index, versions: index.head, position: index.count)
         directory = StreamDirectory(index: index, versions: current.versions)
         state.position = index.count
-        try select(afterMovingTo: index.count)
+        // At first, the stream of the last event is selected; from then on the user chooses.
+        if index.count > 0 {
+            let e = try data.event(at: index.count - 1)
+            state.selected = StreamKey(service: e.service, stream: e.stream)
+        }
     }
 
     var index: TimelineIndex { data.index }
@@ -146,37 +54,15 @@ public final class Explorer {
         return try data.event(at: max(0, state.position - 1)).ts
     }
 
-    /// Sets (or, with empty text, clears) the invariant and finds where it breaks.
-    func setInvariant(_ text: String) throws {
-        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
-            state.invariant = nil
-            state.breaks = []
-            state.message = "invariant cleared"
-            return
-        }
-        let invariant: Invariant
-        do throws(InvariantSyntaxError) {
-            invariant = try Invariant(text)
-        } catch {
-            state.message = "invariant: \(error)"
-            return
-        }
-        state.invariant = text
-        let bisector = Bisector(invariant: invariant)
-        state.breaks = try bisector.breaks(events: state.count, transitions: bisector.transitions(of: index))
-        if let first = state.breaks.first {
-            try move(to: first)
-            state.message = "breaks \(state.breaks.count) time\(state.breaks.count == 1 ? "" : "s"); first at position \(first) (x / X: next / previous)"
-        } else {
-            state.message = "holds at every position"
-        }
-    }
-
     /// The id of the selected stream.
     var selectedID: UInt32? { state.selected.flatMap { index.streamID(service: $0.service, stream: $0.stream) } }
 
-    /// The selected stream's document as tree rows.
+    /// The document pane's tree rows: the selected stream's document, or the event at the cursor.
     public func documentRows() throws -> [DocumentTree.Row] {
+        if state.pane == .event {
+            guard let doc = try eventDocument() else { return [] }
+            return DocumentTree.rows(doc, collapsed: state.collapsed, ascii: ascii)
+        }
         guard let id = selectedID, let doc = try current.document(of: id) else { return [] }
         return DocumentTree.rows(doc, collapsed: state.collapsed, ascii: ascii)
     }
@@ -187,301 +73,159 @@ public final class Explorer {
         return try current.document(of: id)
     }
 
+    /// The event at the cursor as one object: every field as written, and where it stands.
+    public func eventDocument() throws -> JSONValue? {
+        guard state.position > 0 else { return nil }
+        let e = try data.event(at: state.position - 1)
+        var o: [JSONKey: JSONValue] = [
+            "id": .string(e.id), "ts": e.tsRaw, "service": .string(e.service), "stream": .string(e.stream),
+            "type": .string(e.type), "data": e.data, "line": .int(Int64(e.line)), "position": .int(Int64(state.position - 1)),
+        ]
+        if let meta = e.meta { o["meta"] = meta }
+        for (k, v) in e.extra where o[k] == nil { o[k] = v }
+        return .object(o)
+    }
+
     /// Services with a stream that exists at the cursor.
     public var serviceCount: Int { directory.serviceCount }
 
-    /// The streams pane's rows around the selected stream.
-    func streamRows(height: Int) -> [StreamDirectory.Row] {
-        directory.rows(around: selectedID, height: height, in: current.versions)
+    // MARK: streams
+
+    /// One row of the streams pane.
+    public enum StreamRow: Equatable {
+        case heading(String)
+        case service(String, count: Int)
+        /// A stream; `exists`: it has a document at the cursor.
+        case stream(StreamKey, exists: Bool)
     }
 
-    private var columnCache: [String: (width: Int, count: Int, indices: [Int], columns: [Int])] = [:]
+    /// The streams the filter matches (all the index knows, existing or not), in name order:
+    /// those containing the text first, then those holding its letters in order.
+    func filtered() -> [UInt32]? {
+        guard let text = state.filter, !text.isEmpty else { return nil }
+        if let c = caches.filter, c.text.utf8.elementsEqual(text.utf8), c.count == index.streamCount { return c.ids }
+        // Typing more narrows the last result; anything else scans every stream.
+        let base: [UInt32]
+        if let c = caches.filter, c.count == index.streamCount, text.utf8.starts(with: c.text.utf8) { base = c.ids } else { base = directory.sorted }
+        let needle = Array((text.contains { $0.isUppercase } ? text : text.asciiLowercased).utf8)
+        let ignoresCase = !text.contains { $0.isUppercase }
+        var contiguous: [UInt32] = [], scattered: [UInt32] = []
+        for id in base {
+            guard let key = try? index.streamKey(id) else { continue }
+            let name = key.service + "/" + key.stream
+            let hay = Array((ignoresCase ? name.asciiLowercased : name).utf8)
+            if hay.count >= needle.count, hay.indices.contains(where: { i in i + needle.count <= hay.count && hay[i..<i + needle.count].elementsEqual(needle) }) {
+                contiguous.append(id)
+            } else {
+                var j = 0
+                for b in hay where j < needle.count && b == needle[j] { j += 1 }
+                if j == needle.count { scattered.append(id) }
+            }
+        }
+        let ids = contiguous + scattered
+        caches.filter = (text, index.streamCount, ids)
+        return ids
+    }
 
-    /// Scrubber columns of timeline indices (by their events' times), computed once per set of
-    /// indices, width and timeline length: a redraw never reads marked events one by one.
-    public func scrubberColumns(_ name: String, _ indices: [Int]) throws -> [Int] {
+    /// The streams pane's rows: pinned streams, then the streams around the selected one (the
+    /// filter's matches when one is set).
+    public func streamRows(height: Int) throws -> [StreamRow] {
+        var rows: [StreamRow] = []
+        if !state.pinned.isEmpty {
+            rows.append(.heading("pinned (\(state.pinned.count))"))
+            for key in state.pinned.prefix(max(1, height / 3)) {
+                let exists = index.streamID(service: key.service, stream: key.stream).map { current.exists($0) } ?? false
+                rows.append(.stream(key, exists: exists))
+            }
+        }
+        let room = height - rows.count
+        guard room > 0 else { return Array(rows.prefix(height)) }
+        if let ids = filtered() {
+            rows.append(.heading("filter \(state.filter ?? ""): \(ids.count)"))
+            let at = selectedID.flatMap { id in ids.firstIndex(of: id) } ?? 0
+            let start = max(0, min(at - (room - 1) / 2, ids.count - (room - 1)))
+            for id in ids.dropFirst(start).prefix(room - 1) {
+                rows.append(.stream(try index.streamKey(id), exists: current.exists(id)))
+            }
+            return rows
+        }
+        for row in directory.rows(around: selectedID, height: room, in: current.versions) {
+            switch row {
+            case .service(let name, let count): rows.append(.service(name, count: count))
+            case .stream(let id): rows.append(.stream(try index.streamKey(id), exists: current.exists(id)))
+            }
+        }
+        return rows
+    }
+
+    /// The stream `delta` places from the selected one, in the list the pane shows.
+    func neighbourStream(by delta: Int) throws -> StreamKey? {
+        if let ids = filtered() {
+            guard !ids.isEmpty else { return nil }
+            let at = selectedID.flatMap { id in ids.firstIndex(of: id) }
+            let next = at.map { max(0, min(ids.count - 1, $0 + delta)) } ?? 0
+            return try index.streamKey(ids[next])
+        }
+        guard let id = selectedID ?? directory.nearest(nil, in: current.versions) else { return nil }
+        let from = current.exists(id) ? id : (directory.nearest(id, in: current.versions) ?? id)
+        return try index.streamKey(directory.neighbour(of: from, by: delta, in: current.versions) ?? from)
+    }
+
+    // MARK: the timeline
+
+    /// The stretch of the timeline the scrubber spans (all of it unless zoomed).
+    public var span: Range<Int> { state.zoom ?? 0..<state.count }
+
+    /// Scrubber columns of timeline indices (by their events' times over the span), computed once
+    /// per set of indices, width, zoom and timeline length. Indices outside the span get none.
+    public func scrubberColumns(_ name: String, _ indices: [Int]) throws -> [Int?] {
         let w = state.width, n = state.count
-        if let c = columnCache[name], c.width == w, c.count == n, c.indices == indices { return c.columns }
+        if let c = caches.columns[name], c.width == w, c.count == n, c.zoom == state.zoom, c.indices == indices {
+            return c.columns.map { $0 < 0 ? nil : $0 }
+        }
         var columns: [Int] = []
-        if n > 0, !indices.isEmpty {
-            let ends = try data.timestamps(of: [0, n - 1])
-            columns = try data.timestamps(of: indices).map { t in
-                Int(t.fraction(from: ends[0], to: ends[1]) * Double(max(0, w - 1)) + 0.5)
+        let span = self.span
+        if !span.isEmpty, !indices.isEmpty {
+            let ends = try data.timestamps(of: [span.lowerBound, span.upperBound - 1])
+            let times = try data.timestamps(of: indices)
+            columns = zip(indices, times).map { i, t in
+                span.contains(i) ? Int(t.fraction(from: ends[0], to: ends[1]) * Double(max(0, w - 1)) + 0.5) : -1
             }
         }
-        columnCache[name] = (w, n, indices, columns)
-        return columns
+        caches.columns[name] = (w, n, state.zoom, indices, columns)
+        return columns.map { $0 < 0 ? nil : $0 }
     }
 
-    private var markerCache: (width: Int, count: Int, cells: [(Int, TimelineMarker.Kind)])?
-
-    /// The scrubber's marker row: one marker per column (an irreversible event wins a column,
-    /// then a backwards timestamp, then a duplicate), computed once per width and timeline length.
-    public func markerCells() throws -> [(Int, TimelineMarker.Kind)] {
+    /// The scrubber's marker row — one marker per column, the rarer kind winning a column so
+    /// that a lone duplicate or backwards timestamp shows among a thousand e-mails — and how
+    /// many of each kind lie in the span.
+    public func markerCells() throws -> (cells: [(Int, TimelineMarker.Kind)], counts: [TimelineMarker.Kind: Int]) {
         let w = state.width, n = state.count
-        if let c = markerCache, c.width == w, c.count == n { return c.cells }
-        let markers = try data.markers().filter { $0.index < n }
-        let columns = index.columns(of: markers.map(\.index), width: w)
-        var best: [Int: TimelineMarker.Kind] = [:]
-        for (m, x) in zip(markers, columns) where m.kind == .backwards || best[x] == nil { best[x] = m.kind }
-        for (x, marked) in index.irreversibleColumns(width: w).enumerated() where marked { best[x] = .irreversible }
+        if let c = caches.markers, c.width == w, c.count == n, c.zoom == state.zoom { return (c.cells, c.counts) }
+        let span = self.span
+        let markers = try data.markers().filter { span.contains($0.index) }
+        let columns = try scrubberColumns("markers", markers.map(\.index))
+        var counts: [TimelineMarker.Kind: Int] = [:]
+        for m in markers { counts[m.kind, default: 0] += 1 }
+        let irreversible = index.irreversibleColumns(width: w, in: span)
+        counts[.irreversible] = irreversible.count
         try index.image.check()
-        let cells = best.keys.sorted().map { ($0, best[$0]!) }
-        markerCache = (w, n, cells)
-        return cells
+        var byColumn: [Int: TimelineMarker.Kind] = [:]
+        for x in irreversible.columns { byColumn[x] = .irreversible }
+        let order: [TimelineMarker.Kind] = [.irreversible, .duplicate, .backwards].sorted { (counts[$0] ?? 0) > (counts[$1] ?? 0) }
+        // The most frequent kind is laid down first, so the rarer ones overwrite it.
+        for kind in order where kind != .irreversible {
+            for (m, x) in zip(markers, columns) where m.kind == kind { if let x { byColumn[x] = kind } }
+        }
+        if order.first != .irreversible {
+            for x in irreversible.columns where (counts[byColumn[x] ?? .irreversible] ?? 0) >= counts[.irreversible]! { byColumn[x] = .irreversible }
+        }
+        let cells = byColumn.keys.sorted().map { ($0, byColumn[$0]!) }
+        caches.markers = (w, n, state.zoom, cells, counts)
+        return (cells, counts)
     }
 
-    private var strategyCache: (position: Int, outcomes: [StrategyRun])?
-
-    /// Every strategy at the cursor (computed once per position).
-    public func strategies() throws -> [StrategyRun] {
-        if let c = strategyCache, c.position == state.position { return c.outcomes }
-        let outcomes = try data.compareStrategies(at: state.position)
-        strategyCache = (state.position, outcomes)
-        return outcomes
-    }
-
-    /// One event of a causation chain, at its depth (0: the root).
-    public struct CausationNode: Equatable {
-        public var depth: Int
-        public var event: Event
-        public var isCursor: Bool
-        public static func == (a: CausationNode, b: CausationNode) -> Bool {
-            a.depth == b.depth && a.isCursor == b.isCursor && a.event.id.sameCodePoints(b.event.id)
-        }
-    }
-
-    private var causationCache: (position: Int, nodes: [CausationNode])?
-    /// How far the causation view walks: ancestors, generations of consequences, nodes.
-    static let causationDepth = 16, consequenceDepth = 3, causationNodes = 40
-
-    /// The event at the cursor with its causes (root first) and its consequences (depth first),
-    /// found by `meta.causationId`, compared by code points.
-    public func causation() throws -> [CausationNode] {
-        if let c = causationCache, c.position == state.position { return c.nodes }
-        guard state.position > 0 else { return [] }
-        func cause(of e: Event) -> String? {
-            guard case .string(let id)? = e.meta?["causationId"], !id.sameCodePoints(e.id) else { return nil }
-            return id
-        }
-        func mentioning(_ id: String) throws -> [Event] {
-            try data.search(EventQuery(words: [id])).prefix(200).map { try data.event(at: $0) }
-        }
-        let here = try data.event(at: state.position - 1)
-        var chain = [here]
-        var seen: Set<JSONKey> = [JSONKey(here.id)]
-        while chain.count <= Explorer.causationDepth, let id = cause(of: chain[0]), !seen.contains(JSONKey(id)),
-              let parent = try mentioning(id).first(where: { $0.id.sameCodePoints(id) }) {
-            seen.insert(JSONKey(id))
-            chain.insert(parent, at: 0)
-        }
-        var nodes = chain.enumerated().map { CausationNode(depth: $0.offset, event: $0.element, isCursor: $0.offset == chain.count - 1) }
-        func consequences(of e: Event, depth: Int) throws {
-            guard depth - chain.count < Explorer.consequenceDepth else { return }
-            for child in try mentioning(e.id) where nodes.count < Explorer.causationNodes {
-                guard let c = cause(of: child), c.sameCodePoints(e.id), !seen.contains(JSONKey(child.id)) else { continue }
-                seen.insert(JSONKey(child.id))
-                nodes.append(CausationNode(depth: depth, event: child, isCursor: false))
-                try consequences(of: child, depth: depth + 1)
-            }
-        }
-        try consequences(of: here, depth: chain.count)
-        causationCache = (state.position, nodes)
-        return nodes
-    }
-
-    /// One saga as its events tell it.
-    public struct SagaReport: Equatable {
-        public struct Step: Equatable {
-            public var position: Int
-            public var event: Event
-            public var command: String
-            public var attempt: Int
-            public var isCompensation: Bool
-            public static func == (a: Step, b: Step) -> Bool { a.position == b.position && a.command.sameCodePoints(b.command) }
-        }
-        public var id: String
-        public var steps: [Step]
-        /// completed, compensated, rejected — or stuck (no ending event).
-        public var outcome: String
-        /// Problems: money that left an account and did not arrive, a saga that never ended.
-        public var flags: [String]
-        public static func == (a: SagaReport, b: SagaReport) -> Bool { a.id.sameCodePoints(b.id) && a.steps == b.steps && a.outcome == b.outcome }
-    }
-
-    private var sagaCache: (position: Int, report: SagaReport?)?
-
-    static func sagaID(of e: Event) -> String? {
-        guard case .string(let id)? = e.meta?["sagaId"] else { return nil }
-        return id
-    }
-
-    /// The saga of the event at the cursor (nil: it has no `meta.sagaId`). Money moved by its
-    /// `MoneyDebited` / `MoneyCredited` events (their `data.amount`) must balance once it ends.
-    public func saga() throws -> SagaReport? {
-        if let c = sagaCache, c.position == state.position { return c.report }
-        guard state.position > 0, let id = Explorer.sagaID(of: try data.event(at: state.position - 1)) else {
-            sagaCache = (state.position, nil)
-            return nil
-        }
-        var steps: [SagaReport.Step] = []
-        for p in try data.search(EventQuery(words: [id])).prefix(500) {
-            let e = try data.event(at: p)
-            guard let sid = Explorer.sagaID(of: e), sid.sameCodePoints(id) else { continue }
-            var attempt = 1
-            if case .int(let a)? = e.meta?["attempt"] { attempt = Int(a) }
-            let command = e.meta?["commandId"]?.stringValue ?? ""
-            let compensation = e.data["compensation"] == .bool(true) || command.hasSuffix("-compensate") || e.type.hasSuffix("Compensated")
-            steps.append(.init(position: p, event: e, command: command, attempt: attempt, isCompensation: compensation))
-        }
-        var net: Double = 0
-        for s in steps {
-            let amount = s.event.data["amount"]?.numberValue ?? 0
-            if s.event.type.sameCodePoints("MoneyDebited") { net -= amount }
-            if s.event.type.sameCodePoints("MoneyCredited") { net += amount }
-        }
-        let types = steps.map(\.event.type)
-        let outcome = types.contains { $0.hasSuffix("Completed") } ? "completed"
-            : types.contains { $0.hasSuffix("Compensated") } ? "compensated"
-            : types.contains { $0.hasSuffix("Rejected") } ? "rejected" : "stuck"
-        var flags: [String] = []
-        if outcome == "stuck" { flags.append("never ended: no completion, compensation or rejection in the log") }
-        if net != 0 {
-            let amount = JSONValue.double(abs(net)).jsonText
-            flags.append(net < 0 ? "half-applied: \(amount) left an account and arrived nowhere" : "half-applied: \(amount) arrived from nowhere")
-        }
-        let retries = steps.filter { $0.attempt > 1 }.count
-        if retries > 0 { flags.append("\(retries) step\(retries == 1 ? "" : "s") delivered more than once (handled idempotently)") }
-        let report = SagaReport(id: id, steps: steps, outcome: outcome, flags: flags)
-        sagaCache = (state.position, report)
-        return report
-    }
-
-    /// What one message's deliveries left in the log.
-    public struct DeliveryReport: Equatable {
-        public struct Row: Equatable {
-            public var position: Int
-            public var id: String
-            public var type: String
-            public var attempt: Int
-            public var consumer: String
-            public var outcome: String
-        }
-        public var messageId: String
-        public var rows: [Row]
-        public var applied: Int { rows.filter { $0.outcome == "applied" }.count }
-    }
-
-    private var deliveryCache: (position: Int, report: DeliveryReport?)?
-
-    /// The deliveries of the message that caused the event at the cursor (nil: none did).
-    public func deliveries() throws -> DeliveryReport? {
-        if let c = deliveryCache, c.position == state.position { return c.report }
-        var report: DeliveryReport?
-        if state.position > 0, case .string(let id)? = try data.event(at: state.position - 1).meta?["messageId"] {
-            var rows: [DeliveryReport.Row] = []
-            for p in try data.search(EventQuery(words: [id])).prefix(500) {
-                let e = try data.event(at: p)
-                guard case .string(let m)? = e.meta?["messageId"], m.sameCodePoints(id) else { continue }
-                var attempt = 1
-                if case .int(let a)? = e.meta?["attempt"] { attempt = Int(a) }
-                let outcome = e.type.sameCodePoints("DuplicateSuppressed") ? "suppressed by dedup"
-                    : e.type.sameCodePoints("DeadLettered") ? "dead-lettered" : "applied"
-                rows.append(.init(position: p, id: e.id, type: e.type, attempt: attempt,
-                                  consumer: e.data["worker"]?.stringValue ?? e.service, outcome: outcome))
-            }
-            report = DeliveryReport(messageId: id, rows: rows)
-        }
-        deliveryCache = (state.position, report)
-        return report
-    }
-
-    /// A read model's lag over the log: the largest `data.lagMs` per time bucket.
-    public struct LagReport: Equatable {
-        /// Events read, and how many report a lag (more than read: a sample was taken).
-        public var events: Int
-        public var found = 0
-        public var buckets: [Int64?]
-        public var max: Int64
-        public var maxAt: Timestamp?
-        public var median: Int64
-    }
-
-    private var lagCache: (count: Int, width: Int, report: LagReport)?
-
-    static let lagSample = 4_000
-
-    /// `data.lagMs` of the events that report one (a sample of `lagSample` when more do), in
-    /// `width` time buckets.
-    public func lag(width: Int) throws -> LagReport {
-        if let c = lagCache, c.count == state.count, c.width == width { return c.report }
-        // Every event that mentions lagMs is found by one search; at most `lagSample` of them,
-        // spread evenly over the log, are read (each read is a store query: 70 000 took 7 s).
-        let found = try data.search(EventQuery(words: ["lagMs"]))
-        let step = max(1, (found.count + Explorer.lagSample - 1) / Explorer.lagSample)
-        var values: [(Timestamp, Int64)] = []
-        for p in stride(from: 0, to: found.count, by: step).map({ found[$0] }) {
-            let e = try data.event(at: p)
-            if case .int(let v)? = e.data["lagMs"] { values.append((e.ts, v)) }
-        }
-        var buckets = [Int64?](repeating: nil, count: max(1, width))
-        var report = LagReport(events: values.count, buckets: buckets, max: 0, maxAt: nil, median: 0)
-        report.found = found.count
-        if let first = values.first?.0, let last = values.last?.0 {
-            for (t, v) in values {
-                let i = min(buckets.count - 1, Int(t.fraction(from: first, to: last) * Double(buckets.count)))
-                buckets[i] = Swift.max(buckets[i] ?? 0, v)
-                if v > report.max || report.maxAt == nil { report.max = v; report.maxAt = t }
-            }
-            report.buckets = buckets
-            report.median = values.map(\.1).sorted()[values.count / 2]
-        }
-        lagCache = (state.count, width, report)
-        return report
-    }
-
-    /// The first event of the next saga after the cursor.
-    func goToNextSaga() throws {
-        let current = state.position > 0 ? Explorer.sagaID(of: try data.event(at: state.position - 1)) : nil
-        var seen: Set<JSONKey> = current.map { [JSONKey($0)] } ?? []
-        for p in try data.search(EventQuery(words: ["sagaId"])) where p >= state.position {
-            guard let id = Explorer.sagaID(of: try data.event(at: p)) else { continue }
-            if seen.contains(JSONKey(id)) { continue }
-            seen.insert(JSONKey(id))
-            // Its first event, wherever the saga began.
-            let first = try data.search(EventQuery(words: [id])).first { (try? Explorer.sagaID(of: data.event(at: $0)))??.sameCodePoints(id) == true } ?? p
-            if first < state.position - 1 { continue }
-            try move(to: first + 1)
-            state.message = "saga \(id)"
-            return
-        }
-        state.message = "no later saga"
-    }
-
-    private var diffCache: (position: Int, mark: Int?, changes: [PathChange])?
-
-    /// The changes the diff view shows: since the mark when one is pinned, else since the
-    /// previous event. Only the streams whose versions differ are read.
-    public func changes() throws -> [PathChange] {
-        if let c = diffCache, c.position == state.position, c.mark == state.mark { return c.changes }
-        var result: [PathChange] = []
-        if let mark = state.mark {
-            let before = StateView(index: index, versions: try data.reach(mark), position: mark)
-            var differing: [UInt32] = []
-            current.versions.forEachDifference(from: before.versions) { id, _, _ in differing.append(id) }
-            var keyed: [(StreamKey, UInt32)] = []
-            for id in differing { keyed.append((try index.streamKey(id), id)) }
-            for (key, id) in keyed.sorted(by: { $0.0 < $1.0 }) {
-                result += StateDiff.changes(from: try before.document(of: id), to: try current.document(of: id),
-                                            path: "\(key.service)/\(key.stream)")
-            }
-        } else if state.position > 0 {
-            let t = try index.transition(at: state.position - 1)
-            result = StateDiff.changes(from: t.before, to: t.after, path: "\(t.key.service)/\(t.key.stream)")
-        }
-        diffCache = (state.position, state.mark, result)
-        return result
-    }
+    // MARK: moving
 
     /// Steps within this many events apply their diffs to the state at hand; farther moves
     /// reach the position through the driving strategy.
@@ -501,61 +245,57 @@ public final class Explorer {
         current = StateView(index: index, versions: versions, position: p)
         directory.move(from: old, to: versions)
         state.position = p
-        try select(afterMovingTo: p)
+        // The selection stays where the user put it, whether or not the stream exists here.
+        if state.pane == .event { state.treeRow = 0 }
     }
 
-    /// The most events of one stream walked back to find who set a field.
-    static let provenanceLimit = 200_000
-
-    /// Finds the last event at or before the cursor (or before the last one found, when `p` is
-    /// pressed again on the same field) that changed the field under the document cursor, and
-    /// goes there: the state right after it, with what it changed in the message.
-    func followProvenance() throws {
-        guard let key = state.selected, let id = selectedID else { state.message = "select a stream first (j / k)"; return }
-        let rows = try documentRows()
-        guard !rows.isEmpty else { state.message = "\(key.service)/\(key.stream) has no document here"; return }
-        let row = rows[min(state.treeRow, rows.count - 1)]
-        guard !row.pointer.isEmpty, let pointer = JSONPointer(row.pointer) else {
-            state.message = "move the document cursor to a field (Tab, then j / k)"
+    /// Goes to where the go-to prompt's text says.
+    func go(to text: String) throws {
+        let entry: TimeEntry
+        let cursor = try cursorTime()
+        do throws(TimestampError) {
+            entry = try TimeEntry.parse(text, cursor: cursor)
+        } catch {
+            state.message = "cannot go there: \(error.message)"
             return
         }
-        var bound = state.position
-        if let last = state.provenance, last.pointer.sameCodePoints(row.pointer), last.position == state.position { bound = state.position - 1 }
-        var candidate = index.previousEvent(of: id, before: bound)
-        var walked = 0
-        while let p = candidate, walked < Explorer.provenanceLimit {
-            walked += 1
-            let t = try index.transition(at: p)
-            let before = t.before?.value(at: pointer), after = t.after?.value(at: pointer)
-            if before != after {
-                try move(to: p + 1)
-                state.provenance = (row.pointer, p + 1)
-                // The cursor stays on the field, wherever its row is in the document then.
-                if let at = try documentRows().firstIndex(where: { $0.pointer.sameCodePoints(row.pointer) }) { state.treeRow = at }
-                let e = try data.event(at: p)
-                func show(_ v: JSONValue?) -> String { v.map { String($0.jsonText.prefix(40)) } ?? "(absent)" }
-                state.message = "\(row.pointer) set by \(e.type) \(e.id) (line \(e.line), \(e.ts.rfc3339)): \(show(before)) → \(show(after)); p: the one before"
-                return
-            }
-            candidate = index.previousEvent(of: id, before: p)
+        switch entry {
+        case .start:
+            guard state.count > 0 else { return }
+            let first = try data.event(at: 0).ts
+            try move(to: try data.position(at: first))
+            state.message = "went to the start, \(first.rfc3339)"
+        case .end:
+            try move(to: state.count)
+            state.message = "went to the end"
+        case .position(let p):
+            try move(to: p)
+            state.message = p > state.count ? "went to the last position, \(state.count)" : "went to position \(state.position)"
+        case .offset(let ns):
+            guard let t = try cursorTime() else { return }
+            let (sum, overflow) = t.nanoseconds.addingReportingOverflow(ns)
+            let target = Timestamp(nanoseconds: overflow ? (ns > 0 ? .max : .min) : sum)
+            try move(to: try data.position(at: target))
+            state.message = "went to \(target.rfc3339) (\(text.trimmingCharacters(in: .whitespaces)))"
+        case .time(let t):
+            try move(to: try data.position(at: t))
+            state.message = "went to \(t.rfc3339)"
         }
-        state.message = candidate == nil
-            ? "no earlier event of \(key.service)/\(key.stream) changed \(row.pointer)"
-            : "\(row.pointer): not found in the last \(walked) events of the stream"
     }
 
-    /// Follow the stream the last event changed; keep the selection otherwise, if it still exists.
-    private func select(afterMovingTo p: Int) throws {
-        if p > 0 {
-            let e = try data.event(at: p - 1)
-            let key = StreamKey(service: e.service, stream: e.stream)
-            if let id = index.streamID(service: e.service, stream: e.stream), current.exists(id) {
-                state.selected = key
-                return
-            }
+    // MARK: keys
+
+    /// Where the panes are on a screen of this size (the view draws them there).
+    public struct Layout: Equatable {
+        public var top: Int, bottom: Int, left: Int, middle: Int
+        public init(width: Int, height: Int) {
+            top = 5
+            bottom = height - 2
+            left = max(16, min(30, width / 5))
+            // On narrow screens the events pane takes a little more than the document pane: its
+            // columns need it; on wide ones they share.
+            middle = width < 120 ? (width - left) * 9 / 16 : (width - left) / 2
         }
-        if let id = selectedID, current.exists(id) { return }
-        state.selected = try directory.nearest(selectedID, in: current.versions).map { try index.streamKey($0) }
     }
 
     /// What a key does in the current mode.
@@ -563,19 +303,38 @@ public final class Explorer {
         if case .resize(let w, let h) = key { return .resized(width: w, height: h) }
         if case .ctrl("c") = key { return .quit }
         switch state.mode {
-        case .goto, .invariant, .search:
+        case .prompt:
             switch key {
             case .enter: return .submitted
             case .escape: return .cancelled
             case .backspace: return .erased
+            case .ctrl("w"): return .erasedWord
+            case .ctrl("u"): return .erasedLine
+            case .up: return .historyBack
+            case .down: return .historyForward
             case .char(let c): return .typed(c)
             default: return nil
             }
         case .help:
-            if key == .char("q") { return .quit }
-            return .toggleHelp  // any key closes the help
+            switch key {
+            case .char("q"): return .quit
+            case .down, .char("j"): return .scrollHelp(by: 1)
+            case .up, .char("k"): return .scrollHelp(by: -1)
+            case .pageDown, .char(" "): return .scrollHelp(by: 10)
+            case .pageUp: return .scrollHelp(by: -10)
+            default: return .toggleHelp  // any other key closes the help
+            }
         case .normal:
-            if case .mouseClick(let x, let y) = key, y == 1 || y == 2 { return .clickedTimeline(x: x) }
+            if state.expanded != nil { return key == .char("q") ? .quit : .toggleNode }
+            if key == .escape { return .cancelWork }
+            if case .mouseClick(let x, let y) = key {
+                if y == 1 || y == 2 { return .clickedTimeline(x: x) }
+                let layout = Layout(width: state.width, height: state.height)
+                if x < layout.left - 1 && y >= layout.top && y <= layout.bottom { return .clickedStream(row: y - layout.top) }
+                return nil
+            }
+            if key == .wheelUp { return .wheel(by: -3) }
+            if key == .wheelDown { return .wheel(by: 3) }
             if state.focusOnDocument {
                 switch key {
                 case .up, .char("k"): return .moveTreeCursor(by: -1)
@@ -584,24 +343,47 @@ public final class Explorer {
                 default: break
                 }
             }
-            return KeyBindings.action(for: key)
+            if let a = KeyBindings.action(for: key) { return a }
+            return .unknownKey(key.description)
         }
     }
 
-    public func handle(_ key: Key) throws {
-        if let a = action(for: key) { try update(a) }
-    }
+    // MARK: update
 
-    /// Applies an action.
-    public func update(_ action: ExplorerAction) throws {
-        state.message = nil
+    /// Applies an action; returns what the driver must do.
+    @discardableResult
+    public func update(_ action: ExplorerAction) throws -> [ExplorerEffect] {
+        switch action {
+        case .workProgressed, .ticked: break
+        default: state.message = nil
+        }
+        var effects: [ExplorerEffect] = []
+        /// Starts long work (cancelling what runs: one piece of work at a time).
+        func start(_ request: WorkRequest, text: String = "") {
+            if let w = state.work { effects.append(.cancel(id: w.id)) }
+            let id = state.nextWorkID
+            state.nextWorkID += 1
+            state.work = Work(id: id, request: request, text: text)
+            effects.append(.start(id: id, request))
+        }
+        /// The strategies pane compares at the cursor whenever it moves.
+        func compareIfShown() {
+            guard state.pane == .strategies, state.strategyPosition != state.position else { return }
+            if case .strategies(let p)? = state.work?.request, p == state.position { return }
+            start(.strategies(position: state.position))
+        }
+        func show(_ pane: Pane) {
+            state.pane = state.pane == pane ? .document : pane
+            state.treeRow = 0
+            state.focusOnDocument = state.focusOnDocument && state.pane != .document ? true : state.focusOnDocument
+        }
         switch action {
         case .stepForward:
             if state.position < state.count { try move(to: state.position + 1) } else { state.message = "at the last event" }
         case .stepBackward:
             if state.position > 0 { try move(to: state.position - 1) } else { state.message = "at the start" }
         case .jump(let seconds):
-            guard let t = try cursorTime() else { return }
+            guard let t = try cursorTime() else { break }
             let target = t.adding(seconds: seconds)
             var p = try data.position(at: target)
             if seconds < 0 && p >= state.position { p = max(0, state.position - 1) }
@@ -609,39 +391,99 @@ public final class Explorer {
             try move(to: p)
         case .goToStart: try move(to: 0)
         case .goToEnd: try move(to: state.count)
-        case .openGoto: state.mode = .goto(text: "")
-        case .toggleHelp: state.mode = state.mode == .help ? .normal : .help
-        case .toggleDiff:
-            state.showDiff.toggle()
-            if state.showDiff { state.showStrategies = false }
+        case .openGoto:
+            state.mode = .prompt(Prompt(kind: .goto, text: try cursorTime()?.rfc3339 ?? "", selected: true))
+        case .openSearch: state.mode = .prompt(Prompt(kind: .search, text: state.search ?? "", selected: true))
+        case .openInvariant: state.mode = .prompt(Prompt(kind: .invariant, text: state.invariant ?? "", selected: true))
+        case .openFilter:
+            state.mode = .prompt(Prompt(kind: .filter, text: state.filter ?? "", selected: true))
+            state.focusOnDocument = false
+        case .openCommand: state.mode = .prompt(Prompt(kind: .command))
+        case .toggleHelp:
+            state.mode = state.mode == .help ? .normal : .help
+            state.helpOffset = 0
+        case .scrollHelp(let delta):
+            state.helpOffset = max(0, min(KeyBindings.helpRows - 1, state.helpOffset + delta))
+        case .toggleDiff: show(.diff)
+        case .toggleEvent: show(.event)
+        case .toggleOverview: show(.overview)
+        case .toggleCausation: show(.causation)
+        case .toggleSaga: show(.saga)
+        case .toggleDeliveries: show(.deliveries)
+        case .toggleLag: show(.lag)
+        case .toggleStrategies: show(.strategies)
         case .toggleMark:
             if state.mark == state.position {
                 state.mark = nil
                 state.message = "mark removed"
             } else {
                 state.mark = state.position
-                state.showDiff = true
+                state.pane = .diff
                 state.message = "mark pinned at position \(state.position); the diff compares against it"
             }
         case .selectNextStream, .selectPreviousStream:
-            guard let id = selectedID ?? directory.nearest(nil, in: current.versions) else { return }
-            let next = directory.neighbour(of: id, by: action == .selectNextStream ? 1 : -1, in: current.versions) ?? id
-            state.selected = try index.streamKey(next)
-        case .openInvariant: state.mode = .invariant(text: "")
-        case .openSearch: state.mode = .search(text: "")
+            if let key = try neighbourStream(by: action == .selectNextStream ? 1 : -1) { state.selected = key }
+        case .page(let pages):
+            let layout = Layout(width: state.width, height: state.height)
+            let rows = max(1, layout.bottom - layout.top)
+            if state.focusOnDocument {
+                state.treeRow = max(0, state.treeRow + pages * rows)
+                try clampTreeRow()
+            } else if let key = try neighbourStream(by: pages * rows) { state.selected = key }
+        case .wheel(let delta):
+            if state.focusOnDocument {
+                state.treeRow = max(0, state.treeRow + delta)
+                try clampTreeRow()
+            } else if let key = try neighbourStream(by: delta) { state.selected = key }
+        case .clickedStream(let row):
+            let layout = Layout(width: state.width, height: state.height)
+            let rows = try streamRows(height: layout.bottom - layout.top + 1)
+            if row < rows.count, case .stream(let key, _) = rows[row] {
+                state.selected = key
+                state.focusOnDocument = false
+            }
+        case .selectEventStream:
+            guard state.position > 0 else { state.message = "no event at the cursor (→ steps to the first)"; break }
+            let e = try data.event(at: state.position - 1)
+            state.selected = StreamKey(service: e.service, stream: e.stream)
+            if let ids = filtered(), let id = selectedID, !ids.contains(id) { state.filter = nil; caches.filter = nil }
+            state.message = "selected \(e.service)/\(e.stream), the stream of \(e.id)"
+        case .togglePin:
+            guard let key = state.selected else { state.message = "select a stream first (j / k)"; break }
+            if let i = state.pinned.firstIndex(of: key) {
+                state.pinned.remove(at: i)
+                state.message = "unpinned \(key.service)/\(key.stream)"
+            } else {
+                state.pinned.append(key)
+                state.message = "pinned \(key.service)/\(key.stream): it stays at the top of the streams list"
+            }
         case .nextMatch, .previousMatch:
             // A match is shown as the current event: the cursor goes just after it.
-            let current = state.position - 1
-            let candidates = action == .nextMatch ? state.matches.filter { $0 > current } : state.matches.filter { $0 < current }.reversed()
-            guard let target = candidates.first else {
-                state.message = state.matches.isEmpty ? "no matches (search with /)" : "no more matches that way"
-                return
+            let here = state.position - 1
+            guard !state.matches.isEmpty else { state.message = "no matches (search with /)"; break }
+            let forward = action == .nextMatch
+            var target = forward ? state.matches.first { $0 > here } : state.matches.last { $0 < here }
+            var wrapped = false
+            if target == nil {
+                target = forward ? state.matches.first : state.matches.last
+                wrapped = true
             }
-            try move(to: target + 1)
-            state.message = "match \((state.matches.firstIndex(of: target) ?? 0) + 1) of \(state.matches.count)"
-        case .toggleStrategies:
-            state.showStrategies.toggle()
-            if state.showStrategies { state.showDiff = false }
+            try move(to: target! + 1)
+            let i = state.matches.lowerBound(target!) + 1
+            state.message = "match \(i) of \(state.matches.count)" + (wrapped ? (forward ? " (wrapped to the first)" : " (wrapped to the last)") : "")
+        case .nextBreak, .previousBreak:
+            guard !state.breaks.isEmpty else {
+                state.message = state.work.map { if case .breaks = $0.request { return "still checking the invariant" }; return nil } ?? nil
+                    ?? "no invariant breaks (set one with i)"
+                break
+            }
+            let forward = action == .nextBreak
+            guard let target = forward ? state.breaks.first(where: { $0 > state.position }) : state.breaks.last(where: { $0 < state.position }) else {
+                state.message = "no more breaks that way"
+                break
+            }
+            try move(to: target)
+            state.message = "invariant breaks here (break \(state.breaks.lowerBound(target) + 1) of \(state.breaks.count))"
         case .switchStrategy:
             // The index's strategies drive the view (replay reaches no versions to draw from).
             let names = Array(Strategies.names.dropFirst())
@@ -650,141 +492,348 @@ public final class Explorer {
             state.drivingStrategy = next
             state.message = "\(next) now reaches the positions you jump to"
         case .verifyCache:
-            state.message = try data.verifyCache()
+            start(.verify)
         case .toggleFocus:
             state.focusOnDocument.toggle()
             state.treeRow = 0
-            state.message = state.focusOnDocument ? "document: ↑/↓ move, Enter folds or unfolds; Tab back to streams" : nil
+            state.message = state.focusOnDocument ? "document: ↑/↓ move, Enter folds or opens a line, y copies; Tab back to streams" : nil
         case .moveTreeCursor(let delta):
-            state.treeRow = max(0, min(try documentRows().count - 1, state.treeRow + delta))
+            state.treeRow = max(0, state.treeRow + delta)
+            try clampTreeRow()
         case .toggleNode:
+            if state.expanded != nil { state.expanded = nil; break }
+            if let lines = try paneLines() {
+                // A line of a list: shown whole.
+                guard state.treeRow < lines.count else { break }
+                state.expanded = lines[state.treeRow]
+                break
+            }
             let rows = try documentRows()
-            guard state.treeRow < rows.count, rows[state.treeRow].isContainer else { return }
-            let pointer = rows[state.treeRow].pointer
-            let key = JSONKey(pointer)
+            guard state.treeRow < rows.count else { break }
+            guard rows[state.treeRow].isContainer else {
+                state.expanded = rows[state.treeRow].pointer + " = " + (rows[state.treeRow].value?.jsonText ?? "")
+                break
+            }
+            let key = JSONKey(rows[state.treeRow].pointer)
             if state.collapsed.contains(key) { state.collapsed.remove(key) } else { state.collapsed.insert(key) }
+        case .copy(let path):
+            let rows = try documentRows()
+            guard state.pane == .document || state.pane == .event, !rows.isEmpty else {
+                state.message = "copy works on the document or the event view (Tab, then a row, then y)"
+                break
+            }
+            let row = rows[min(state.focusOnDocument ? state.treeRow : 0, rows.count - 1)]
+            let text = path ? (row.pointer.isEmpty ? "/" : row.pointer) : (row.value?.jsonText ?? "")
+            state.copied.append(text)
+            effects.append(.copy(text))
+            state.message = "copied \(path ? "the path" : "the value") \(text.count > 60 ? String(text.prefix(57)) + "…" : text)"
+        case .zoomIn:
+            guard state.count > 1 else { break }
+            let current = span
+            let width = max(16, current.count / 4)
+            guard width < current.count else { state.message = "zoomed in as far as it goes"; break }
+            let center = max(0, state.position - 1)
+            let lower = max(current.lowerBound, min(center - width / 2, current.upperBound - width))
+            state.zoom = lower..<(lower + width)
+            state.message = "timeline zoomed to positions \(lower)…\(lower + width) (z: closer, Z: back out)"
+        case .zoomOut:
+            guard let z = state.zoom else { state.message = "the timeline shows the whole log"; break }
+            let width = z.count * 4
+            if width >= state.count {
+                state.zoom = nil
+                state.message = "the timeline shows the whole log"
+            } else {
+                let lower = max(0, min(z.lowerBound - (width - z.count) / 2, state.count - width))
+                state.zoom = lower..<(lower + width)
+                state.message = "timeline zoomed to positions \(lower)…\(lower + width)"
+            }
         case .toggleFollow:
             state.follow.toggle()
             state.message = state.follow ? "following the log: new events appear as they are appended" : "stopped following"
-            if state.follow { try update(.ticked) }
+            if state.follow { effects += try update(.ticked) }
         case .ticked:
-            guard state.follow, try data.refresh() else { return }
+            guard state.follow, try data.refresh() else { break }
             let atHead = state.position == state.count
             let before = state.count, wasAt = state.position
             state.count = index.count
-            diffCache = nil
-            strategyCache = nil
-            columnCache = [:]
-            markerCache = nil
+            caches = Caches()
             // The timeline may have been rebuilt, not only grown: start from the new index's head.
             current = StateView(index: index, versions: index.head, position: index.count)
             directory = StreamDirectory(index: index, versions: current.versions)
             state.position = index.count
+            if let z = state.zoom, z.upperBound > state.count { state.zoom = nil }
             try move(to: atHead ? state.count : min(wasAt, state.count))
             state.message = "following: \(state.count - before) new event\(state.count - before == 1 ? "" : "s")"
-        case .nextEventOfStream:
-            guard let key = state.selected, let id = selectedID else { return }
-            guard let next = index.nextEvent(of: id, from: state.position) else {
-                state.message = "no later event of \(key.service)/\(key.stream)"
-                return
+        case .nextEventOfStream, .previousEventOfStream:
+            guard let key = state.selected, let id = selectedID else { state.message = "select a stream first (j / k)"; break }
+            let forward = action == .nextEventOfStream
+            guard let p = forward ? index.nextEvent(of: id, from: state.position) : index.previousEvent(of: id, before: state.position - 1) else {
+                state.message = "no \(forward ? "later" : "earlier") event of \(key.service)/\(key.stream)"
+                break
             }
-            try move(to: next + 1)
+            try move(to: p + 1)
+            state.message = "\(try data.event(at: p).type) of \(key.service)/\(key.stream)"
         case .fieldProvenance:
             try followProvenance()
-        case .toggleCausation:
-            state.showCausation.toggle()
-            if state.showCausation { state.showDiff = false; state.showStrategies = false; state.showSaga = false; state.showDeliveries = false; state.showLag = false }
-        case .toggleSaga:
-            state.showSaga.toggle()
-            if state.showSaga { state.showDiff = false; state.showStrategies = false; state.showCausation = false; state.showDeliveries = false; state.showLag = false }
         case .nextSaga:
             try goToNextSaga()
-        case .toggleDeliveries:
-            state.showDeliveries.toggle()
-            if state.showDeliveries { state.showDiff = false; state.showStrategies = false; state.showCausation = false; state.showSaga = false; state.showLag = false }
-        case .toggleLag:
-            state.showLag.toggle()
-            if state.showLag { state.showDiff = false; state.showStrategies = false; state.showCausation = false; state.showSaga = false; state.showDeliveries = false }
-        case .nextBreak, .previousBreak:
-            let candidates = action == .nextBreak ? state.breaks.filter { $0 > state.position } : state.breaks.filter { $0 < state.position }.reversed()
-            guard let target = candidates.first else {
-                state.message = state.breaks.isEmpty ? "no invariant breaks (set one with i)" : "no more breaks that way"
-                return
-            }
-            try move(to: target)
-            state.message = "invariant breaks here (break \((state.breaks.firstIndex(of: target) ?? 0) + 1) of \(state.breaks.count))"
-        case .typed(let c):
-            if case .goto(let text) = state.mode, text.count < 64 { state.mode = .goto(text: text + String(c)) }
-            if case .invariant(let text) = state.mode, text.count < 400 { state.mode = .invariant(text: text + String(c)) }
-            if case .search(let text) = state.mode, text.count < 200 { state.mode = .search(text: text + String(c)) }
-        case .erased:
-            if case .goto(let text) = state.mode { state.mode = .goto(text: String(text.dropLast())) }
-            if case .invariant(let text) = state.mode { state.mode = .invariant(text: String(text.dropLast())) }
-            if case .search(let text) = state.mode { state.mode = .search(text: String(text.dropLast())) }
+        case .typed, .erased, .erasedWord, .erasedLine, .historyBack, .historyForward:
+            guard var p = state.prompt else { break }
+            edit(&p, action)
+            state.mode = .prompt(p)
+            if p.kind == .filter { try setFilter(p.text) }
         case .cancelled:
+            if state.prompt?.kind == .filter { state.filter = nil; caches.filter = nil }
             state.mode = .normal
         case .submitted:
-            if case .invariant(let text) = state.mode {
-                state.mode = .normal
-                try setInvariant(text)
-                return
-            }
-            if case .search(let text) = state.mode {
-                state.mode = .normal
-                let query = EventQuery(text)
-                guard !query.isEmpty else {
-                    state.search = nil
-                    state.matches = []
-                    state.message = "search cleared"
-                    return
-                }
-                state.search = text
-                state.matches = try data.search(query)
-                if state.matches.isEmpty {
-                    state.message = "no event matches \(text)"
-                } else {
-                    let target = state.matches.first { $0 >= state.position } ?? state.matches[0]
-                    try move(to: target + 1)
-                    state.message = "\(state.matches.count) match\(state.matches.count == 1 ? "" : "es"); n / N: next / previous"
-                }
-                return
-            }
-            guard case .goto(let text) = state.mode else { return }
+            guard let p = state.prompt else { break }
             state.mode = .normal
-            // The words `state --at` takes: start (the state at the first event's time), end.
-            switch text.trimmingCharacters(in: .whitespaces).lowercased() {
-            case "start" where state.count > 0:
-                let first = try data.event(at: 0).ts
-                try move(to: try data.position(at: first))
-                state.message = "went to the start, \(first.rfc3339)"
-                return
-            case "end", "now", "latest":
-                try move(to: state.count)
-                state.message = "went to the end"
-                return
-            default: break
-            }
-            let t: Timestamp
-            do throws(TimestampError) {
-                t = try Timestamp.parse(text)
-            } catch {
-                state.message = "cannot go there: \(error.message)"
-                return
-            }
-            try move(to: try data.position(at: t))
-            state.message = "went to \(t.rfc3339)"
+            remember(p)
+            try submit(p, start: start)
         case .resized(let w, let h):
             state.width = w
             state.height = h
         case .clickedTimeline(let x):
-            guard state.count > 0, state.width > 1 else { return }
-            // The scrubber spans the log's time range, as the sparkline does.
-            let first = try data.event(at: 0).ts, last = try data.event(at: state.count - 1).ts
-            let t = Timestamp.between(first, last, fraction: Double(max(0, min(x, state.width - 1))) / Double(state.width - 1))
+            guard !span.isEmpty, state.width > 1 else { break }
+            // The scrubber spans the (zoomed) stretch's time range, as the sparkline does.
+            let ends = try data.timestamps(of: [span.lowerBound, span.upperBound - 1])
+            let t = Timestamp.between(ends[0], ends[1], fraction: Double(max(0, min(x, state.width - 1))) / Double(state.width - 1))
             try move(to: try data.position(at: t))
+        case .noticed(let text):
+            state.message = text
+        case .unknownKey(let name):
+            state.message = "\(name) does nothing here — ? for keys"
+        case .workProgressed(let id, let done, let total, let seconds):
+            guard state.work?.id == id else { break }
+            state.work!.done = done
+            state.work!.total = total
+            state.work!.seconds = seconds
+        case .workFinished(let id, let result):
+            guard let work = state.work, work.id == id else { break }
+            state.work = nil
+            try finish(work, result)
+        case .cancelWork:
+            if let w = state.work {
+                effects.append(.cancel(id: w.id))
+                state.work = nil
+                state.message = "cancelled: \(w.request.title)\(w.text.isEmpty ? "" : " " + w.text)"
+            } else if state.filter != nil {
+                state.filter = nil
+                caches.filter = nil
+                state.message = "filter cleared"
+            } else if state.pane != .document {
+                state.pane = .document
+                state.treeRow = 0
+            } else {
+                state.message = "nothing to cancel — ? for keys"
+            }
         case .quit:
+            if let w = state.work { effects.append(.cancel(id: w.id)) }
             state.quit = true
+        }
+        compareIfShown()
+        effects += pendingEffects
+        pendingEffects = []
+        return effects
+    }
+
+    /// Keeps the document pane's cursor on a row that exists.
+    func clampTreeRow() throws {
+        let count = try paneLines()?.count ?? documentRows().count
+        state.treeRow = max(0, min(count - 1, state.treeRow))
+    }
+
+    /// The lines of the pane when it shows a list (nil: a tree), for scrolling and opening whole.
+    public func paneLines() throws -> [String]? {
+        switch state.pane {
+        case .document, .event: return nil
+        case .diff: return try changes().map(\.description)
+        case .strategies:
+            guard let (position, runs) = state.strategyRuns, position == state.position else { return [] }
+            return ExplorerView.strategyLines(runs, driving: state.drivingStrategy) + (try crossedLines(runs))
+        case .causation: return try causation().map { "\($0.event.id) \($0.event.service)/\($0.event.stream) \($0.event.type)" }
+        case .saga: return try saga()?.steps.map { "\($0.event.ts.rfc3339) \($0.event.type) \($0.event.service)/\($0.event.stream) \($0.command)" } ?? []
+        case .deliveries: return try deliveries()?.rows.map { "attempt \($0.attempt) \($0.consumer) \($0.type) \($0.outcome) \($0.id)" } ?? []
+        case .lag: return []
+        case .overview: return try overview().map(\.text)
+        }
+    }
+
+    /// The irreversible events undo crosses, as the strategies pane lists them.
+    func crossedLines(_ runs: [StrategyRun]) throws -> [String] {
+        let crossed = runs.first { $0.name == "undo" }?.crossed ?? []
+        guard !crossed.isEmpty else { return ["undo crosses no irreversible event between the head and here"] }
+        var lines = ["undo crosses \(crossed.count) irreversible event\(crossed.count == 1 ? "" : "s") (rewound, not undone):"]
+        for p in crossed.prefix(200) {
+            let t = try data.event(at: p)
+            lines.append("  line \(t.line): \(t.id) \(t.service)/\(t.stream) \(t.type)")
+        }
+        return lines
+    }
+
+    // MARK: prompts
+
+    func edit(_ p: inout Prompt, _ action: ExplorerAction) {
+        let limit = Prompt.limits[p.kind] ?? 200
+        switch action {
+        case .typed(let c):
+            if p.selected { p.text = "" }
+            if p.text.count < limit { p.text.append(c) }
+        case .erased:
+            p.text = p.selected ? "" : String(p.text.dropLast())
+        case .erasedWord:
+            var t = Substring(p.selected ? "" : p.text)
+            while t.last == " " { t = t.dropLast() }
+            while let last = t.last, last != " " { _ = last; t = t.dropLast() }
+            p.text = String(t)
+        case .erasedLine:
+            p.text = ""
+        case .historyBack, .historyForward:
+            let past = state.history[p.kind] ?? []
+            guard !past.isEmpty else { return }
+            var i = p.historyIndex ?? past.count
+            i += action == .historyBack ? -1 : 1
+            if i >= past.count {
+                p.historyIndex = nil
+                p.text = ""
+            } else {
+                i = max(0, i)
+                p.historyIndex = i
+                p.text = past[i]
+            }
+            p.selected = false
+            return
+        default: return
+        }
+        p.selected = false
+        p.historyIndex = nil
+    }
+
+    /// Keeps what was submitted at a prompt (the last 100, no repeats).
+    func remember(_ p: Prompt) {
+        let text = p.text.trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty else { return }
+        var past = state.history[p.kind] ?? []
+        past.removeAll { $0.sameCodePoints(text) }
+        past.append(text)
+        state.history[p.kind] = Array(past.suffix(100))
+    }
+
+    func setFilter(_ text: String) throws {
+        state.filter = text.isEmpty ? nil : text
+        // The selection moves to the first match when it is not one.
+        if let ids = filtered(), let first = ids.first, !(selectedID.map { ids.contains($0) } ?? false) {
+            state.selected = try index.streamKey(first)
+        }
+    }
+
+    func submit(_ p: Prompt, start: (WorkRequest, String) -> Void) throws {
+        let text = p.text
+        switch p.kind {
+        case .goto:
+            try go(to: text)
+        case .filter:
+            try setFilter(text)
+            if let ids = filtered() { state.message = "\(ids.count) stream\(ids.count == 1 ? "" : "s") match \(text) (Esc clears the filter)" }
+        case .search:
+            let query = EventQuery(text)
+            guard !query.isEmpty else {
+                state.search = nil
+                state.matches = []
+                state.message = "search cleared"
+                return
+            }
+            state.search = text
+            state.matches = []
+            start(.search(query), text)
+        case .invariant:
+            guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                state.invariant = nil
+                state.breaks = []
+                state.message = "invariant cleared"
+                return
+            }
+            do throws(InvariantSyntaxError) {
+                _ = try Invariant(text)
+            } catch {
+                state.message = "invariant: \(error)"
+                return
+            }
+            state.invariant = text
+            state.breaks = []
+            start(.breaks(text), text)
+        case .command:
+            try command(text, start: start)
+        }
+    }
+
+    /// The `:` command bar: `goto T`, `pin [service/stream]`, `filter TEXT`, `invariant EXPR`,
+    /// `search TEXT`, `export FILE`, `strategy NAME`.
+    func command(_ line: String, start: (WorkRequest, String) -> Void) throws {
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        let name = String(trimmed.prefix { $0 != " " })
+        let argument = String(trimmed.dropFirst(name.count)).trimmingCharacters(in: .whitespaces)
+        switch name {
+        case "goto", "g": try go(to: argument)
+        case "filter", "f": try submit(Prompt(kind: .filter, text: argument), start: start)
+        case "search", "s": try submit(Prompt(kind: .search, text: argument), start: start)
+        case "invariant", "i": try submit(Prompt(kind: .invariant, text: argument), start: start)
+        case "pin":
+            if !argument.isEmpty {
+                guard let slash = argument.firstIndex(of: "/") else { state.message = ":pin service/stream"; return }
+                let key = StreamKey(service: String(argument[..<slash]), stream: String(argument[argument.index(after: slash)...]))
+                guard index.streamID(service: key.service, stream: key.stream) != nil else { state.message = "no stream \(argument) in this log"; return }
+                state.selected = key
+            }
+            _ = try update(.togglePin)
+        case "export":
+            guard !argument.isEmpty else { state.message = ":export FILE — writes the state at the cursor as SPEC JSON"; return }
+            // The state at the cursor as `rewind state --json` prints it.
+            pendingEffects.append(.export(path: argument, position: state.position, at: try cursorTime() ?? Timestamp(nanoseconds: 0)))
+            state.message = "exporting the state at position \(state.position) to \(argument)"
+        case "strategy":
+            guard Strategies.names.dropFirst().contains(argument) else { state.message = "strategies that drive the view: diff, undo, squash, cache"; return }
+            data.drivingStrategy = argument
+            state.drivingStrategy = argument
+            state.message = "\(argument) now reaches the positions you jump to"
+        case "q", "quit": state.quit = true
+        case "": return
+        default:
+            state.message = ":\(name)? commands: goto T, pin [service/stream], filter TEXT, search TEXT, invariant EXPR, export FILE, strategy NAME, quit"
+        }
+    }
+
+    /// Effects a command queued (drained by `update`'s caller through `takeEffects`).
+    var pendingEffects: [ExplorerEffect] = []
+
+    /// Applies what long work found.
+    func finish(_ work: Work, _ result: WorkResult) throws {
+        switch result {
+        case .matches(let found):
+            state.matches = found
+            if found.isEmpty {
+                state.message = "no event matches \(work.text)"
+            } else {
+                let target = found.first { $0 >= state.position } ?? found[0]
+                try move(to: target + 1)
+                state.message = "match \(found.lowerBound(target) + 1) of \(found.count); n / N: next / previous"
+            }
+        case .breaks(let found):
+            state.breaks = found
+            if let first = found.first {
+                try move(to: first)
+                state.message = "breaks \(found.count) time\(found.count == 1 ? "" : "s"); first at position \(first) (x / X: next / previous)"
+            } else {
+                state.message = "holds at every position"
+            }
+        case .strategies(let runs):
+            if case .strategies(let p) = work.request { state.strategyRuns = (p, runs) }
+        case .verified(let summary):
+            state.message = summary
+        case .failed(let why):
+            state.message = "\(work.request.title) failed: \(why)"
+        case .cancelled:
+            state.message = "cancelled: \(work.request.title)"
         }
     }
 }
-

@@ -1,55 +1,65 @@
 import Foundation
 import RewindCore
 
-/// Draws the explorer into a screen buffer. Layout, top to bottom: header, timeline scrubber
-/// (sparkline, then markers and the cursor), the panes (streams | events | document), and the
-/// footer (keys, a message or the go-to prompt). The help overlay covers the panes.
+/// Draws the explorer into a screen buffer. Layout, top to bottom: the header; the timeline
+/// (event density as a sparkline, then the markers and the cursor, then a legend counting each
+/// kind of marker); the panes (streams | events | document or another view), each under its
+/// title; the footer (a prompt, long work's status, a message, or the main keys). Overlays — a
+/// line opened whole, the help — cover the panes.
 public enum ExplorerView {
     public static func render(_ explorer: Explorer) throws -> ScreenBuffer {
         let s = explorer.state
         var b = ScreenBuffer(width: s.width, height: s.height, ascii: explorer.ascii)
-        guard s.width >= 40, s.height >= 10 else {
+        guard s.width >= 40, s.height >= 12 else {
             b.put(0, 0, "too small", .warning)
-            b.put(0, 1, "need 40x10", .warning)
+            b.put(0, 1, "need 40x12", .warning)
             return b
         }
         try header(explorer, &b)
         try scrubber(explorer, &b)
-        let top = 4, bottom = s.height - 2
-        let left = max(16, min(30, s.width / 5))
-        let middle = (s.width - left) / 2
-        try streamsPane(explorer, &b, x: 0, y: top, w: left - 1, h: bottom - top + 1)
-        try eventsPane(explorer, &b, x: left, y: top, w: middle - 1, h: bottom - top + 1)
-        try documentPane(explorer, &b, x: left + middle, y: top, w: s.width - left - middle, h: bottom - top + 1)
-        for y in top...bottom {
+        let layout = Explorer.Layout(width: s.width, height: s.height)
+        let top = layout.top, bottom = layout.bottom, left = layout.left, middle = layout.middle
+        let h = bottom - top + 1
+        try streamsPane(explorer, &b, x: 0, y: top, w: left - 1, h: h)
+        try eventsPane(explorer, &b, x: left, y: top, w: middle - 1, h: h)
+        try documentPane(explorer, &b, x: left + middle, y: top, w: s.width - left - middle, h: h)
+        for y in (top - 1)...bottom {
             b.put(left - 1, y, b.glyph("│", "|"), .faint)
             b.put(left + middle - 1, y, b.glyph("│", "|"), .faint)
         }
         footer(explorer, &b)
-        if s.mode == .help { help(&b) }
+        if let line = s.expanded { expanded(line, &b, top: top - 1, bottom: bottom) }
+        if s.mode == .help { help(&b, offset: s.helpOffset) }
         return b
     }
 
     static func header(_ e: Explorer, _ b: inout ScreenBuffer) throws {
         let s = e.state
-        b.fill(0, 0, s.width, " ", .selected)
-        var text = " rewind  \(e.data.logName)  \(s.count) events  \(e.serviceCount) services  "
+        b.fill(0, 0, s.width, " ", CellStyle(bold: true, reverse: true))
+        func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
+        // The time first (what a user scrubs for), then the position; fixed widths, so that nothing
+        // to the right moves as they change (times to the millisecond; finer ones take more room).
+        var text = " rewind  \(e.data.logName)  "
+        let time: String
         if let t = try e.cursorTime() {
-            text += (s.position == 0 ? "before " : "") + t.rfc3339
+            time = (s.position == 0 ? "before " : "") + t.rfc3339
         } else {
-            text += "empty log"
+            time = "empty log"
         }
-        text += "  position \(s.position)/\(s.count)"
+        text += time + String(repeating: " ", count: max(0, 24 - time.count))
+        let digits = String(s.count).count
+        text += "  position " + String(repeating: " ", count: max(0, digits - String(s.position).count)) + "\(s.position)/\(s.count)"
+        text += "  \(plural(e.serviceCount, "service"))"
         if s.follow { text += "  FOLLOWING" }
         if let inv = s.invariant { text += s.breaks.contains(s.position) ? "  BREAKS: \(inv)" : "  invariant: \(inv)" }
         b.put(0, 0, text, CellStyle(bold: true, reverse: true), maxWidth: s.width)
     }
 
-    /// Row 1: event density as a sparkline; row 2: markers and the cursor.
+    /// Row 1: event density as a sparkline; row 2: markers and the cursor; row 3: the legend.
     static func scrubber(_ e: Explorer, _ b: inout ScreenBuffer) throws {
         let s = e.state
         let w = s.width
-        let density = try e.data.density(buckets: w)
+        let density = try e.data.density(buckets: w, in: e.span)
         let peak = max(1, density.max() ?? 1)
         let levels: [String] = b.ascii ? [" ", ".", ":", "|", "#"] : [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
         for (x, n) in density.enumerated() {
@@ -57,7 +67,8 @@ public enum ExplorerView {
             b.put(x, 1, levels[min(level, levels.count - 1)], .faint)
         }
         guard s.count > 0 else { return }
-        for (x, kind) in try e.markerCells() {
+        let (cells, counts) = try e.markerCells()
+        for (x, kind) in cells {
             let (glyph, style): (String, CellStyle) = switch kind {
             case .irreversible: ("!", .warning)
             case .backwards: ("<", .marker)
@@ -65,30 +76,58 @@ public enum ExplorerView {
             }
             b.put(x, 2, glyph, style)
         }
-        for x in try e.scrubberColumns("matches", Array(s.matches.prefix(5000))) { b.put(x, 2, "*", .title) }
-        for x in try e.scrubberColumns("breaks", s.breaks.filter { $0 > 0 }.map { $0 - 1 }) { b.put(x, 2, "x", .warning) }
-        if let mark = s.mark { b.put(try e.scrubberColumns("mark", [max(0, mark - 1)])[0], 2, "M", .title) }
-        let cursor = try e.scrubberColumns("cursor", [max(0, s.position - 1)])[0]
-        b.put(cursor, 2, b.glyph("▲", "^"), .title)
-        b.setStyle(cursor, 1, 1, .selected)
-        b.put(0, 3, "streams", .title)
+        let matches = try e.scrubberColumns("matches", Array(s.matches.prefix(5000)))
+        for x in matches.compactMap({ $0 }) { b.put(x, 2, "*", .match) }
+        let breaks = try e.scrubberColumns("breaks", s.breaks.filter { $0 > 0 }.map { $0 - 1 })
+        for x in breaks.compactMap({ $0 }) { b.put(x, 2, "x", .warning) }
+        if let mark = s.mark, let x = try e.scrubberColumns("mark", [max(0, mark - 1)])[0] { b.put(x, 2, "M", .title) }
+        if let cursor = try e.scrubberColumns("cursor", [max(0, s.position - 1)])[0] {
+            b.put(cursor, 2, b.glyph("▲", "^"), .title)
+            b.setStyle(cursor, 1, 1, .selected)
+        }
+        // The legend: what each marker means and how many there are (in the span shown).
+        var legend: [(String, CellStyle)] = []
+        func add(_ glyph: String, _ n: Int, _ what: String, _ style: CellStyle) {
+            if n > 0 { legend.append(("\(glyph) \(n) \(what)", style)) }
+        }
+        add("!", counts[.irreversible] ?? 0, "irreversible", .warning)
+        add("<", counts[.backwards] ?? 0, "backwards", .marker)
+        add("=", counts[.duplicate] ?? 0, "duplicate", .marker)
+        let span = e.span
+        add("x", s.breaks.filter { span.contains($0 - 1) }.count, "break" + (s.breaks.count == 1 ? "" : "s"), .warning)
+        add("*", s.matches.filter { span.contains($0) }.count, "match" + (s.matches.count == 1 ? "" : "es"), .match)
+        var x = 0
+        if let z = s.zoom {
+            x += b.put(0, 3, "zoomed to positions \(z.lowerBound)…\(z.upperBound) (Z: out)  ", .title)
+        }
+        for (text, style) in legend where x + text.count <= w {
+            b.put(x, 3, String(text.prefix(1)), style)
+            b.put(x + 1, 3, String(text.dropFirst()), .faint)
+            x += text.count + 2
+        }
     }
 
-    /// Each service's header with its stream count, then its streams; only the rows on screen are
-    /// built, around the selected stream (a state can hold a million streams).
     static func streamsPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
-        let rows = e.streamRows(height: h)
+        b.put(x, y - 1, e.state.filter == nil ? "streams" : "streams (f: filter)", .title, maxWidth: w)
+        let rows = try e.streamRows(height: h)
         guard !rows.isEmpty else {
-            b.put(x, y, "(no state yet)", .faint, maxWidth: w)
+            b.put(x, y, e.state.count == 0 ? "(no events)" : "(no stream yet)", .faint, maxWidth: w)
             return
         }
-        for (line, row) in rows.enumerated() {
+        for (line, row) in rows.enumerated() where line < h {
             switch row {
+            case .heading(let text):
+                b.put(x, y + line, ScreenBuffer.middle(text, columns: w, ascii: b.ascii), .title, maxWidth: w)
             case .service(let name, let count):
-                b.put(x, y + line, "\(name) (\(count))", .title, maxWidth: w)
-            case .stream(let id):
-                let key = try e.data.index.streamKey(id)
-                b.put(x, y + line, "  " + key.stream, key == e.state.selected ? .selected : .plain, maxWidth: w)
+                let suffix = " (\(count))"
+                b.put(x, y + line, ScreenBuffer.middle(name, columns: max(1, w - suffix.count), ascii: b.ascii) + suffix, .title, maxWidth: w)
+            case .stream(let key, let exists):
+                let pinned = e.state.pinned.contains(key)
+                let label = (e.state.filter != nil || pinned && line < e.state.pinned.count + 1 ? "\(key.service)/\(key.stream)" : key.stream)
+                let selected = key == e.state.selected
+                let style: CellStyle = selected ? .selected : (exists ? .plain : .faint)
+                if selected { b.fill(x, y + line, w, " ", .selected) }
+                b.put(x, y + line, (pinned ? b.glyph("◆ ", "* ") : "  ") + ScreenBuffer.middle(label, columns: max(1, w - 2), ascii: b.ascii), style, maxWidth: w)
             }
         }
     }
@@ -103,22 +142,64 @@ public enum ExplorerView {
         return "\(pad(ms / 3_600_000, 2)):\(pad(ms / 60_000 % 60, 2)):\(pad(ms / 1000 % 60, 2)).\(pad(ms % 1000, 3))"
     }
 
+    static func day(_ t: Timestamp) -> Int64 { t.utcDay }
+
+    /// The events around the cursor in aligned columns (time, type, service/stream), with a row
+    /// naming the day wherever the day changes.
     static func eventsPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
         let s = e.state
         b.put(x, y - 1, "events", .title)
         guard s.count > 0 else { b.put(x, y, "(no events)", .faint); return }
         let current = s.position - 1
         let start = max(0, min(current - h / 2, s.count - h))
-        let matched = Set(s.matches.filter { $0 >= start && $0 < start + h })
-        for row in 0..<h {
-            let i = start + row
-            guard i < s.count else { break }
-            let ev = try e.data.event(at: i)
-            let text = "\(clock(ev.ts)) \(ev.type)  \(ev.service)/\(ev.stream)"
-            let isMatch = matched.contains(i)
-            let style: CellStyle = i == current ? .selected : (isMatch ? .title : (i > current ? .faint : .plain))
-            if i == current { b.fill(x, y + row, w, " ", .selected) }
-            b.put(x, y + row, text, style, maxWidth: w)
+        let end = min(s.count, start + h)
+        let events = try (start..<end).map { try e.data.event(at: $0) }
+        var previousDay = start > 0 ? day(try e.data.event(at: start - 1).ts) : nil
+        enum Row { case day(String), event(Int, Event) }
+        var rows: [Row] = []
+        for (offset, ev) in events.enumerated() {
+            let d = day(ev.ts)
+            if d != previousDay { rows.append(.day(String(ev.ts.rfc3339.prefix { $0 != "T" }))) }
+            previousDay = d
+            rows.append(.event(start + offset, ev))
+        }
+        // Keep the current event in view once the day rows are in.
+        let at = rows.firstIndex { if case .event(let i, _) = $0 { return i == max(0, current) }; return false } ?? 0
+        let first = max(0, min(at - h / 2, rows.count - h))
+        // Milliseconds when there is room for them; types get three fifths of what remains.
+        let clockWidth = w >= 44 ? 12 : 8
+        let typeWidth = min(max(6, (w - clockWidth - 1) * 3 / 5), events.map { ScreenBuffer.columns($0.type, ascii: b.ascii) }.max() ?? 0)
+        let matched = Set(s.matches[s.matches.lowerBound(start)...].prefix { $0 < end })
+        for (line, row) in rows.dropFirst(first).prefix(h).enumerated() {
+            switch row {
+            case .day(let label):
+                let rule = b.glyph("─", "-")
+                b.put(x, y + line, rule + rule + " " + label + " " + String(repeating: rule, count: max(0, w - label.count - 4)), .faint, maxWidth: w)
+            case .event(let i, let ev):
+                let type = ScreenBuffer.middle(ev.type, columns: typeWidth, ascii: b.ascii)
+                let typeColumn = type + String(repeating: " ", count: max(0, typeWidth - ScreenBuffer.columns(type, ascii: b.ascii)))
+                let rest = max(1, w - clockWidth - 1 - typeWidth - 1)
+                let text = "\(clock(ev.ts).prefix(clockWidth)) \(typeColumn) " + ScreenBuffer.middle("\(ev.service)/\(ev.stream)", columns: rest, ascii: b.ascii)
+                let style: CellStyle = i == current ? .selected : (matched.contains(i) ? .match : (i > current ? .faint : .plain))
+                if i == current { b.fill(x, y + line, w, " ", .selected) }
+                b.put(x, y + line, text, style, maxWidth: w)
+            }
+        }
+    }
+
+    /// A list that scrolls with the pane's cursor (`treeRow`): lines too long end in `…` and
+    /// Enter shows them whole.
+    static func list(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int, _ lines: [(String, CellStyle)]) {
+        let cursor = min(e.state.treeRow, max(0, lines.count - 1))
+        let offset = max(0, min(cursor - h / 2, lines.count - h))
+        for (i, line) in lines.dropFirst(offset).prefix(h).enumerated() {
+            let isCursor = e.state.focusOnDocument && offset + i == cursor
+            if isCursor { b.fill(x, y + i, w, " ", .selected) }
+            b.put(x, y + i, ScreenBuffer.truncated(line.0, columns: w, ascii: b.ascii), isCursor ? .selected : line.1, maxWidth: w)
+        }
+        if offset + h < lines.count {
+            b.fill(x, y + h - 1, w)
+            b.put(x, y + h - 1, "… \(lines.count - offset - h + 1) more (Tab, then ↓ or PgDn)", .faint, maxWidth: w)
         }
     }
 
@@ -126,41 +207,38 @@ public enum ExplorerView {
         let title = e.state.mark.map { "changes since the mark (position \($0))" } ?? "changes of the last event"
         b.put(x, y - 1, title, .title, maxWidth: w)
         let changes = try e.changes()
-        if changes.isEmpty { b.put(x, y, "(no changes)", .faint, maxWidth: w) }
-        for (i, c) in changes.prefix(h).enumerated() {
-            let style: CellStyle = switch c.kind {
-            case .added: .changed
-            case .removed: .warning
-            case .changed: CellStyle(bold: true, role: .accent)
-            }
-            b.put(x, y + i, c.description, style, maxWidth: w)
+        if changes.isEmpty { b.put(x, y, "(no changes)", .faint, maxWidth: w); return }
+        list(e, &b, x: x, y: y, w: w, h: h, changes.map { c in
+            (c.description, c.kind == .added ? .changed : c.kind == .removed ? .warning : CellStyle(role: .accent))
+        })
+    }
+
+    /// The strategies pane's table: one line per strategy.
+    static func strategyLines(_ runs: [StrategyRun], driving: String) -> [String] {
+        runs.map { o in
+            o.name.padding(toLength: 7, withPad: " ", startingAt: 0) + String(format: "%7d applied ", o.applied)
+                + String(format: "%8.3f ms", o.seconds * 1000) + (o.agrees ? "  agrees" : "  DISAGREES")
         }
-        if changes.count > h { b.put(x, y + h - 1, "… \(changes.count - h + 1) more changes", .faint, maxWidth: w) }
     }
 
     static func strategiesPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
-        b.put(x, y - 1, "strategies at position \(e.state.position) (\(e.state.drivingStrategy) drives the view)", .title, maxWidth: w)
-        let outcomes = try e.strategies()
-        var row = 0
-        for o in outcomes {
-            let ms = String(format: "%8.3f ms", o.seconds * 1000)
-            let line = o.name.padding(toLength: 7, withPad: " ", startingAt: 0) + String(format: "%7d applied ", o.applied) + ms
-                + (o.agrees ? "  agrees" : "  DISAGREES")
-            b.put(x, y + row, line, o.agrees ? (o.name == e.state.drivingStrategy ? .title : .plain) : .warning, maxWidth: w)
-            row += 1
+        b.put(x, y - 1, "strategies at position \(e.state.position), \(e.state.drivingStrategy) drives", .title, maxWidth: w)
+        guard let (position, runs) = e.state.strategyRuns, position == e.state.position else {
+            b.put(x, y, "comparing the five strategies here (replay folds the whole log)…", .faint, maxWidth: w)
+            return
         }
-        let crossedPositions = outcomes.first { $0.name == "undo" }?.crossed ?? []
-        let crossed = try crossedPositions.prefix(h).map { try e.data.event(at: $0) }
-        row += 1
-        if crossed.isEmpty {
-            b.put(x, y + row, "undo crosses no irreversible event from the head to here", .faint, maxWidth: w)
-        } else {
-            b.put(x, y + row, "undo crosses \(crossedPositions.count) irreversible event\(crossedPositions.count == 1 ? "" : "s") (rewound, not undone):", .warning, maxWidth: w)
-            for t in crossed where row + 2 < h {
-                row += 1
-                b.put(x, y + row, "  line \(t.line): \(t.id) \(t.service)/\(t.stream) \(t.type)", .plain, maxWidth: w)
+        let lines = try e.paneLines() ?? []
+        var styled: [(String, CellStyle)] = []
+        for (i, line) in lines.enumerated() {
+            if i < runs.count {
+                let o = runs[i]
+                styled.append((line, o.agrees ? (o.name == e.state.drivingStrategy ? .title : .plain) : .warning))
+            } else {
+                styled.append((line, line.hasPrefix("undo crosses no") ? .faint : line.hasPrefix("undo") ? .warning : .plain))
             }
         }
+        styled.insert(("", .plain), at: min(runs.count, styled.count))
+        list(e, &b, x: x, y: y, w: w, h: h, styled)
     }
 
     /// A view with nothing to show: its title and why.
@@ -181,12 +259,10 @@ public enum ExplorerView {
             b.put(x, y + 1, "no meta.causationId links it to other events", .faint, maxWidth: w)
             return
         }
-        for (row, n) in nodes.enumerated() where row < h {
+        list(e, &b, x: x, y: y, w: w, h: h, nodes.map { n in
             let indent = String(repeating: " ", count: min(2 * n.depth, max(0, w / 2)))
-            let text = indent + (n.isCursor ? "► " : "  ") + "\(n.event.id) \(n.event.service)/\(n.event.stream) \(n.event.type)"
-            b.put(x, y + row, text, n.isCursor ? .selected : .plain, maxWidth: w)
-        }
-        if nodes.count > h { b.put(x, y + h - 1, "… \(nodes.count - h + 1) more", .faint, maxWidth: w) }
+            return (indent + (n.isCursor ? "► " : "  ") + "\(n.event.id) \(n.event.service)/\(n.event.stream) \(n.event.type)", n.isCursor ? .selected : .plain)
+        })
     }
 
     /// The saga view: its outcome and flags, then every step in timeline order.
@@ -195,20 +271,16 @@ public enum ExplorerView {
             return emptyPane(&b, x: x, y: y, w: w, title: "saga", "this event is not part of a saga (no meta.sagaId); A: the next saga")
         }
         b.put(x, y - 1, "saga \(saga.id): \(saga.outcome), \(saga.steps.count) events (a: back, A: next)", .title, maxWidth: w)
-        var row = 0
-        for flag in saga.flags where row < h {
-            b.put(x, y + row, "! " + flag, .warning, maxWidth: w)
-            row += 1
-        }
+        var lines: [(String, CellStyle)] = saga.flags.map { ("! " + $0, .warning) }
         let cursor = e.state.position - 1
-        for step in saga.steps where row < h {
+        for step in saga.steps {
             let t = step.event.ts.rfc3339
             let time = t.count >= 19 ? String(t.dropFirst(11)) : t
             let line = (step.position == cursor ? "► " : "  ") + time + " " + step.event.type + " " + step.event.service + "/" + step.event.stream
                 + (step.command.isEmpty ? "" : "  " + step.command) + (step.attempt > 1 ? "  attempt \(step.attempt)" : "")
-            b.put(x, y + row, line, step.position == cursor ? .selected : step.isCompensation ? .warning : .plain, maxWidth: w)
-            row += 1
+            lines.append((line, step.position == cursor ? .selected : step.isCompensation ? .warning : .plain))
         }
+        list(e, &b, x: x, y: y, w: w, h: h, lines)
     }
 
     /// The deliveries view: what each delivery of the cursor event's message left in the log.
@@ -218,17 +290,16 @@ public enum ExplorerView {
         }
         b.put(x, y - 1, "deliveries of \(report.messageId) (w: back)", .title, maxWidth: w)
         let attempts = report.rows.map(\.attempt).max() ?? 1
-        let summary = "\(report.rows.count) deliver\(report.rows.count == 1 ? "y" : "ies") left events; \(report.applied) applied; highest attempt \(attempts)"
-        b.put(x, y, summary, report.applied > 1 ? .warning : .plain, maxWidth: w)
-        var row = 1
-        if report.applied > 1 { b.put(x, y + row, "! applied \(report.applied) times: the effect was not deduplicated", .warning, maxWidth: w); row += 1 }
+        var lines: [(String, CellStyle)] = [("\(report.rows.count) deliver\(report.rows.count == 1 ? "y" : "ies") left events; \(report.applied) applied; highest attempt \(attempts)",
+                                              report.applied > 1 ? .warning : .plain)]
+        if report.applied > 1 { lines.append(("! applied \(report.applied) times: the effect was not deduplicated", .warning)) }
         let cursor = e.state.position - 1
-        for r in report.rows where row < h {
-            let line = (r.position == cursor ? "► " : "  ") + "attempt \(r.attempt)  \(r.consumer)  \(r.type)  \(r.outcome)  \(r.id)"
-            b.put(x, y + row, line, r.position == cursor ? .selected : r.outcome == "applied" ? .plain : .faint, maxWidth: w)
-            row += 1
+        for r in report.rows {
+            lines.append(((r.position == cursor ? "► " : "  ") + "attempt \(r.attempt)  \(r.consumer)  \(r.type)  \(r.outcome)  \(r.id)",
+                          r.position == cursor ? .selected : r.outcome == "applied" ? .plain : .faint))
         }
-        if row < h { b.put(x, y + row, "(deliveries that crashed or lost their ack left no event)", .faint, maxWidth: w) }
+        lines.append(("(deliveries that crashed or lost their ack left no event)", .faint))
+        list(e, &b, x: x, y: y, w: w, h: h, lines)
     }
 
     /// The projection-lag view: the largest lag per time bucket, as bars, over the log's span.
@@ -254,19 +325,73 @@ public enum ExplorerView {
         }
     }
 
+    /// Every service at the cursor's time, the streams changed most recently first.
+    static func overviewPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        let at = try e.cursorTime().map { (e.state.position == 0 ? "before " : "") + $0.rfc3339 } ?? "the start"
+        b.put(x, y - 1, "every service at \(at) (O: back)", .title, maxWidth: w)
+        let rows = try e.overview()
+        if rows.isEmpty { b.put(x, y, "(no stream has a document yet)", .faint, maxWidth: w); return }
+        list(e, &b, x: x, y: y, w: w, h: h, rows.map { ($0.text, $0.key == nil ? (($0.text.hasPrefix("  …")) ? .faint : .title) : ($0.key == e.state.selected ? .changed : .plain)) })
+    }
+
+    /// A tree (the document, or the event at the cursor) with the document cursor.
+    static func tree(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int, changed: Set<JSONKey>) throws {
+        let rows = try e.documentRows()
+        let cursor = min(e.state.treeRow, max(0, rows.count - 1))
+        let offset = max(0, min(cursor - h / 2, rows.count - h))
+        for (i, row) in rows.dropFirst(offset).prefix(h).enumerated() {
+            let isCursor = e.state.focusOnDocument && offset + i == cursor
+            let isChanged = row.depth > 0 && changed.contains(JSONKey(row.topKey))
+            if isCursor { b.fill(x, y + i, w, " ", .selected) }
+            // A changed field is marked in the gutter as well as coloured: visible without colour.
+            if isChanged { b.put(x, y + i, b.glyph("•", "*"), .changed) }
+            let text = ScreenBuffer.truncated(String(repeating: "  ", count: row.depth) + row.label, columns: max(1, w - 1), ascii: b.ascii)
+            b.put(x + 1, y + i, text, isCursor ? .selected : (isChanged ? .changed : .plain), maxWidth: w - 1)
+        }
+        if rows.count > h && offset + h < rows.count {
+            b.fill(x, y + h - 1, w)
+            b.put(x, y + h - 1, "… \(rows.count - offset - h + 1) more rows", .faint, maxWidth: w)
+        }
+    }
+
+    static func eventPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
+        guard e.state.position > 0 else {
+            return emptyPane(&b, x: x, y: y, w: w, title: "event", "(no event before the first; → steps to it)")
+        }
+        let ev = try e.data.event(at: e.state.position - 1)
+        b.put(x, y - 1, "event at position \(e.state.position - 1), line \(ev.line) (Enter: back, y: copy)", .title, maxWidth: w)
+        try tree(e, &b, x: x, y: y, w: w, h: h, changed: [])
+    }
+
     static func documentPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
-        if e.state.showDeliveries { return try deliveriesPane(e, &b, x: x, y: y, w: w, h: h) }
-        if e.state.showLag { return try lagPane(e, &b, x: x, y: y, w: w, h: h) }
-        if e.state.showSaga { return try sagaPane(e, &b, x: x, y: y, w: w, h: h) }
-        if e.state.showCausation { return try causationPane(e, &b, x: x, y: y, w: w, h: h) }
-        if e.state.showStrategies { return try strategiesPane(e, &b, x: x, y: y, w: w, h: h) }
-        if e.state.showDiff { return try diffPane(e, &b, x: x, y: y, w: w, h: h) }
-        guard let key = e.state.selected, try e.selectedDocument() != nil else {
-            b.put(x, y - 1, "document", .title)
-            b.put(x, y, "(nothing selected)", .faint)
+        switch e.state.pane {
+        case .deliveries: return try deliveriesPane(e, &b, x: x, y: y, w: w, h: h)
+        case .lag: return try lagPane(e, &b, x: x, y: y, w: w, h: h)
+        case .saga: return try sagaPane(e, &b, x: x, y: y, w: w, h: h)
+        case .causation: return try causationPane(e, &b, x: x, y: y, w: w, h: h)
+        case .strategies: return try strategiesPane(e, &b, x: x, y: y, w: w, h: h)
+        case .diff: return try diffPane(e, &b, x: x, y: y, w: w, h: h)
+        case .event: return try eventPane(e, &b, x: x, y: y, w: w, h: h)
+        case .overview: return try overviewPane(e, &b, x: x, y: y, w: w, h: h)
+        case .document: break
+        }
+        guard let key = e.state.selected else {
+            return emptyPane(&b, x: x, y: y, w: w, title: "document", "(nothing selected)")
+        }
+        b.put(x, y - 1, ScreenBuffer.middle("\(key.service)/\(key.stream)", columns: w, ascii: b.ascii), .title, maxWidth: w)
+        guard try e.selectedDocument() != nil else {
+            // The stream stays selected at times it has no document: say when it has one.
+            b.put(x, y, "no document at this time", .faint, maxWidth: w)
+            if let id = e.data.index.streamID(service: key.service, stream: key.stream) {
+                if let next = e.data.index.nextEvent(of: id, from: e.state.position) {
+                    let ev = try e.data.event(at: next)
+                    b.put(x, y + 1, "its next event: \(ev.type) at \(ev.ts.rfc3339) (s: go there)", .faint, maxWidth: w)
+                } else {
+                    b.put(x, y + 1, "no later event (S: its previous one)", .faint, maxWidth: w)
+                }
+            }
             return
         }
-        b.put(x, y - 1, "\(key.service)/\(key.stream)", .title, maxWidth: w)
         // Fields the last step changed, when it changed this stream.
         var changed = Set<JSONKey>()
         if e.state.position > 0 {
@@ -276,44 +401,51 @@ public enum ExplorerView {
                 for k in Set(before.keys).union(after.keys) where before[k] != after[k] { changed.insert(k) }
             }
         }
-        let rows = try e.documentRows()
-        let cursor = min(e.state.treeRow, max(0, rows.count - 1))
-        let offset = max(0, min(cursor - h / 2, rows.count - h))
-        for (i, row) in rows.dropFirst(offset).prefix(h).enumerated() {
-            let isCursor = e.state.focusOnDocument && offset + i == cursor
-            let style: CellStyle = isCursor ? .selected : (row.depth > 0 && changed.contains(JSONKey(row.topKey)) ? .changed : .plain)
-            b.put(x, y + i, String(repeating: "  ", count: row.depth) + row.label, style, maxWidth: w)
-        }
-        let lines = rows
-        if lines.count > h && offset + h < lines.count { b.put(x, y + h - 1, "… \(lines.count - offset - h + 1) more rows", .faint, maxWidth: w) }
+        try tree(e, &b, x: x, y: y, w: w, h: h, changed: changed)
     }
 
     static func footer(_ e: Explorer, _ b: inout ScreenBuffer) {
-        let y = e.state.height - 1
-        if case .goto(let text) = e.state.mode {
-            b.put(0, y, "go to (RFC 3339, epoch ms, start or end): " + text + "_", .title, maxWidth: e.state.width)
-        } else if case .search(let text) = e.state.mode {
-            b.put(0, y, "search (words, service:S stream:X type:T): " + text + "_", .title, maxWidth: e.state.width)
-        } else if case .invariant(let text) = e.state.mode {
-            b.put(0, y, "invariant (e.g. all(accounts/*/balance >= 0)): " + text + "_", .title, maxWidth: e.state.width)
+        let y = e.state.height - 1, w = e.state.width
+        if let p = e.state.prompt {
+            let label = p.kind == .command ? ":" : p.label + ": "
+            var x = b.put(0, y, label, .title, maxWidth: w)
+            // The text put there is shown selected: typing replaces it.
+            let shown = ScreenBuffer.columns(p.text, ascii: b.ascii) > w - x - 1 ? ScreenBuffer.middle(p.text, columns: max(1, w - x - 1), ascii: b.ascii) : p.text
+            x += b.put(x, y, shown, p.selected ? .selected : .plain, maxWidth: w - x)
+            b.put(x, y, "_", .title, maxWidth: w - x)
+        } else if let work = e.state.work {
+            b.put(0, y, work.status, .title, maxWidth: w)
         } else if let m = e.state.message {
-            b.put(0, y, m, .warning, maxWidth: e.state.width)
+            b.put(0, y, m, .warning, maxWidth: w)
         } else {
-            b.put(0, y, "\(b.glyph("←/→", "h/l")) step  g go to  d diff  m mark  i invariant  ? all keys  q quit",
-                  .faint, maxWidth: e.state.width)
+            b.put(0, y, "\(b.glyph("←/→", "h/l")) step  g go to  / search  f filter streams  Enter event  ? keys  q quit",
+                  .faint, maxWidth: w)
         }
     }
 
-    /// The help overlay, generated from `KeyBindings.all`.
-    static func help(_ b: inout ScreenBuffer) {
+    /// A line of a list opened whole: wrapped in a box over the panes.
+    static func expanded(_ text: String, _ b: inout ScreenBuffer, top: Int, bottom: Int) {
+        let w = b.width - 4
+        let glyphs = ScreenBuffer.glyphs(text, ascii: b.ascii)
+        var lines: [String] = [], line = "", used = 0
+        for g in glyphs {
+            if used + g.columns > w - 2 { lines.append(line); line = ""; used = 0 }
+            line.append(g.character)
+            used += g.columns
+        }
+        lines.append(line)
+        let h = min(bottom - top + 1, lines.count + 2)
+        for row in 0..<h { b.fill(2, top + row, w, " ", .plain) }
+        b.put(3, top, "the whole line (any key closes this)", .title, maxWidth: w - 2)
+        for (i, l) in lines.prefix(h - 2).enumerated() { b.put(3, top + 1 + i, l, .plain, maxWidth: w - 2) }
+        if lines.count > h - 2 { b.put(3, top + h - 1, "… \(lines.count - h + 2) more lines", .faint, maxWidth: w - 2) }
+    }
+
+    /// The help overlay, generated from `KeyBindings.all`; it covers whole rows, so nothing of
+    /// the panes shows beside it.
+    static func help(_ b: inout ScreenBuffer, offset: Int) {
         func keys(_ binding: Binding) -> String {
-            binding.keys.map { key -> String in
-                if b.ascii, case .right = key { return "Right" }
-                if b.ascii, case .left = key { return "Left" }
-                if b.ascii, case .up = key { return "Up" }
-                if b.ascii, case .down = key { return "Down" }
-                return key.description
-            }.joined(separator: " ")
+            binding.keys.map { key -> String in b.ascii ? key.asciiDescription : key.description }.joined(separator: " ")
         }
         var rows: [(String, String)] = []
         var lastGroup: String?
@@ -327,16 +459,16 @@ public enum ExplorerView {
         }
         let keyWidth = rows.map(\.0.count).max() ?? 0
         let w = min(b.width - 2, keyWidth + 3 + (rows.map(\.1.count).max() ?? 0) + 4)
-        // Below the header when it fits; else over the whole screen, the title first to go.
-        let fits = rows.count + 2 <= b.height - 1
-        let titled = rows.count + 1 <= b.height
-        let h = fits ? rows.count + 2 : b.height
-        let x = max(1, (b.width - w) / 2), y = fits ? max(0, min(1, b.height - 1 - h)) : 0
-        for row in 0..<h { b.fill(x, y + row, w, " ", .plain) }
-        if titled { b.put(x + 2, y, "keys (any key closes this)", .title, maxWidth: w - 2) }
-        let first = titled ? 1 : 0
-        for (i, r) in rows.enumerated() where first + i < h {
-            b.put(x + 2, y + first + i, r.0.padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "   " + r.1, .plain, maxWidth: w - 3)
+        // Below the header, as many rows as fit; more scroll (↓ / ↑, PgDn / PgUp).
+        let h = min(rows.count + 2, b.height - 1)
+        let x = max(1, (b.width - w) / 2), y = 1
+        let visible = max(1, h - 2)
+        let offset = max(0, min(offset, rows.count - visible))
+        for row in 0..<h { b.fill(0, y + row, b.width, " ", .plain) }
+        let more = rows.count > visible ? "  \(offset + 1)–\(offset + visible) of \(rows.count), ↓/↑ scroll" : ""
+        b.put(x + 2, y, "keys (any other key closes this)" + more, .title, maxWidth: w - 2)
+        for (i, r) in rows.dropFirst(offset).prefix(visible).enumerated() {
+            b.put(x + 2, y + 1 + i, r.0.padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "   " + r.1, .plain, maxWidth: w - 3)
         }
     }
 }

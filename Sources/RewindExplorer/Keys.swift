@@ -6,6 +6,7 @@ public enum Key: Hashable, Sendable, CustomStringConvertible {
     case enter, escape, backspace, tab
     case resize(width: Int, height: Int)
     case mouseClick(x: Int, y: Int)
+    case wheelUp, wheelDown
 
     public var description: String {
         switch self {
@@ -25,6 +26,19 @@ public enum Key: Hashable, Sendable, CustomStringConvertible {
         case .tab: return "Tab"
         case .resize: return "resize"
         case .mouseClick: return "click"
+        case .wheelUp: return "wheel up"
+        case .wheelDown: return "wheel down"
+        }
+    }
+
+    /// The description for a terminal without UTF-8 (arrows spelled out).
+    public var asciiDescription: String {
+        switch self {
+        case .up: "Up"
+        case .down: "Down"
+        case .left: "Left"
+        case .right: "Right"
+        default: description
         }
     }
 }
@@ -54,30 +68,51 @@ public enum KeyBindings {
         Binding(keys: [.char("}"), .char("{")], action: .jump(seconds: 3600), help: "jump an hour forward / back", group: "jump a minute / hour / day forward / back"),
         Binding(keys: [.char(")"), .char("(")], action: .jump(seconds: 86_400), help: "jump a day forward / back", group: "jump a minute / hour / day forward / back"),
         Binding(keys: [.home, .end], action: .goToStart, help: "first / last event"),
-        Binding(keys: [.char("g")], action: .openGoto, help: "go to a time (RFC 3339, epoch ms, start or end)"),
-        Binding(keys: [.down, .char("j")], action: .selectNextStream, help: "next stream", group: "next / previous stream"),
-        Binding(keys: [.up, .char("k")], action: .selectPreviousStream, help: "previous stream", group: "next / previous stream"),
-        Binding(keys: [.tab], action: .toggleFocus, help: "focus streams / document (↑↓ rows, Enter folds)"),
-        Binding(keys: [.char("d")], action: .toggleDiff, help: "document / changes since the previous event or the mark"),
-        Binding(keys: [.char("m")], action: .toggleMark, help: "pin the mark (again: unpin); the diff compares with it"),
+        Binding(keys: [.char("g")], action: .openGoto, help: "go to 09:14:05, 2026-01-02, +5m, -1h, #120, end…"),
+        Binding(keys: [.down, .char("j")], action: .selectNextStream, help: "next stream", group: "next / previous stream; a page of them"),
+        Binding(keys: [.up, .char("k")], action: .selectPreviousStream, help: "previous stream", group: "next / previous stream; a page of them"),
+        Binding(keys: [.pageDown, .pageUp], action: .page(by: 1), help: "a page down / up", group: "next / previous stream; a page of them"),
+        Binding(keys: [.char("f")], action: .openFilter, help: "filter the streams as you type (Esc clears)"),
+        Binding(keys: [.char("@")], action: .selectEventStream, help: "select the stream of the event at the cursor"),
+        Binding(keys: [.char("P")], action: .togglePin, help: "pin the stream to the top of the list (again: unpin)"),
+        Binding(keys: [.char("s"), .char("S")], action: .nextEventOfStream, help: "next / previous event of the selected stream"),
+        Binding(keys: [.tab], action: .toggleFocus, help: "focus streams / right pane (Enter folds, opens)"),
+        Binding(keys: [.enter, .char("e")], action: .toggleEvent, help: "the event at the cursor, every field as written"),
+        Binding(keys: [.char("y"), .char("Y")], action: .copy(path: false), help: "copy the value / the path (OSC 52)"),
+        Binding(keys: [.char("d")], action: .toggleDiff, help: "changes since the previous event or the mark"),
+        Binding(keys: [.char("m")], action: .toggleMark, help: "pin the mark the diff compares with (again: unpin)"),
+        Binding(keys: [.char("O")], action: .toggleOverview, help: "every service at the cursor, recent changes first"),
         Binding(keys: [.char("i")], action: .openInvariant, help: "set an invariant; its breaks are marked x"),
         Binding(keys: [.char("x"), .char("X")], action: .nextBreak, help: "next / previous invariant break"),
-        Binding(keys: [.char("/")], action: .openSearch, help: "search: words (also in names), service:S stream:X type:T"),
+        Binding(keys: [.char("/")], action: .openSearch, help: "search words, service:S stream:X type:T"),
         Binding(keys: [.char("n"), .char("N")], action: .nextMatch, help: "next / previous match"),
-        Binding(keys: [.char("s")], action: .nextEventOfStream, help: "next event of the selected stream"),
-        Binding(keys: [.char("p")], action: .fieldProvenance, help: "the event that last set the cursor's field (again: earlier)"),
+        Binding(keys: [.char("p")], action: .fieldProvenance, help: "the event that set the field (again: earlier)"),
         Binding(keys: [.char("o")], action: .toggleCausation, help: "causation: what caused this event, what it caused", group: "causation, saga (A: next), deliveries, read-model lag"),
         Binding(keys: [.char("a")], action: .toggleSaga, help: "saga: its steps, commands, retries, compensations", group: "causation, saga (A: next), deliveries, read-model lag"),
         Binding(keys: [.char("A")], action: .nextSaga, help: "the next saga", group: "causation, saga (A: next), deliveries, read-model lag"),
         Binding(keys: [.char("w")], action: .toggleDeliveries, help: "deliveries of this event's message: attempts, dedup", group: "causation, saga (A: next), deliveries, read-model lag"),
         Binding(keys: [.char("L")], action: .toggleLag, help: "the read model's lag (data.lagMs) over time", group: "causation, saga (A: next), deliveries, read-model lag"),
-        Binding(keys: [.char("c")], action: .toggleStrategies, help: "the five strategies at the cursor: cost, agreement"),
+        Binding(keys: [.char("c")], action: .toggleStrategies, help: "the five strategies here: cost, agreement"),
         Binding(keys: [.char("t")], action: .switchStrategy, help: "switch the strategy that drives the view"),
         Binding(keys: [.char("v")], action: .verifyCache, help: "verify the cache against a full replay"),
-        Binding(keys: [.char("f")], action: .toggleFollow, help: "follow the log as it grows"),
+        Binding(keys: [.char("z"), .char("Z")], action: .zoomIn, help: "zoom the timeline in / back out"),
+        Binding(keys: [.char("F")], action: .toggleFollow, help: "follow the log as it grows"),
+        Binding(keys: [.char(":")], action: .openCommand, help: "commands: goto, pin, filter, search, export FILE…"),
+        Binding(keys: [.escape], action: .cancelWork, help: "cancel long work, close a view, clear the filter"),
         Binding(keys: [.char("?")], action: .toggleHelp, help: "show / hide this help"),
         Binding(keys: [.char("q"), .ctrl("c")], action: .quit, help: "quit"),
     ]
+
+    /// Lines of the help overlay (bindings of one group share one).
+    public static var helpRows: Int {
+        var n = 0
+        var last: String?
+        for b in all {
+            if b.group == nil || b.group != last { n += 1 }
+            last = b.group
+        }
+        return n
+    }
 
     /// The action a key means in normal mode (the second key of a pair means the reverse).
     public static func action(for key: Key) -> ExplorerAction? {
@@ -88,6 +123,10 @@ public enum KeyBindings {
             case (.goToStart, 1): return .goToEnd
             case (.nextBreak, 1): return .previousBreak
             case (.nextMatch, 1): return .previousMatch
+            case (.nextEventOfStream, 1): return .previousEventOfStream
+            case (.page, 1): return .page(by: -1)
+            case (.copy, 1): return .copy(path: true)
+            case (.zoomIn, 1): return .zoomOut
             default: return b.action
             }
         }

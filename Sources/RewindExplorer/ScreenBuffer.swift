@@ -5,14 +5,16 @@ public struct CellStyle: Hashable, Sendable {
     public var bold = false
     public var reverse = false
     public var dim = false
+    public var underline = false
     public var role: Role = .normal
 
     public enum Role: Int, Sendable, CaseIterable { case normal, accent, warning, changed, marker }
 
-    public init(bold: Bool = false, reverse: Bool = false, dim: Bool = false, role: Role = .normal) {
+    public init(bold: Bool = false, reverse: Bool = false, dim: Bool = false, underline: Bool = false, role: Role = .normal) {
         self.bold = bold
         self.reverse = reverse
         self.dim = dim
+        self.underline = underline
         self.role = role
     }
 
@@ -23,6 +25,25 @@ public struct CellStyle: Hashable, Sendable {
     public static let changed = CellStyle(bold: true, role: .changed)
     public static let warning = CellStyle(bold: true, role: .warning)
     public static let marker = CellStyle(bold: true, role: .marker)
+    /// A search match: underlined, so that it differs from a heading (bold) and a changed field
+    /// (marked `•`) without colour too.
+    public static let match = CellStyle(underline: true, role: .accent)
+
+    /// One letter per style, for golden screens: the styles a view uses, and `?` for any other.
+    public var letter: Character {
+        switch self {
+        case .plain: " "
+        case .title: "T"
+        case .selected: "S"
+        case .faint: "f"
+        case .changed: "C"
+        case .warning: "W"
+        case .marker: "M"
+        case .match: "u"
+        case CellStyle(bold: true, reverse: true): "H"
+        default: "?"
+        }
+    }
 }
 
 /// One screen cell: a character and its style. A wide character (CJK, emoji) takes two cells:
@@ -88,6 +109,40 @@ public struct ScreenBuffer: Sendable {
         return out
     }
 
+    /// `text` cut to `columns` in the middle (`transfers/…-00011836`), so that both the start
+    /// and the end of a long name stay readable.
+    public static func middle(_ text: String, columns: Int, ascii: Bool = false) -> String {
+        let g = glyphs(text, ascii: ascii)
+        let total = g.reduce(0) { $0 + $1.columns }
+        guard total > columns else { return text }
+        guard columns > 1 else { return columns == 1 ? (ascii ? "~" : "…") : "" }
+        let keep = columns - 1
+        var head = "", tail = "", used = 0
+        var i = 0, j = g.count - 1
+        var headCols = 0, tailCols = 0
+        while used < keep {
+            if headCols <= tailCols + 1, i <= j, used + g[i].columns <= keep {
+                head.append(g[i].character); headCols += g[i].columns; used += g[i].columns; i += 1
+            } else if j >= i, used + g[j].columns <= keep {
+                tail = String(g[j].character) + tail; tailCols += g[j].columns; used += g[j].columns; j -= 1
+            } else { break }
+        }
+        return head + (ascii ? "~" : "…") + tail
+    }
+
+    /// `text` cut to `columns` at the end with `…` when it is longer.
+    public static func truncated(_ text: String, columns: Int, ascii: Bool = false) -> String {
+        let g = glyphs(text, ascii: ascii)
+        guard g.reduce(0, { $0 + $1.columns }) > columns else { return text }
+        var out = "", used = 0
+        for glyph in g {
+            guard used + glyph.columns <= columns - 1 else { break }
+            out.append(glyph.character)
+            used += glyph.columns
+        }
+        return out + (ascii ? "~" : "…")
+    }
+
     /// The columns `text` takes when drawn.
     public static func columns(_ text: String, ascii: Bool = false) -> Int {
         glyphs(text, ascii: ascii).reduce(0) { $0 + $1.columns }
@@ -149,4 +204,9 @@ public struct ScreenBuffer: Sendable {
     }
 
     public var text: String { lines.joined(separator: "\n") }
+
+    /// The styles, one letter per cell (`CellStyle.letter`), one string per row.
+    public var styleLines: [String] {
+        (0..<height).map { y in String(cells[(y * width)..<((y + 1) * width)].map(\.style.letter)) }
+    }
 }

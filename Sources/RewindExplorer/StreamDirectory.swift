@@ -158,6 +158,8 @@ struct StreamDirectory {
         let r = Int(rank[Int(center)])
         walk(from: r - 1, forward: false, in: versions) { above.append($0); return above.count < height }
         walk(from: r, forward: true, in: versions) { below.append($0); return below.count < height }
+        // The selected stream stays in the list where it would be, also when it has no document here.
+        if !StreamVersion.hasDocument(versions.value(center)) { below.insert(center, at: 0) }
         var rows: [Row] = []
         func header(_ s: Int) -> Row { .service(services[s].name, count: existing[s]) }
         // Rows in order, each stream preceded by its service's header when it starts the service.

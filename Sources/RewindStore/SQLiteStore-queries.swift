@@ -14,22 +14,29 @@ extension SQLiteStore {
 }
 
 extension SQLiteStore {
-    /// Timeline indices of the events `query` matches (at most `limit`). Every value is bound as
-    /// a parameter: text typed by a user or read from a log never becomes SQL.
-    public func search(_ query: EventQuery, limit: Int = 100_000) throws -> [Int] {
+    /// Timeline positions of the events `query` matches, ascending, among `range` (all when nil),
+    /// at most `limit`: `EventQuery`'s rules in SQL — `instr` finds code points, `lower()` folds
+    /// ASCII only. Every value is bound as a parameter: text typed by a user or read from a log
+    /// never becomes SQL.
+    public func search(_ query: EventQuery, in range: Range<Int>? = nil, limit: Int = 1_000_000) throws -> [Int] {
         var clauses: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
-        if let s = query.service { clauses.append("stream IN (SELECT id FROM streams WHERE service = ?)"); arguments.append(s) }
-        if let s = query.stream { clauses.append("stream IN (SELECT id FROM streams WHERE stream = ?)"); arguments.append(s) }
-        if let t = query.type { clauses.append("type IN (SELECT id FROM types WHERE name = ?)"); arguments.append(t) }
+        func column(_ c: String) -> String { query.ignoresCase ? "lower(\(c))" : c }
+        if let s = query.service { clauses.append("stream IN (SELECT id FROM streams WHERE instr(\(column("service")), ?) > 0)"); arguments.append(s) }
+        if let s = query.stream { clauses.append("stream IN (SELECT id FROM streams WHERE instr(\(column("stream")), ?) > 0)"); arguments.append(s) }
+        if let t = query.type { clauses.append("type IN (SELECT id FROM types WHERE instr(\(column("name")), ?) > 0)"); arguments.append(t) }
         for w in query.words {
-            // The data, meta or id as written, or the type, service or stream name (by code points).
+            // The data, meta or id as written, or the type, service or stream name.
             clauses.append("""
-                (instr(COALESCE(data, ''), ?) > 0 OR instr(COALESCE(meta, ''), ?) > 0 OR instr(id, ?) > 0
-                 OR type IN (SELECT id FROM types WHERE instr(name, ?) > 0)
-                 OR stream IN (SELECT id FROM streams WHERE instr(service, ?) > 0 OR instr(stream, ?) > 0))
+                (instr(\(column("COALESCE(data, '')")), ?) > 0 OR instr(\(column("COALESCE(meta, '')")), ?) > 0 OR instr(\(column("id")), ?) > 0
+                 OR type IN (SELECT id FROM types WHERE instr(\(column("name")), ?) > 0)
+                 OR stream IN (SELECT id FROM streams WHERE instr(\(column("service")), ?) > 0 OR instr(\(column("stream")), ?) > 0))
                 """)
             arguments += [w, w, w, w, w, w]
+        }
+        if let range {
+            clauses.append("pos >= ? AND pos < ?")
+            arguments += [range.lowerBound, range.upperBound]
         }
         let condition = clauses.isEmpty ? "1" : clauses.joined(separator: " AND ")
         arguments.append(limit)

@@ -36,17 +36,33 @@ public enum Terminal {
             init_pair(4, Int16(COLOR_MAGENTA), -1)
         }
         explorer.ascii = explorer.ascii || !localeIsUTF8
-        try explorer.update(.resized(width: Int(rw_cols()), height: Int(rw_lines())))
-        // Wake twice a second without a key, so follow mode can read appended lines.
-        wtimeout(rw_stdscr(), 500)
+        let driver = ExplorerDriver(explorer: explorer)
+        driver.copyToClipboard = copy
+        try driver.send(.resized(width: Int(rw_cols()), height: Int(rw_lines())))
+        var lastTick = DispatchTime.now().uptimeNanoseconds
         while !explorer.state.quit {
+            try driver.poll()
             draw(try ExplorerView.render(explorer), colors: colors)
-            guard let key = readKey() else {
-                if explorer.state.follow { try explorer.update(.ticked) }
-                continue
+            // While work runs, wake often to show how far it got; else twice a second, so follow
+            // mode can read appended lines.
+            wtimeout(rw_stdscr(), driver.isBusy ? 50 : 500)
+            if let key = readKey() {
+                try driver.handle(key)
             }
-            try explorer.handle(key)
+            let now = DispatchTime.now().uptimeNanoseconds
+            if explorer.state.follow && now - lastTick >= 500_000_000 {
+                lastTick = now
+                try driver.send(.ticked)
+            }
         }
+    }
+
+    /// Puts text on the terminal's clipboard: OSC 52, which terminals (and tmux with
+    /// `set-clipboard on`) honour; the text is base64, so nothing in it reaches the terminal raw.
+    static func copy(_ text: String) {
+        let sequence = "\u{1b}]52;c;" + Data(text.utf8).base64EncodedString() + "\u{07}"
+        var bytes = Array(sequence.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(1, $0.baseAddress, $0.count) }
     }
 
     static var localeIsUTF8: Bool {
@@ -59,6 +75,7 @@ public enum Terminal {
         if style.bold { a |= rw_a_bold() }
         if style.reverse { a |= rw_a_reverse() }
         if style.dim { a |= rw_a_dim() }
+        if style.underline { a |= rw_a_underline() }
         if colors {
             switch style.role {
             case .normal: break
@@ -67,8 +84,6 @@ public enum Terminal {
             case .changed: a |= rw_color_pair(3)
             case .marker: a |= rw_color_pair(4)
             }
-        } else if style.role == .changed || style.role == .warning {
-            a |= rw_a_bold()  // without colour, emphasis stays visible
         }
         return a
     }
@@ -114,7 +129,12 @@ public enum Terminal {
             case rw_key_resize(): return .resize(width: Int(rw_cols()), height: Int(rw_lines()))
             case rw_key_mouse():
                 var x: Int32 = 0, y: Int32 = 0
-                return rw_mouse_click(&x, &y) != 0 ? .mouseClick(x: Int(x), y: Int(y)) : nil
+                switch rw_mouse_event(&x, &y) {
+                case 1: return .mouseClick(x: Int(x), y: Int(y))
+                case 2: return .wheelUp
+                case 3: return .wheelDown
+                default: return nil
+                }
             default: return nil
             }
         }

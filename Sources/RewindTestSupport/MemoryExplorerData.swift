@@ -43,6 +43,7 @@ public final class MemoryExplorerData: ExplorerData {
     public let source: NumberedMemoryTimeline
     let fold: Fold
     let extraMarkers: [TimelineMarker]
+    let layout: IndexLayout
     public let cachedStates = MemoryCachedStates()
     public private(set) var strategies: Strategies
     public var drivingStrategy = Strategies.defaultName
@@ -52,6 +53,7 @@ public final class MemoryExplorerData: ExplorerData {
         source = NumberedMemoryTimeline(events)
         self.fold = fold
         extraMarkers = markers
+        self.layout = layout
         let output = MemoryIndexOutput()
         let builder = try IndexBuilder(output: output, fold: fold, identity: IndexIdentity(store: "memory", rules: fold.rules.fingerprint),
                                        layout: layout)
@@ -70,8 +72,15 @@ public final class MemoryExplorerData: ExplorerData {
         try strategies.hydrate(drivingStrategy, to: position).state.view!.versions
     }
 
-    public func density(buckets: Int) -> [Int] {
-        Timeline.density(times: source.timeline.events.map(\.ts), buckets: buckets)
+    public func density(buckets: Int, in span: Range<Int>) -> [Int] {
+        Timeline.density(times: source.timeline.events[span.clamped(to: source.timeline.events.indices)].map(\.ts), buckets: buckets)
+    }
+
+    /// Another index of the same events (an index image is read by one thread at a time).
+    public func worker() throws -> any ExplorerData {
+        let w = try MemoryExplorerData(logName: logName, events: source.timeline.events, fold: fold, layout: layout, markers: extraMarkers)
+        w.drivingStrategy = drivingStrategy
+        return w
     }
 
     public func timestamps(of indices: [Int]) -> [Timestamp] { indices.map { source.timeline.events[$0].ts } }
@@ -79,15 +88,34 @@ public final class MemoryExplorerData: ExplorerData {
     /// A log in memory does not grow.
     public func refresh() -> Bool { false }
 
-    public func compareStrategies(at position: Int) throws -> [StrategyRun] { try strategies.compare(at: position) }
-
-    public func verifyCache() throws -> String {
-        try IndexVerifier(index: index, source: source, fold: fold, cache: strategies.cache).run().summary
+    public func compareStrategies(at position: Int, control: WorkControl?) throws -> [StrategyRun] {
+        try strategies.compare(at: position, control: control)
     }
 
-    public func search(_ query: EventQuery) -> [Int] {
-        source.timeline.events.indices.filter { query.matches(source.timeline.events[$0]) }
+    public func verifyCache(control: WorkControl?) throws -> String {
+        try IndexVerifier(index: index, source: source, fold: fold, cache: strategies.cache).run { done, total in
+            control?.report(done: done, total: total)
+            try control?.check()
+        }.summary
+    }
+
+    public func search(_ query: EventQuery, in range: Range<Int>) -> [Int] {
+        range.clamped(to: source.timeline.events.indices).filter { query.matches(source.timeline.events[$0]) }
     }
 
     public func markers() -> [TimelineMarker] { extraMarkers }
+}
+
+extension Explorer {
+    /// A key and everything it leads to, at once: long work runs on this thread and its result
+    /// is fed back before this returns (what tests state exactly).
+    public func handle(_ key: Key) throws { try ExplorerDriver(explorer: self, inline: true).handle(key) }
+
+    /// An action and everything it leads to, at once.
+    public func perform(_ action: ExplorerAction) throws { try ExplorerDriver(explorer: self, inline: true).send(action) }
+
+    /// Keys typed one after another (`"/", "type:X", Enter` as `type("/type:X\n")`).
+    public func type(_ text: String) throws {
+        for c in text { try handle(c == "\n" ? .enter : .char(c)) }
+    }
 }

@@ -52,7 +52,7 @@ public struct IndexVerifier {
         self.cache = cache
     }
 
-    public func run(progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
+    public func run(progress: (Int, Int) throws -> Void = { _, _ in }) throws -> Report {
         var report = Report()
         let image = index.image
         do {
@@ -158,12 +158,12 @@ public struct IndexVerifier {
             changedSince.insert(id)
             position += 1
             atPosition(position)
-            if position % 65_536 == 0 { progress(position, count) }
+            if position % 65_536 == 0 { try progress(position, count) }
         }
         if let damage = image.damage {
             report.findings.append(Finding(kind: "index record", position: 0, damaged: true, detail: damage.what))
         }
-        progress(count, count)
+        try progress(count, count)
         return report
     }
 }

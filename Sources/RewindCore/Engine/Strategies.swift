@@ -23,11 +23,11 @@ public final class Strategies {
     }
 
     /// Reaches the state after the first `position` events with strategy `name`.
-    public func hydrate(_ name: String, to position: Int) throws -> Hydration {
+    public func hydrate(_ name: String, to position: Int, control: WorkControl? = nil) throws -> Hydration {
         let reach: Reach
         switch name {
         case "replay":
-            let r = try replay.hydrate(to: position)
+            let r = try replay.hydrate(to: position, control: control)
             return Hydration(name: name, position: position, applied: r.applied, bytesRead: r.bytesRead,
                              state: .replayed(r.state), crossed: [], issues: r.issues)
         case "diff": reach = index.diff(to: position)
@@ -83,6 +83,18 @@ public enum ReachedState: Sendable {
     }
 
     /// The services object's canonical JSON text, written in pieces.
+    /// `{"at": …, "position": …, "services": {…}}` and a newline, as `rewind state --json` prints
+    /// it: sorted keys, documents copied as the index keeps them (canonical text, never parsed).
+    /// Assembled whole: a damaged record found halfway must not leave half an object anywhere.
+    public func specJSON(service: String? = nil, stream: String? = nil, at time: Timestamp, position: Int) throws -> [UInt8] {
+        var out: [UInt8] = Array(#"{"at":"#.utf8)
+        JSONValue.writeString(time.rfc3339, to: &out)
+        out.append(contentsOf: #","position":\#(position),"services":"#.utf8)
+        try writeJSON(service: service, stream: stream) { out.append(contentsOf: $0) }
+        out.append(contentsOf: "}\n".utf8)
+        return out
+    }
+
     public func writeJSON(service: String? = nil, stream: String? = nil, _ out: ([UInt8]) throws -> Void) throws {
         switch self {
         case .replayed(let s):
@@ -122,12 +134,13 @@ public struct StrategyRun: Sendable, Equatable {
 
 extension Strategies {
     /// Every strategy at `position`, replay first (the reference).
-    public func compare(at position: Int) throws -> [StrategyRun] {
+    /// With a `control`, replay reports its progress and stops when cancelled.
+    public func compare(at position: Int, control: WorkControl? = nil) throws -> [StrategyRun] {
         var runs: [StrategyRun] = []
         var hashed: [(VersionMap, String)] = []
         for name in Strategies.names {
             let start = DispatchTime.now().uptimeNanoseconds
-            let h = try hydrate(name, to: position)
+            let h = try hydrate(name, to: position, control: control)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let hash: String
             if let view = h.state.view {

@@ -73,15 +73,16 @@ public final class TimelineIndex: @unchecked Sendable {
     }
 
     /// Events per bucket, `buckets` equal slices of the timeline's time span (each chunk read once).
-    public func density(buckets: Int) -> [Int] {
+    public func density(buckets: Int, in span: Range<Int>? = nil) -> [Int] {
         var out = Array(repeating: 0, count: max(0, buckets))
-        guard buckets > 0, count > 0 else { return out }
+        let span = (span ?? 0..<count).clamped(to: 0..<count)
+        guard buckets > 0, !span.isEmpty else { return out }
         // In Double: the span of a timeline can pass Int64's range (1677 to 2262).
-        let first = Double(timestamp(at: 0).nanoseconds), last = Double(timestamp(at: count - 1).nanoseconds)
-        let span = max(1, last - first)
-        image.forEachChunk(in: 0..<count) { c, r in
+        let first = Double(timestamp(at: span.lowerBound).nanoseconds), last = Double(timestamp(at: span.upperBound - 1).nanoseconds)
+        let range = max(1, last - first)
+        image.forEachChunk(in: span) { c, r in
             for i in r {
-                let b = Int((Double(c.ts(i)) - first) / span * Double(buckets - 1) + 0.5)
+                let b = Int((Double(c.ts(i)) - first) / range * Double(buckets - 1) + 0.5)
                 out[min(buckets - 1, max(0, b))] += 1
             }
         }
@@ -118,16 +119,19 @@ public final class TimelineIndex: @unchecked Sendable {
 
     /// Which columns (of `width`, over the timeline's time span) hold an irreversible event: one
     /// pass over the chunks' flags and times, however many such events there are.
-    public func irreversibleColumns(width: Int) -> [Bool] {
-        var out = [Bool](repeating: false, count: max(0, width))
-        guard count > 0, width > 0 else { return out }
-        let first = timestamp(at: 0), last = timestamp(at: count - 1)
-        image.forEachChunk(in: 0..<count) { c, r in
+    public func irreversibleColumns(width: Int, in span: Range<Int>? = nil) -> (count: Int, columns: [Int]) {
+        var marked = [Bool](repeating: false, count: max(0, width))
+        let span = (span ?? 0..<count).clamped(to: 0..<count)
+        guard !span.isEmpty, width > 0 else { return (0, []) }
+        let first = timestamp(at: span.lowerBound), last = timestamp(at: span.upperBound - 1)
+        var n = 0
+        image.forEachChunk(in: span) { c, r in
             for i in r where c.flags[i] & IndexFormat.irreversible != 0 {
-                out[min(width - 1, max(0, Int(Timestamp(nanoseconds: c.ts(i)).fraction(from: first, to: last) * Double(width - 1) + 0.5)))] = true
+                n += 1
+                marked[min(width - 1, max(0, Int(Timestamp(nanoseconds: c.ts(i)).fraction(from: first, to: last) * Double(width - 1) + 0.5)))] = true
             }
         }
-        return out
+        return (n, marked.indices.filter { marked[$0] })
     }
 
     /// The next event of `stream` at or after `position` (nil: none).

@@ -1,0 +1,167 @@
+import Foundation
+import RewindCore
+
+/// Runs the explorer's effects. Long work runs on a thread of its own, over its own opening of
+/// the data (`ExplorerData.worker()`: a store connection and an index mapping no other thread
+/// touches), one piece at a time; how far it got and what it found come back as actions when
+/// the key loop polls. The key loop never waits for it: keys are answered meanwhile, Escape
+/// cancels it, and a result that arrives after the cursor moved lands where it belongs (the
+/// strategies of the position they were compared at). With `inline`, work runs at once on the
+/// calling thread — what tests use to state exactly what an action leads to.
+public final class ExplorerDriver: @unchecked Sendable {
+    public let explorer: Explorer
+    let inline: Bool
+    /// Puts text on the clipboard (the terminal writes OSC 52).
+    public var copyToClipboard: (String) -> Void = { _ in }
+    private let queue = DispatchQueue(label: "rewind.explorer.work", qos: .userInitiated)
+    private let lock = NSLock()
+    private var finished: [(Int, WorkResult)] = []
+    /// Work started and not yet fed back (touched by the key loop only).
+    private var running: [Int: (control: WorkControl, started: UInt64)] = [:]
+    /// The worker's data — opened by the key loop, then used on `queue` only — and the index
+    /// length it was opened at (a log that grew gets a new one).
+    private var worker: Unchecked<any ExplorerData>?
+    private var workerCount = -1
+
+    public init(explorer: Explorer, inline: Bool = false) {
+        self.explorer = explorer
+        self.inline = inline
+    }
+
+    public var isBusy: Bool { !running.isEmpty }
+
+    public func handle(_ key: Key) throws {
+        if let a = explorer.action(for: key) { try send(a) }
+    }
+
+    public func send(_ action: ExplorerAction) throws {
+        try run(try explorer.update(action))
+    }
+
+    func run(_ effects: [ExplorerEffect]) throws {
+        for effect in effects {
+            switch effect {
+            case .start(let id, let request): try start(id, request)
+            case .cancel(let id):
+                running[id]?.control.cancel()
+                running[id] = nil
+            case .copy(let text): copyToClipboard(text)
+            case .export(let path, let position, let at):
+                try send(.noticed(ExplorerDriver.export(explorer.data, position: position, at: at, to: path)))
+            }
+        }
+    }
+
+    private func start(_ id: Int, _ request: WorkRequest) throws {
+        let control = WorkControl()
+        if inline {
+            try send(.workFinished(id: id, ExplorerDriver.perform(request, on: explorer.data, control: control)))
+            return
+        }
+        running[id] = (control, DispatchTime.now().uptimeNanoseconds)
+        let count = explorer.data.index.count
+        if worker == nil || workerCount != count {
+            do {
+                worker = Unchecked(try explorer.data.worker())
+                workerCount = count
+            } catch {
+                running[id] = nil
+                try send(.workFinished(id: id, .failed("\(error)")))
+                return
+            }
+        }
+        let data = worker!
+        queue.async { [self] in
+            let result = control.isCancelled ? .cancelled : ExplorerDriver.perform(request, on: data.value, control: control)
+            lock.withLock { finished.append((id, result)) }
+        }
+    }
+
+    /// Feeds back what finished and how far running work got; true when anything changed.
+    @discardableResult
+    public func poll() throws -> Bool {
+        let done = lock.withLock { () -> [(Int, WorkResult)] in
+            defer { finished = [] }
+            return finished
+        }
+        var changed = false
+        for (id, result) in done {
+            guard running.removeValue(forKey: id) != nil else { continue }  // cancelled meanwhile
+            try send(.workFinished(id: id, result))
+            changed = true
+        }
+        let now = DispatchTime.now().uptimeNanoseconds
+        for (id, r) in running {
+            let (d, t) = r.control.progress
+            try send(.workProgressed(id: id, done: d, total: t, seconds: Double(now - r.started) / 1e9))
+            changed = true
+        }
+        return changed
+    }
+
+    /// Waits until no work runs, feeding results back as they come (tests, benchmarks).
+    public func settle(timeout: Double = 600) throws {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeout * 1e9)
+        while isBusy && DispatchTime.now().uptimeNanoseconds < deadline {
+            try poll()
+            if isBusy { usleep(2_000) }
+        }
+    }
+
+    /// The search runs over this many events at a time (progress and cancellation between).
+    static let searchChunk = 65_536
+    /// Matches kept at most (the status says when there are more).
+    public static let matchLimit = 1_000_000
+
+    /// Does one piece of long work.
+    static func perform(_ request: WorkRequest, on data: any ExplorerData, control: WorkControl) -> WorkResult {
+        do {
+            switch request {
+            case .search(let query):
+                let n = data.index.count
+                var found: [Int] = []
+                var start = 0
+                while start < n && found.count < matchLimit {
+                    let end = min(n, start + searchChunk)
+                    found += try data.search(query, in: start..<end)
+                    start = end
+                    control.report(done: end, total: n)
+                    try control.check()
+                }
+                return .matches(Array(found.prefix(matchLimit)))
+            case .breaks(let text):
+                let bisector = Bisector(invariant: try Invariant(text))
+                return .breaks(try bisector.breaks(events: data.index.count, chunk: 16_384, control: control,
+                                                   transitions: bisector.transitions(of: data.index)))
+            case .strategies(let position):
+                return .strategies(try data.compareStrategies(at: position, control: control))
+            case .verify:
+                return .verified(try data.verifyCache(control: control))
+            }
+        } catch is WorkCancelled {
+            return .cancelled
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+
+    /// Writes the state after `position` events to `path` as `rewind state --json` prints it.
+    static func export(_ data: any ExplorerData, position: Int, at: Timestamp, to path: String) -> String {
+        do {
+            let view = StateView(index: data.index, versions: try data.reach(position), position: position)
+            let bytes = try ReachedState.indexed(view).specJSON(at: at, position: position)
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+                return "cannot write \(path)"
+            }
+            return "exported the state at position \(position) (\(bytes.count) bytes) to \(path)"
+        } catch {
+            return "cannot export: \(error)"
+        }
+    }
+}
+
+/// A value handed to the work queue that only it uses from then on.
+struct Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
