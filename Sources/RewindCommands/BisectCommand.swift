@@ -9,11 +9,9 @@ struct BisectCommand: LogCommand {
         commandName: "bisect",
         abstract: "Find the first event after which an invariant is false.",
         discussion: """
-            EXPR is true or false over the state, e.g. 'all(accounts/*/balance >= 0)',
-            'sum(accounts/*/balance) == 1200', 'transfers/transfer-1/status != "failed"'.
-            Paths are service/stream/key/…, '*' matches any one segment. Exit 1 when the invariant
-            breaks, 0 when it holds at every position. With --json: {"holds": true} or
-            {"holds": false, "position": N, "event": {…}}.
+            EXPR is true or false over the state, e.g. 'all(accounts/*/balance >= 0)', 'sum(accounts/*/balance) == 1200', 'transfers/transfer-1/status != "failed"'. Paths are service/stream/key/…, '*' matches any one segment. Exit 1 when the invariant breaks, 0 when it holds at every position. With --json: {"holds": true} or {"holds": false, "position": N, "event": {…}}.
+
+            Example: rewind bisect sample-logs/bank.jsonl --invariant 'all(accounts/*/balance >= 0)'
             """
     )
 

@@ -10,8 +10,7 @@ struct CheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Simulate many seeds and check each log's invariants; name each break and how to reproduce it.",
         discussion: """
-            Each seed's log goes through the same engine as `rewind bisect`: imported, indexed, and every invariant of \
-            its FILE.invariants bisected to the first event after which it is false. Exit 1 when any seed breaks one.
+            Each seed's log goes through the same engine as `rewind bisect`: imported, indexed, and every invariant of its FILE.invariants bisected to the first event after which it is false. Exit 1 when any seed breaks one.
 
             Example: rewind check bank --seeds 1..200 --no-saga
             """

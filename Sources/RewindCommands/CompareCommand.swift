@@ -9,10 +9,9 @@ struct CompareCommand: LogCommand {
         commandName: "compare",
         abstract: "Reach T with every hydration strategy and compare cost and result.",
         discussion: """
-            For each of replay, diff, undo, squash and cache: events, diffs or days applied; wall time
-            to reach T; bytes read from the store or the timeline index; the state's hash; whether it
-            agrees with replay. Exit 1 when any strategy disagrees. The index is built first when
-            needed (not timed); hashing a state is not timed either.
+            For each of replay, diff, undo, squash and cache: events, diffs or days applied; wall time to reach T; bytes read from the store or the timeline index; the state's hash; whether it agrees with replay. Exit 1 when any strategy disagrees. The index is built first when needed (not timed); hashing a state is not timed either.
+
+            Example: rewind compare sample-logs/bank.jsonl --at 2026-03-02T09:14:07Z
             """
     )
 

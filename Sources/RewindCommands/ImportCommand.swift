@@ -9,10 +9,9 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Import a log into a store (once; again only when the file changed).",
         discussion: """
-            Prints a summary: lines read = accepted + duplicates + rejected. Rejected lines are
-            reported as FILE:LINE: reason and copied unchanged to NAME.rejected.jsonl; the exit
-            code is then 1. A file that only grew imports just its new tail; an interrupted
-            import continues where its last commit ended.
+            Prints a summary: lines read = accepted + duplicates + rejected. Rejected lines are reported as FILE:LINE: reason and copied unchanged to NAME.rejected.jsonl; the exit code is then 1. A file that only grew imports just its new tail; an interrupted import continues where its last commit ended.
+
+            Example: rewind import sample-logs/bank.jsonl
             """
     )
 

@@ -9,16 +9,20 @@ public struct RewindCommand: ParsableCommand {
         commandName: "rewind",
         abstract: "A time machine for event logs: scrub every service's state to any timestamp.",
         discussion: """
-            LOG is a .jsonl event log (imported once into a store beside it and reused while the
-            file is unchanged) or a store file. `rewind LOG` opens the terminal UI (on a terminal;
-            otherwise it prints the state at the end of the log).
-            Exit codes: 0 success, 1 the work ran but found a problem (rejected lines, skipped ops),
-            2 bad usage or input that cannot be opened.
+            LOG is a .jsonl event log (imported once into a store beside it and reused while the file is unchanged) or a store file. `rewind LOG` opens the terminal UI (on a terminal; otherwise it prints the state at the end of the log).
+
+            Exit codes: 0 success, 1 the work ran but found a problem (rejected lines, skipped ops), 2 bad usage or input that cannot be opened.
+
+            Example: rewind sample-logs/bank.jsonl  (the terminal UI); rewind state sample-logs/bank.jsonl --at 2026-03-02T09:14:07Z --json
             """,
+        version: RewindCommand.version,
         subcommands: [OpenCommand.self, StateCommand.self, ImportCommand.self, CompareCommand.self, BisectCommand.self, VerifyCommand.self,
                       SquashCommand.self, SimulateCommand.self, CheckCommand.self, BenchCommand.self],
         defaultSubcommand: OpenCommand.self
     )
+
+    /// The release, as `rewind --version` prints it (with the store and index formats it reads).
+    public static let version = "rewind 0.12.0 (store \(SQLiteStore.schema), timeline index format \(IndexFormat.version))"
 
     public init() {}
 

@@ -109,11 +109,7 @@ struct SimulateCommand: ParsableCommand {
         commandName: "simulate",
         abstract: "Run a scenario's services on a virtual clock, with faults, and write the log they leave (deterministic by seed).",
         discussion: """
-            bank: a transfer saga (orchestrator with a saga log, idempotent commands, retries, compensations, an external e-mail) over a bus with an outbox per service and a lagging read model. \
-            video: competing workers with visibility timeouts, redeliveries, a dead-letter list and a dedup store. \
-            game: as-of validation — shots judged by the target's state as of the shot's time. \
-            With --out FILE.jsonl, FILE.rules.yaml and FILE.invariants are written beside it; without, the log goes to stdout. \
-            The same seed and options give the same bytes.
+            bank: a transfer saga (orchestrator with a saga log, idempotent commands, retries, compensations, an external e-mail) over a bus with an outbox per service and a lagging read model. video: competing workers with visibility timeouts, redeliveries, a dead-letter list and a dedup store. game: as-of validation — shots judged by the target's state as of the shot's time. With --out FILE.jsonl, FILE.rules.yaml and FILE.invariants are written beside it; without, the log goes to stdout. The same seed and options give the same bytes.
 
             Example: rewind simulate bank --seed 7 --size 5000 --no-saga --out /tmp/bank.jsonl && rewind check bank --seeds 1..50 --no-saga
             """

@@ -9,12 +9,9 @@ struct SquashCommand: LogCommand {
         commandName: "squash",
         abstract: "Build the daily squashed diffs (one composite diff per UTC day) and list them.",
         discussion: """
-            The squash strategy reaches T by applying whole days, then that day's events.
-            --compact --before DATE rewrites the store (not the log file): the events of every UTC day
-            before DATE become one squashed event per stream and day, holding the stream's document at
-            the end of that day. It first shows how many intermediate states become unreachable per
-            service, asks for confirmation on a terminal (or takes --yes), and keeps the old store as
-            NAME.rewind.backup-TIME.
+            The squash strategy reaches T by applying whole days, then that day's events. --compact --before DATE rewrites the store (not the log file): the events of every UTC day before DATE become one squashed event per stream and day, holding the stream's document at the end of that day. It first shows how many intermediate states become unreachable per service, asks for confirmation on a terminal (or takes --yes), and keeps the old store as NAME.rewind.backup-TIME.
+
+            Example: rewind squash sample-logs/bank.jsonl
             """
     )
 

@@ -9,13 +9,13 @@ struct StateCommand: LogCommand {
         commandName: "state",
         abstract: "Print every service's state at a point in time.",
         discussion: """
-            The state at T applies every event with ts <= T. --at takes what ts takes (RFC 3339,
-            or integer epoch milliseconds), or `start` / `end`; without --at, the end of the log.
-            With --json, stdout is exactly one JSON object:
-            {"at": "<RFC 3339 UTC>", "position": <events applied>, "services": {...}}.
-            The default strategy, undo, is the fastest measured: it reaches any T through the timeline
-            index from the keyframe after T with at most 4 096 inverses; replay folds the whole log
-            from the start. With --strategy undo the irreversible events it crossed are listed.
+            The state at T applies every event with ts <= T. --at takes what ts takes (RFC 3339, or integer epoch milliseconds), or `start` / `end`; without --at, the end of the log.
+
+            With --json, stdout is exactly one JSON object: {"at": "<RFC 3339 UTC>", "position": <events applied>, "services": {...}}.
+
+            The default strategy, undo, is the fastest measured: it reaches any T through the timeline index from the keyframe after T with at most 4 096 inverses; replay folds the whole log from the start. With --strategy undo the irreversible events it crossed are listed.
+
+            Example: rewind state sample-logs/bank.jsonl --at 2026-03-02T09:14:07Z --service accounts --json
             """
     )
 

@@ -9,13 +9,9 @@ struct VerifyCommand: LogCommand {
         commandName: "verify",
         abstract: "Check the timeline index and the cached states against a full replay; rebuild the bad ones.",
         discussion: """
-            Checks every record of the timeline index against its checksum, then replays the whole
-            log once and compares each event's stream, flags and document, every keyframe and every
-            cached state with it. A record or row whose content no longer matches its checksum is
-            damaged; one whose content differs from replay's drifted: rewind names the first event
-            where it drifted (the last event of a differing stream the stored state includes). A bad
-            index is rebuilt from the store; bad cached states are rewritten. Cached states written
-            under other rules are ignored, never trusted. Exit 1 when anything was damaged or drifted.
+            Checks every record of the timeline index against its checksum, then replays the whole log once and compares each event's stream, flags and document, every keyframe and every cached state with it. A record or row whose content no longer matches its checksum is damaged; one whose content differs from replay's drifted: rewind names the first event where it drifted (the last event of a differing stream the stored state includes). A bad index is rebuilt from the store; bad cached states are rewritten. Cached states written under other rules are ignored, never trusted. Exit 1 when anything was damaged or drifted.
+
+            Example: rewind verify sample-logs/bank.jsonl
             """
     )
 

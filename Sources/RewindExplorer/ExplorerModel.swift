@@ -79,7 +79,7 @@ public final class Explorer {
         let e = try data.event(at: state.position - 1)
         var o: [JSONKey: JSONValue] = [
             "id": .string(e.id), "ts": e.tsRaw, "service": .string(e.service), "stream": .string(e.stream),
-            "type": .string(e.type), "data": e.data, "line": .int(Int64(e.line)), "position": .int(Int64(state.position - 1)),
+            "type": .string(e.type), "data": e.data, "line": .int(Int64(e.line)), "position": .int(Int64(state.position)),
         ]
         if let meta = e.meta { o["meta"] = meta }
         for (k, v) in e.extra where o[k] == nil { o[k] = v }
@@ -659,12 +659,16 @@ public final class Explorer {
         }
     }
 
-    /// The irreversible events undo crosses, as the strategies pane lists them.
+    /// The irreversible events undo crosses, as the strategies pane lists them: undo starts at
+    /// the keyframe after the cursor (or the head) and walks back to it.
     func crossedLines(_ runs: [StrategyRun]) throws -> [String] {
-        let crossed = runs.first { $0.name == "undo" }?.crossed ?? []
-        guard !crossed.isEmpty else { return ["undo crosses no irreversible event between the head and here"] }
-        var lines = ["undo crosses \(crossed.count) irreversible event\(crossed.count == 1 ? "" : "s") (rewound, not undone):"]
-        for p in crossed.prefix(200) {
+        guard let undo = runs.first(where: { $0.name == "undo" }) else { return [] }
+        let from = state.position + undo.applied
+        let start = from == state.count ? "the head, position \(from)" : "the keyframe at position \(from)"
+        let walked = "undo walked back \(undo.applied) event\(undo.applied == 1 ? "" : "s") from \(start)"
+        guard !undo.crossed.isEmpty else { return [walked + ", crossing no irreversible event"] }
+        var lines = [walked + ", crossing \(undo.crossed.count) irreversible event\(undo.crossed.count == 1 ? "" : "s") (rewound, not undone):"]
+        for p in undo.crossed.prefix(200) {
             let t = try data.event(at: p)
             lines.append("  line \(t.line): \(t.id) \(t.service)/\(t.stream) \(t.type)")
         }
@@ -734,7 +738,7 @@ public final class Explorer {
             try go(to: text)
         case .filter:
             try setFilter(text)
-            if let ids = filtered() { state.message = "\(ids.count) stream\(ids.count == 1 ? "" : "s") match \(text) (Esc clears the filter)" }
+            if let ids = filtered() { state.message = "\(ids.count) stream\(ids.count == 1 ? " matches" : "s match") \(text) (Esc clears the filter)" }
         case .search:
             let query = EventQuery(text)
             guard !query.isEmpty else {

@@ -234,7 +234,7 @@ public enum ExplorerView {
                 let o = runs[i]
                 styled.append((line, o.agrees ? (o.name == e.state.drivingStrategy ? .title : .plain) : .warning))
             } else {
-                styled.append((line, line.hasPrefix("undo crosses no") ? .faint : line.hasPrefix("undo") ? .warning : .plain))
+                styled.append((line, line.hasSuffix("crossing no irreversible event") ? .faint : line.hasPrefix("undo") ? .warning : .plain))
             }
         }
         styled.insert(("", .plain), at: min(runs.count, styled.count))
@@ -359,7 +359,7 @@ public enum ExplorerView {
             return emptyPane(&b, x: x, y: y, w: w, title: "event", "(no event before the first; → steps to it)")
         }
         let ev = try e.data.event(at: e.state.position - 1)
-        b.put(x, y - 1, "event at position \(e.state.position - 1), line \(ev.line) (Enter: back, y: copy)", .title, maxWidth: w)
+        b.put(x, y - 1, "event \(e.state.position) of \(e.state.count), line \(ev.line) (Enter: back, y: copy)", .title, maxWidth: w)
         try tree(e, &b, x: x, y: y, w: w, h: h, changed: [])
     }
 

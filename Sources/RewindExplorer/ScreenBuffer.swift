@@ -94,7 +94,8 @@ public struct ScreenBuffer: Sendable {
             } else if scalar.value < 0x7F {
                 out.append(Glyph(character: Character(scalar), columns: 1))
             } else if ascii {
-                out.append(Glyph(character: "?", columns: 1))
+                // Our own punctuation has an ASCII spelling; anything else from a log becomes `?`.
+                for c in ScreenBuffer.asciiSpelling[scalar] ?? "?" { out.append(Glyph(character: c, columns: 1)) }
             } else {
                 let columns = scalar.terminalColumns
                 if columns == 0 {
@@ -142,6 +143,11 @@ public struct ScreenBuffer: Sendable {
         }
         return out + (ascii ? "~" : "…")
     }
+
+    static let asciiSpelling: [Unicode.Scalar: String] = [
+        "…": "...", "↑": "^", "↓": "v", "←": "<", "→": ">", "▲": "^", "│": "|", "─": "-", "•": "*", "◆": "*",
+        "▾": "-", "▸": "+", "–": "-", "—": "-", "►": ">", "×": "x", "≤": "<=", "≥": ">=",
+    ]
 
     /// The columns `text` takes when drawn.
     public static func columns(_ text: String, ascii: Bool = false) -> Int {

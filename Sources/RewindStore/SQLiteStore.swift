@@ -94,7 +94,7 @@ public final class SQLiteStore: EventStore {
     }
 
     /// The schema this build writes; a store of another is not read (it is rebuilt from its log).
-    static let schema = "rewind-store-3"
+    public static let schema = "rewind-store-3"
 
     /// Opens (creating if needed) the store at `path`. A database that is not a rewind store is
     /// refused and left untouched.

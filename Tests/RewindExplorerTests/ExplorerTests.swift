@@ -281,7 +281,7 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(try outcomes[2].crossed.map { try e.data.event(at: $0).id } == ["evt-021", "evt-014"])
         let b = try ExplorerView.render(e)
         #expect(b.text.contains("strategies at position 11, diff drives"))
-        #expect(b.text.contains("undo crosses 2 irreversible events"))
+        #expect(try e.paneLines()?.contains("undo walked back 10 events from the head, position 21, crossing 2 irreversible events (rewound, not undone):") == true)
         #expect(b.text.contains("line 15: evt-014 notifications/custom"))
         try e.handle(.char("t"))
         #expect(e.state.drivingStrategy == "undo" && e.data.drivingStrategy == "undo")

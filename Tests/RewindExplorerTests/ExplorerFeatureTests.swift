@@ -1,0 +1,378 @@
+import Foundation
+import Testing
+@testable import RewindCore
+@testable import RewindExplorer
+import RewindTestSupport
+
+/// A log of `n` events over a few streams, one a minute, each setting `balance` to its number.
+func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int = 30) throws -> Explorer {
+    var lines: [String] = []
+    for i in 0..<n {
+        lines.append(#"{"id":"e\#(i)","ts":\#(1_767_225_600_000 + Int64(i) * 60_000),"service":"bank","stream":"acct-\#(i % streams)","type":"Set","data":{"balance":\#(i)}}"#)
+    }
+    let data = try MemoryExplorerData(logName: "counting.jsonl", events: ParsedLog(text: lines.joined(separator: "\n")).events, fold: Fold())
+    return try Explorer(data: data, width: width, height: height)
+}
+
+@Suite struct TimeEntryTests {
+    let cursor = try! Timestamp.parse("2026-03-02T09:14:05.250Z")
+
+    func parsed(_ text: String) throws -> TimeEntry { try TimeEntry.parse(text, cursor: cursor) }
+
+    @Test func everyFormTheGoToPromptTakes() throws {
+        func at(_ s: String) throws -> TimeEntry { .time(try Timestamp.parse(s)) }
+        #expect(try parsed("09:14:05") == at("2026-03-02T09:14:05Z"), "a time of day: on the cursor's day")
+        #expect(try parsed("09:14") == at("2026-03-02T09:14:00Z"))
+        #expect(try parsed("23:59:59.5") == at("2026-03-02T23:59:59.5Z"))
+        #expect(try parsed("2026-01-02") == at("2026-01-02T00:00:00Z"), "a date: the start of the day")
+        #expect(try parsed("2026-01-02T12:00Z") == at("2026-01-02T12:00:00Z"), "minutes without seconds")
+        #expect(try parsed("2026-01-02T12:00") == at("2026-01-02T12:00:00Z"), "no zone: UTC")
+        #expect(try parsed("2026-01-02 12:00:05") == at("2026-01-02T12:00:05Z"))
+        #expect(try parsed("2026-01-02T12:00:05+02:00") == at("2026-01-02T10:00:05Z"))
+        #expect(try parsed("1767225600000") == at("2026-01-01T00:00:00Z"), "epoch milliseconds")
+        #expect(try parsed(" start ") == .start && parsed("END") == .end && parsed("now") == .end)
+        #expect(try parsed("#120") == .position(120) && parsed("#0") == .position(0))
+        #expect(try parsed("+5m") == .offset(nanoseconds: 300_000_000_000))
+        #expect(try parsed("-1h") == .offset(nanoseconds: -3_600_000_000_000))
+        #expect(try parsed("+1h30m") == .offset(nanoseconds: 5_400_000_000_000))
+        #expect(try parsed("-2d") == .offset(nanoseconds: -172_800_000_000_000))
+        #expect(try parsed("+250ms") == .offset(nanoseconds: 250_000_000))
+    }
+
+    @Test func clearErrorsForWhatItCannotRead() {
+        func message(_ text: String) -> String {
+            do { _ = try TimeEntry.parse(text, cursor: cursor); return "accepted" } catch { return error.message }
+        }
+        #expect(message("yesterday").contains("is not a time (try 09:14:05, 2026-01-02"))
+        #expect(message("2026-02-30").contains("day 30 does not exist"), "\(message("2026-02-30"))")
+        #expect(message("25:00").contains("hour"), "\(message("25:00"))")
+        #expect(message("+5x") == "\"+5x\" is not a move: a unit expected after 5 (ms, s, m, h, d, w)")
+        #expect(message("+99999999999d") == "\"+99999999999d\" is too far to move")
+        #expect(message("#-3").contains("is not a position"))
+        #expect(message("") .contains("type a time"))
+        do { _ = try TimeEntry.parse("09:14", cursor: nil); Issue.record("accepted") } catch {
+            #expect(error.message.contains("the log is empty"))
+        }
+    }
+
+    /// `g` in the explorer: prefilled with the cursor's time (selected: typing replaces it).
+    @Test func goToInTheExplorer() throws {
+        let e = try bankExplorer()
+        try e.handle(.char("g"))
+        #expect(e.state.prompt == Prompt(kind: .goto, text: "2026-03-03T08:00:05Z", selected: true))
+        try e.handle(.enter)
+        #expect(e.state.position == 21, "Enter on the prefilled time stays there")
+        try e.type("g09:14:05\n")
+        #expect(e.state.position == 21 && e.state.message == "went to 2026-03-03T09:14:05Z", "on the cursor's day, 2026-03-03")
+        try e.type("g2026-03-02\n")
+        #expect(e.state.position == 0)
+        try e.type("g#11\n")
+        #expect(e.state.position == 11 && e.state.message == "went to position 11")
+        try e.type("g+2s\n")
+        #expect(e.state.position == 11 && e.state.message == "went to 2026-03-02T09:14:07Z (+2s)", "\(e.state.message ?? "")")
+        try e.type("g+3s\n")
+        #expect(e.state.position == 13, "from 09:14:05 (the cursor's event) to 09:14:08")
+        try e.type("g-1h\n")
+        #expect(e.state.position == 0)
+        try e.type("g2026-03-02T09:14\n")
+        #expect(e.state.position == 7 && e.state.message == "went to 2026-03-02T09:14:00Z")
+        try e.type("g#999\n")
+        #expect(e.state.position == 21 && e.state.message == "went to the last position, 21")
+    }
+}
+
+@Suite struct PromptTests {
+    @Test func editingKeysAndHistory() throws {
+        let e = try bankExplorer()
+        try e.type("/alice bob\n")
+        #expect(e.state.search == "alice bob")
+        try e.handle(.char("/"))
+        #expect(e.state.prompt?.selected == true && e.state.prompt?.text == "alice bob")
+        try e.handle(.backspace)
+        #expect(e.state.prompt?.text == "", "Backspace on the selected text clears it")
+        try e.type("transfer-2 type:Comm")
+        try e.handle(.ctrl("w"))
+        #expect(e.state.prompt?.text == "transfer-2 ")
+        try e.handle(.ctrl("u"))
+        #expect(e.state.prompt?.text == "")
+        try e.type("evt-019")
+        try e.handle(.enter)
+        #expect(e.state.position == 19, "evt-019 is line 20, the 19th event (line 9 is a duplicate)")
+        // ↑ walks back through what was searched, newest first; ↓ forward, then to an empty line.
+        try e.handle(.char("/"))
+        try e.handle(.up)
+        #expect(e.state.prompt?.text == "evt-019")
+        try e.handle(.up)
+        #expect(e.state.prompt?.text == "alice bob")
+        try e.handle(.up)
+        #expect(e.state.prompt?.text == "alice bob")
+        try e.handle(.down)
+        #expect(e.state.prompt?.text == "evt-019")
+        try e.handle(.down)
+        #expect(e.state.prompt?.text == "")
+        try e.handle(.escape)
+        #expect(e.state.mode == .normal && e.state.search == "evt-019")
+        #expect(e.state.history[.search] == ["alice bob", "evt-019"])
+        // The prompt shows the selected text reversed; the footer shows the label.
+        try e.handle(.char("/"))
+        let b = try ExplorerView.render(e)
+        let footer = b.lines[b.height - 1]
+        #expect(footer.hasPrefix("search (words"))
+        let x = try #require(footer.range(of: "evt-019")).lowerBound.utf16Offset(in: footer)
+        #expect(b.cell(x, b.height - 1).style == .selected)
+    }
+
+    @Test func unknownKeysAndEscapeSayWhatToDo() throws {
+        let e = try bankExplorer()
+        try e.handle(.char("Q"))
+        #expect(e.state.message == "Q does nothing here — ? for keys")
+        try e.handle(.escape)
+        #expect(e.state.message == "nothing to cancel — ? for keys")
+        try e.handle(.char("d"))
+        try e.handle(.escape)
+        #expect(e.state.pane == .document, "Escape closes a view")
+    }
+}
+
+@Suite struct LongWorkTests {
+    /// The driver runs a search on its own thread: the key loop answers meanwhile (the cursor
+    /// moves), the status says how far it got, and the result lands when it is fed back.
+    @Test func aSearchRunsOffTheKeyLoopAndLandsWhenDone() throws {
+        let e = try countingExplorer(300_000)
+        let driver = ExplorerDriver(explorer: e)
+        try driver.handle(.char("/"))
+        for c in "balance\":29999" { try driver.handle(.char(c)) }
+        try driver.handle(.enter)
+        #expect(e.state.work?.request == .search(EventQuery("balance\":29999")))
+        #expect(try ExplorerView.render(e).lines[29].hasPrefix("searching balance\":29999:"), "the status line, at once")
+        try driver.handle(.left)
+        #expect(e.state.position == 299_999, "keys are answered while the search runs")
+        try driver.settle()
+        #expect(e.state.work == nil)
+        #expect(e.state.matches == [29_999] + (0..<10).map { 299_990 + $0 }, "\(e.state.matches)")
+        #expect(e.state.position == 300_000 && e.state.message == "match 11 of 11; n / N: next / previous", "the first match at or after the cursor")
+    }
+
+    @Test func escapeCancelsLongWorkAndItsResultIsDropped() throws {
+        let e = try countingExplorer(300_000)
+        let driver = ExplorerDriver(explorer: e)
+        try driver.handle(.char("/"))
+        for c in "no-such-word" { try driver.handle(.char(c)) }
+        try driver.handle(.enter)
+        let id = try #require(e.state.work?.id)
+        try driver.handle(.escape)
+        #expect(e.state.work == nil && e.state.message == "cancelled: searching no-such-word")
+        try driver.settle()
+        // A result that arrives for cancelled work changes nothing.
+        try e.update(.workFinished(id: id, .matches([1, 2, 3])))
+        #expect(e.state.matches.isEmpty && e.state.message == nil)
+    }
+
+    /// The reducer, stated exactly: submitting a search starts work; progress and the result
+    /// come back as actions.
+    @Test func workIsAnEffectAndComesBackAsActions() throws {
+        let e = try bankExplorer()
+        try e.update(.openSearch)
+        for c in "evt-019" { try e.update(.typed(c)) }
+        let effects = try e.update(.submitted)
+        #expect(effects == [.start(id: 1, .search(EventQuery("evt-019")))])
+        #expect(e.state.work == Work(id: 1, request: .search(EventQuery("evt-019")), text: "evt-019"))
+        try e.update(.workProgressed(id: 1, done: 10, total: 21, seconds: 0.5))
+        #expect(e.state.work?.status == "searching evt-019: 47% (10 of 21 events) 0.5 s, about 0.5 s left — Esc cancels")
+        // A new search cancels the running one.
+        try e.update(.openSearch)
+        try e.update(.typed("x"))
+        #expect(try e.update(.submitted) == [.cancel(id: 1), .start(id: 2, .search(EventQuery("x")))])
+        try e.update(.workFinished(id: 1, .matches([5])))
+        #expect(e.state.matches.isEmpty, "the cancelled search's result is dropped")
+        try e.update(.workFinished(id: 2, .matches([19])))
+        #expect(e.state.matches == [19] && e.state.position == 20 && e.state.work == nil)
+    }
+
+    /// The strategies of a position that the cursor left land where they belong: shown again
+    /// when the cursor comes back, and a new comparison starts for the new position.
+    @Test func lateStrategiesLandAtTheirPosition() throws {
+        let e = try bankExplorer()
+        var effects = try e.update(.toggleStrategies)
+        #expect(effects == [.start(id: 1, .strategies(position: 21))])
+        effects = try e.update(.stepBackward)
+        #expect(effects == [.cancel(id: 1), .start(id: 2, .strategies(position: 20))])
+        try e.update(.workFinished(id: 2, .strategies([])))
+        #expect(e.state.strategyRuns?.position == 20)
+        #expect(try ExplorerView.render(e).text.contains("strategies at position 20"))
+        effects = try e.update(.stepForward)
+        #expect(effects == [.start(id: 3, .strategies(position: 21))])
+        #expect(try ExplorerView.render(e).text.contains("comparing the five"))
+    }
+
+    /// Every break is counted and marked, past the thousand the explorer once stopped at.
+    @Test func everyInvariantBreakIsCounted() throws {
+        let e = try countingExplorer(9_000, streams: 2, width: 120)
+        let text = "bank/acct-0/balance > bank/acct-1/balance"
+        try e.type("i\(text)\n")
+        // acct-0 takes the even numbers, acct-1 the odd ones: false after every odd one. The
+        // breaks, by a fold of every event and the invariant evaluated after each:
+        let invariant = try Invariant(text)
+        var state = State(), issues: [FoldIssue] = [], holding = true, expected: [Int] = []
+        for (i, event) in (e.data as! MemoryExplorerData).source.timeline.events.enumerated() {
+            Fold().apply(event, to: &state, issues: &issues)
+            let holds = invariant.holds(in: state)
+            if !holds && holding { expected.append(i + 1) }
+            holding = holds
+        }
+        #expect(expected.count > 4_000)
+        #expect(e.state.breaks == expected)
+        #expect(e.state.message == "breaks \(expected.count) times; first at position \(expected[0]) (x / X: next / previous)")
+        try e.handle(.home)
+        try e.handle(.char("x"))
+        try e.handle(.char("x"))
+        #expect(e.state.position == expected[1] && e.state.message == "invariant breaks here (break 2 of \(expected.count))")
+        try e.handle(.end)
+        try e.handle(.char("X"))
+        #expect(e.state.message == "invariant breaks here (break \(expected.count - 1) of \(expected.count))")
+        #expect(try ExplorerView.render(e).lines[3].contains("x \(expected.count) breaks"))
+    }
+}
+
+@Suite struct StreamsAndViewsTests {
+    @Test func theFilterNarrowsTheStreamsAsYouType() throws {
+        let e = try bankExplorer(width: 100, height: 30)
+        try e.handle(.char("f"))
+        for c in "acc" { try e.handle(.char(c)) }
+        #expect(e.state.filter == "acc")
+        #expect(try e.streamRows(height: 20) == [.heading("filter acc: 3"),
+                                                .stream(StreamKey(service: "accounts", stream: "account-A"), exists: true),
+                                                .stream(StreamKey(service: "accounts", stream: "account-B"), exists: true),
+                                                .stream(StreamKey(service: "accounts", stream: "account-fees"), exists: true)])
+        #expect(e.state.selected == StreamKey(service: "accounts", stream: "account-A"), "the selection moves to the first match")
+        for c in "-f" { try e.handle(.char(c)) }
+        #expect(try e.streamRows(height: 20).count == 2, "acc-f: account-fees only")
+        try e.handle(.ctrl("u"))
+        for c in "ntfcA" { try e.handle(.char(c)) }       // fuzzy: the letters in order, with a capital: exact case
+        #expect(try e.streamRows(height: 20).dropFirst().map { if case .stream(let k, _) = $0 { return k.stream }; return "" } == ["customer-A"])
+        try e.handle(.enter)
+        #expect(e.state.message == "1 stream matches ntfcA (Esc clears the filter)")
+        #expect(e.state.selected == StreamKey(service: "notifications", stream: "customer-A"))
+        try e.handle(.escape)
+        #expect(e.state.filter == nil && e.state.selected == StreamKey(service: "notifications", stream: "customer-A"))
+    }
+
+    @Test func pagesWheelAndClicksMoveThroughTheStreams() throws {
+        let e = try countingExplorer(2_000, streams: 500, width: 100, height: 30)
+        try e.handle(.home)
+        try e.handle(.end)
+        let first = try #require(e.state.selected)
+        try e.handle(.pageDown)
+        let layout = Explorer.Layout(width: 100, height: 30)
+        let page = layout.bottom - layout.top
+        let ids = e.directory.sorted.map { try! e.data.index.streamKey($0) }
+        #expect(ids.firstIndex(of: e.state.selected!)! - ids.firstIndex(of: first)! == page)
+        try e.handle(.pageUp)
+        #expect(e.state.selected == first)
+        try e.handle(.wheelDown)
+        #expect(ids.firstIndex(of: e.state.selected!)! - ids.firstIndex(of: first)! == 3)
+        // A click on a stream's row selects it.
+        let rows = try e.streamRows(height: layout.bottom - layout.top + 1)
+        let row = try #require(rows.firstIndex { if case .stream(let k, _) = $0 { return k != e.state.selected }; return false })
+        try e.handle(.mouseClick(x: 3, y: layout.top + row))
+        guard case .stream(let clicked, _) = rows[row] else { return }
+        #expect(e.state.selected == clicked)
+    }
+
+    /// The event view: every field of the event at the cursor as written, extra fields too, and
+    /// a value copied to the clipboard (and printed on exit).
+    @Test func theEventViewShowsEveryFieldAndCopiesAValue() throws {
+        let e = try bankExplorer(width: 120, height: 30)
+        try e.type("/evt-019\n")
+        try e.handle(.enter)
+        #expect(e.state.pane == .event)
+        let rows = try e.documentRows()
+        #expect(rows.map(\.pointer) == ["", "/data", "/data/amount", "/data/compensates", "/id", "/line", "/meta", "/meta/causationId",
+                                        "/meta/commandId", "/meta/sagaId", "/position", "/service", "/stream", "/ts", "/type"])
+        let text = try ExplorerView.render(e).text
+        #expect(text.contains("\"compensates\": \"evt-017\""))
+        #expect(text.contains("event 19 of 21, line 20"))
+        try e.handle(.tab)
+        for _ in 0..<3 { try e.handle(.down) }
+        let driver = ExplorerDriver(explorer: e, inline: true)
+        var copied: [String] = []
+        driver.copyToClipboard = { copied.append($0) }
+        try driver.handle(.char("y"))
+        try driver.handle(.char("Y"))
+        #expect(copied == ["\"evt-017\"", "/data/compensates"] && e.state.copied == copied)
+        #expect(e.state.message == "copied the path /data/compensates")
+        // A long value opens whole.
+        try e.handle(.enter)
+        #expect(e.state.expanded == "/data/compensates = \"evt-017\"")
+        try e.handle(.char("x"))
+        #expect(e.state.expanded == nil)
+        try e.handle(.tab)
+        try e.handle(.enter)
+        #expect(e.state.pane == .document)
+    }
+
+    @Test func theOverviewShowsEveryServiceAtTheCursor() throws {
+        let e = try bankExplorer(width: 120, height: 30)
+        try e.type("g#11\n")
+        try e.handle(.char("O"))
+        #expect(try e.overview().map(\.text) == [
+            "sessions: 1 stream",
+            "  alice-web  09:14:05.000 SessionRefreshed  {\"device\":\"web\",\"lastSeen\":\"2026-03-02T09:14:05Z\",\"user\":\"alice\"}",
+            "accounts: 3 streams",
+            "  account-fees  09:14:02.500 MoneyCredited  {\"balance\":50,\"owner\":\"Bank fees\"}",
+            "  account-A  09:14:02.000 MoneyDebited  {\"balance\":450,\"owner\":\"Alice\"}",
+            "  account-B  09:01:30.000 MoneyDeposited  {\"balance\":200,\"owner\":\"Bob\"}",
+            "transfers: 1 stream",
+            "  transfer-1  09:14:00.000 TransferRequested  {\"amount\":500,\"commission\":50,\"from\":\"account-A\",\"status\":\"requested\",\"to\":\"account-B\"}",
+        ])
+    }
+
+    @Test func zoomNarrowsTheTimelineAndComesBack() throws {
+        let e = try countingExplorer(10_000, width: 100)
+        try e.type("g#5000\n")
+        try e.handle(.char("z"))
+        #expect(e.state.zoom == 3749..<6249 && e.state.message == "timeline zoomed to positions 3749…6249 (z: closer, Z: back out)")
+        let b = try ExplorerView.render(e)
+        #expect(b.lines[3].hasPrefix("zoomed to positions 3749…6249 (Z: out)"))
+        #expect(b.lines[2].contains("▲"), "the cursor is inside the zoomed stretch")
+        try e.update(.clickedTimeline(x: 0))
+        #expect(e.state.position == 3750, "a click maps over the zoomed stretch")
+        try e.handle(.char("Z"))
+        #expect(e.state.zoom == nil)
+    }
+
+    /// The export command writes the state at the cursor exactly as `rewind state --json`.
+    @Test func exportWritesTheStateAtTheCursor() throws {
+        let e = try bankExplorer()
+        try e.type("g#11\n")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-export-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try e.type(":export \(path)\n")
+        #expect(e.state.message?.hasPrefix("exported the state at position 11") == true, "\(e.state.message ?? "")")
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.hasPrefix(#"{"at":"2026-03-02T09:14:05Z","position":11,"services":{"accounts":{"account-A":{"balance":450,"owner":"Alice"}"#))
+        try e.type(":pin accounts/account-B\n")
+        #expect(e.state.pinned == [StreamKey(service: "accounts", stream: "account-B")])
+        try e.type(":nope\n")
+        #expect(e.state.message?.hasPrefix(":nope? commands: goto T") == true)
+    }
+
+    /// Markers of rare kinds are not hidden by frequent ones, and the legend counts each kind.
+    @Test func rareMarkersShowAmongFrequentOnes() throws {
+        let e = try bankExplorer(width: 80)
+        let data = e.data as! MemoryExplorerData
+        _ = data
+        let b = try ExplorerView.render(e)
+        #expect(b.lines[3].hasPrefix("! 2 irreversible"))
+        // The same log with a duplicate and a backwards timestamp marked.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("sample-logs/bank.jsonl"), encoding: .utf8)
+        let yaml = try String(contentsOf: root.appendingPathComponent("sample-logs/bank.rules.yaml"), encoding: .utf8)
+        let marked = try MemoryExplorerData(logName: "bank.jsonl", events: ParsedLog(text: text).events, fold: Fold(rules: try Rules.parse(yaml: yaml, file: "r")),
+                                            markers: [TimelineMarker(index: 5, kind: .duplicate), TimelineMarker(index: 12, kind: .backwards)])
+        let m = try Explorer(data: marked, width: 80, height: 24)
+        let mb = try ExplorerView.render(m)
+        #expect(mb.lines[3].contains("! 2 irreversible") && mb.lines[3].contains("< 1 backwards") && mb.lines[3].contains("= 1 duplicate"))
+        #expect(mb.lines[2].contains("=") && mb.lines[2].contains("<"), "the rarer kinds win their columns: \(mb.lines[2])")
+    }
+}
