@@ -108,7 +108,7 @@ public enum ExplorerView {
     }
 
     static func streamsPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
-        b.put(x, y - 1, e.state.filter == nil ? "streams" : "streams (f: filter)", .title, maxWidth: w)
+        b.put(x, y - 1, "streams", .title, maxWidth: w)
         let rows = try e.streamRows(height: h)
         guard !rows.isEmpty else {
             b.put(x, y, e.state.count == 0 ? "(no events)" : "(no stream yet)", .faint, maxWidth: w)
@@ -423,22 +423,27 @@ public enum ExplorerView {
         }
     }
 
-    /// A line of a list opened whole: wrapped in a box over the panes.
+    /// A line of a list opened whole: wrapped over the panes' whole width, a rule under it.
     static func expanded(_ text: String, _ b: inout ScreenBuffer, top: Int, bottom: Int) {
-        let w = b.width - 4
+        let w = b.width - 2
         let glyphs = ScreenBuffer.glyphs(text, ascii: b.ascii)
         var lines: [String] = [], line = "", used = 0
         for g in glyphs {
-            if used + g.columns > w - 2 { lines.append(line); line = ""; used = 0 }
+            if used + g.columns > w { lines.append(line); line = ""; used = 0 }
             line.append(g.character)
             used += g.columns
         }
         lines.append(line)
         let h = min(bottom - top + 1, lines.count + 2)
-        for row in 0..<h { b.fill(2, top + row, w, " ", .plain) }
-        b.put(3, top, "the whole line (any key closes this)", .title, maxWidth: w - 2)
-        for (i, l) in lines.prefix(h - 2).enumerated() { b.put(3, top + 1 + i, l, .plain, maxWidth: w - 2) }
-        if lines.count > h - 2 { b.put(3, top + h - 1, "… \(lines.count - h + 2) more lines", .faint, maxWidth: w - 2) }
+        for row in 0..<h { b.fill(0, top + row, b.width, " ", .plain) }
+        b.put(1, top, "the whole line (any key closes this)", .title, maxWidth: w)
+        for (i, l) in lines.prefix(h - 2).enumerated() { b.put(1, top + 1 + i, l, .plain, maxWidth: w) }
+        let last = top + h - 1
+        if lines.count > h - 2 {
+            b.put(1, last, "… \(lines.count - h + 2) more lines", .faint, maxWidth: w)
+        } else {
+            b.fill(0, last, b.width, Character(b.glyph("─", "-")), .faint)
+        }
     }
 
     /// The help overlay, generated from `KeyBindings.all`; it covers whole rows, so nothing of

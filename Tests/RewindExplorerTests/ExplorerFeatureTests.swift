@@ -376,3 +376,73 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         #expect(mb.lines[2].contains("=") && mb.lines[2].contains("<"), "the rarer kinds win their columns: \(mb.lines[2])")
     }
 }
+
+/// Every pane as a golden screen (text and styles) at 80×24 and 200×60.
+@Suite struct PaneGoldenTests {
+    func screen(_ name: String, width: Int, height: Int, _ setup: (Explorer) throws -> Void) throws {
+        let e = try bankExplorer(width: width, height: height)
+        try setup(e)
+        try ExplorerViewTests().expectGolden(try ExplorerView.render(e), "\(name)-\(width)x\(height)")
+    }
+
+    static let sizes = [(80, 24), (200, 60)]
+
+    @Test(arguments: sizes) func theEventView(width: Int, height: Int) throws {
+        try screen("event", width: width, height: height) { e in
+            try e.type("/evt-019\n")
+            try e.handle(.enter)
+            try e.handle(.tab)
+            try e.handle(.down)
+        }
+    }
+
+    @Test(arguments: sizes) func theDiffWithAMark(width: Int, height: Int) throws {
+        try screen("diff", width: width, height: height) { e in
+            try e.type("g#8\nm")
+            try e.type("g#13\n")
+        }
+    }
+
+    @Test(arguments: sizes) func theStrategies(width: Int, height: Int) throws {
+        try screen("strategies", width: width, height: height) { e in
+            try e.type("g#11\nc")
+            // Wall times differ run to run: the golden holds the same numbers every time.
+            if var runs = e.state.strategyRuns?.runs {
+                for i in runs.indices { runs[i].seconds = Double(i + 1) / 1000 }
+                e.state.strategyRuns = (11, runs)
+            }
+        }
+    }
+
+    @Test(arguments: sizes) func theOverview(width: Int, height: Int) throws {
+        try screen("overview", width: width, height: height) { e in try e.type("g#11\nO") }
+    }
+
+    @Test(arguments: sizes) func theFilterWhileTyping(width: Int, height: Int) throws {
+        try screen("filter", width: width, height: height) { e in
+            try e.type("P")          // notifications/customer-A pinned
+            try e.type("facc")
+        }
+    }
+
+    @Test(arguments: sizes) func longWorkShowsItsStatus(width: Int, height: Int) throws {
+        try screen("status", width: width, height: height) { e in
+            try e.update(.openSearch)
+            for c in "balance" { try e.update(.typed(c)) }
+            try e.update(.submitted)
+            try e.update(.workProgressed(id: 1, done: 7, total: 21, seconds: 1.5))
+        }
+    }
+
+    @Test(arguments: sizes) func theHelp(width: Int, height: Int) throws {
+        try screen("help", width: width, height: height) { e in try e.update(.toggleHelp) }
+    }
+
+    @Test(arguments: sizes) func aLineOpenedWhole(width: Int, height: Int) throws {
+        try screen("expanded", width: width, height: height) { e in
+            try e.type("g#12\nd")
+            try e.handle(.tab)
+            try e.handle(.enter)
+        }
+    }
+}
