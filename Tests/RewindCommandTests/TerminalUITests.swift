@@ -45,7 +45,7 @@ import Testing
 
         func keys(_ keys: String...) throws { try run(["send-keys", "-t", "s"] + keys) }
 
-        func type(_ text: String) throws { try run(["send-keys", "-t", "s", "-l", text]) }
+        func type(_ text: String) throws { try run(["send-keys", "-t", "s", "-l", "--", text]) }
 
         /// Waits until the screen satisfies `condition` (10 s at most); returns the last screen.
         @discardableResult
@@ -189,6 +189,95 @@ import Testing
         try tmux.waitFor("quit") { $0.contains("EXITED-0") }
     }
 
+    /// Following one stream through time: the filter finds it, `P` pins it, and it stays selected
+    /// and pinned across every form of `g`; Enter shows the event at the cursor whole.
+    @Test func aPinnedStreamStaysAcrossJumpsAndTheEventView() throws {
+        try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
+        let dir = try Rewind.sampleFolder()
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try start(tmux, log: dir.appendingPathComponent("bank.jsonl").path, width: 120, height: 30)
+        try tmux.waitFor("the explorer") { $0.contains("position 21/21") && $0.contains("q quit") }
+        try tmux.keys("f")
+        try tmux.type("account-a")
+        try tmux.waitFor("the filter as typed") { $0.contains("filter account-a: 1") }
+        try tmux.keys("Enter")
+        try tmux.waitFor("the filter") { $0.contains("1 stream matches account-a") }
+        try tmux.keys("P")
+        try tmux.waitFor("the pin") { $0.contains("pinned accounts/account-A") && $0.contains("pinned (1)") }
+        try tmux.keys("Escape")
+        try tmux.waitFor("the filter cleared") { $0.contains("filter cleared") && !$0.contains("filter account-a") }
+        // Every form `g` takes; after each, the stream is still selected and pinned.
+        let forms: [(String, String)] = [
+            ("2026-03-02", "went to 2026-03-02T00:00:00Z"),
+            ("09:14:05", "went to 2026-03-02T09:14:05Z"),        // the cursor's day, from before the first event
+            ("+1h", "(+1h)"),
+            ("-30m", "(-30m)"),
+            ("#3", "went to position 3"),
+            ("2026-03-02T09:14Z", "went to 2026-03-02T09:14:00Z"),
+            ("2026-03-02 09:14:07", "went to 2026-03-02T09:14:07Z"),
+            ("2026-03-02T10:14:07+01:00", "went to 2026-03-02T09:14:07Z"),
+            ("1772442845000", "went to 2026-03-02T09:14:05Z"),
+            ("start", "went to the start"),
+            ("end", "went to the end"),
+        ]
+        for (text, said) in forms {
+            try tmux.keys("g")
+            try tmux.keys("C-u")
+            try tmux.type(text)
+            try tmux.keys("Enter")
+            let screen = try tmux.waitFor("g \(text)") { $0.contains(said) }
+            #expect(screen.contains("pinned (1)") && screen.contains("accounts/account-A"), "after g \(text)")
+        }
+        try tmux.keys("g")
+        try tmux.type("soon")
+        try tmux.keys("Enter")
+        try tmux.waitFor("a clear message") { $0.contains("cannot go there") && $0.contains("is not a time (try 09:14:05") }
+        try tmux.keys("s")
+        try tmux.keys("S")
+        try tmux.keys("Enter")
+        let event = try tmux.waitFor("the event view") { $0.contains("event 19 of 21, line 20") }
+        #expect(event.contains("\"compensates\": \"evt-017\"") && event.contains("\"sagaId\": \"transfer-2\""))
+        try tmux.keys("q")
+        try tmux.waitFor("quit") { $0.contains("EXITED-0") }
+    }
+
+    /// Long work on a big log runs off the key loop: the status line says how far it got, keys
+    /// are answered meanwhile, Escape cancels it, and Ctrl-C quits at once.
+    @Test func aLongSearchOnABigLogIsCancelled() throws {
+        try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-big-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("big.jsonl")
+        var text = ""
+        for i in 0..<400_000 {
+            text += #"{"id":"e\#(i)","ts":\#(1_767_225_600_000 + i * 100),"service":"bank","stream":"acct-\#(i % 5000)","type":"Set","data":{"balance":\#(i),"note":"payment number \#(i) for the account"}}"# + "\n"
+        }
+        try text.write(to: log, atomically: true, encoding: .utf8)
+        #expect(try Rewind.run(["import", log.path]).status == 0)
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try start(tmux, log: log.path, width: 140, height: 30)
+        try tmux.waitFor("the explorer") { $0.contains("position 400000/400000") && $0.contains("q quit") }
+        // Every word but the last matches every event: each is looked for in every payload.
+        let words = "payment number for the account balance bank acct set no-such-word"
+        try tmux.keys("/")
+        try tmux.type(words)
+        try tmux.keys("Enter")
+        try tmux.waitFor("the status line") { $0.contains("searching \(words):") && $0.contains("Esc cancels") }
+        try tmux.keys("Left")
+        try tmux.waitFor("a step while it runs") { $0.contains("position 399999/400000") && $0.contains("Esc cancels") }
+        try tmux.keys("Escape")
+        let cancelled = try tmux.waitFor("the cancel") { $0.contains("cancelled: searching \(words)") }
+        #expect(!cancelled.contains("no event matches"), "the cancelled search's result never lands")
+        try tmux.keys("/")
+        try tmux.keys("Enter")                    // the same search again (the prompt keeps it)
+        try tmux.waitFor("the search again") { $0.contains("Esc cancels") }
+        try tmux.keys("C-c")
+        try tmux.waitFor("Ctrl-C to quit at once") { $0.contains("EXITED-0") }
+    }
+
     /// A crash (here SIGSEGV from outside) gives the terminal back before the process dies.
     @Test func aCrashRestoresTheTerminal() throws {
         try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
@@ -217,6 +306,10 @@ import Testing
         let screen = try tmux.waitFor("the explorer") { $0.contains("position 21/21") && $0.contains("q quit") }
         #expect(screen.unicodeScalars.allSatisfy { $0.value < 0x80 }, "ASCII only without a UTF-8 locale")
         #expect(screen.contains("^"))
+        try tmux.keys("?")
+        let help = try tmux.waitFor("help") { $0.contains("keys (any other key closes this)") }
+        #expect(!help.contains("??") && help.contains("Right l") && help.contains("Down j"), "the keys are spelled out in ASCII")
+        try tmux.keys("x")
         try tmux.keys("C-c")
         try tmux.waitFor("Ctrl-C to quit") { $0.contains("EXITED-0") }
     }
