@@ -163,7 +163,13 @@ extension BenchCommand {
                                .char("f"), .char("a"), .char("c"), .char("c"), .escape, .escape,
                                .char("g"), .char("+"), .char("5"), .char("m"), .enter, .char("g"), .char("#"), .char("1"), .enter]
         var others: [Double] = []
-        for _ in 0..<max(1, n / viewKeys.count) { others += try press(viewKeys) }
+        var slowest: [String: Double] = [:]
+        for _ in 0..<max(1, n / viewKeys.count) {
+            let times = try press(viewKeys)
+            others += times
+            for (key, t) in zip(viewKeys, times) { slowest[key.description] = max(slowest[key.description] ?? 0, t) }
+        }
+        let worst = slowest.sorted { $0.value > $1.value }.prefix(3).map { "\($0.key) \(BenchCommand.duration($0.value))" }.joined(separator: ", ")
         // Long work: the time until its status is on screen, and until Escape has stopped it.
         var statusTimes: [Double] = [], cancelTimes: [Double] = []
         for word in ["zzzz-no-such-word", "balance"] {
@@ -186,7 +192,8 @@ extension BenchCommand {
         Output.out("  key press to finished frame, jumping (\(jumps.count) keys): p50 \(BenchCommand.duration(BenchCommand.percentile(jumps, 0.5))), "
                    + "p99 \(BenchCommand.duration(BenchCommand.percentile(jumps, 0.99)))")
         Output.out("  key press to finished frame, other keys (views, paging, filter, prompts; \(others.count) keys): "
-                   + "p50 \(BenchCommand.duration(BenchCommand.percentile(others, 0.5))), p99 \(BenchCommand.duration(BenchCommand.percentile(others, 0.99)))")
+                   + "p50 \(BenchCommand.duration(BenchCommand.percentile(others, 0.5))), p99 \(BenchCommand.duration(BenchCommand.percentile(others, 0.99))); "
+                   + "slowest: \(worst)")
         Output.out("  long work (search): status on screen within \(BenchCommand.duration(statusTimes.max()!)), "
                    + "Escape answered within \(BenchCommand.duration(cancelTimes.max()!))")
         Output.out("  peak memory: \(BenchCommand.peakMegabytes()) MB")

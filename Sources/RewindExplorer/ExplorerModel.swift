@@ -99,29 +99,63 @@ public final class Explorer {
         case stream(StreamKey, exists: Bool)
     }
 
+    /// Every stream's "service/stream" name as bytes, in one buffer, in the directory's order,
+    /// and lowered (ASCII): what the filter scans, built once on its first use.
+    struct FilterNames {
+        var bytes: [UInt8] = [], lowered: [UInt8] = []
+        var ends: [Int] = []
+        var count = -1
+    }
+    var filterNames = FilterNames()
+
     /// The streams the filter matches (all the index knows, existing or not), in name order:
-    /// those containing the text first, then those holding its letters in order.
+    /// those containing the text first, then those holding its letters in order. Smart case, as
+    /// the search: all lower case ignores ASCII case.
     func filtered() -> [UInt32]? {
         guard let text = state.filter, !text.isEmpty else { return nil }
         if let c = caches.filter, c.text.utf8.elementsEqual(text.utf8), c.count == index.streamCount { return c.ids }
+        if filterNames.count != directory.sorted.count {
+            var names = FilterNames()
+            names.ends.reserveCapacity(directory.sorted.count)
+            for id in directory.sorted {
+                _ = index.appendName(id, separator: UInt8(ascii: "/"), to: &names.bytes)
+                names.ends.append(names.bytes.count)
+            }
+            names.lowered = names.bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+            names.count = directory.sorted.count
+            filterNames = names
+        }
+        let ignoresCase = !text.unicodeScalars.contains { $0.isASCII && $0.properties.isUppercase }
+        let needle = Array(text.utf8)
+        let hay = ignoresCase ? filterNames.lowered : filterNames.bytes
         // Typing more narrows the last result; anything else scans every stream.
-        let base: [UInt32]
-        if let c = caches.filter, c.count == index.streamCount, text.utf8.starts(with: c.text.utf8) { base = c.ids } else { base = directory.sorted }
-        let needle = Array((text.contains { $0.isUppercase } ? text : text.asciiLowercased).utf8)
-        let ignoresCase = !text.contains { $0.isUppercase }
+        let ranks: [Int]
+        if let c = caches.filter, c.count == index.streamCount, text.utf8.starts(with: c.text.utf8) {
+            ranks = c.ids.map { Int(directory.rank[Int($0)]) }
+        } else {
+            ranks = Array(directory.sorted.indices)
+        }
         var contiguous: [UInt32] = [], scattered: [UInt32] = []
-        for id in base {
-            guard let key = try? index.streamKey(id) else { continue }
-            let name = key.service + "/" + key.stream
-            let hay = Array((ignoresCase ? name.asciiLowercased : name).utf8)
-            if hay.count >= needle.count, hay.indices.contains(where: { i in i + needle.count <= hay.count && hay[i..<i + needle.count].elementsEqual(needle) }) {
-                contiguous.append(id)
-            } else {
-                var j = 0
-                for b in hay where j < needle.count && b == needle[j] { j += 1 }
-                if j == needle.count { scattered.append(id) }
+        hay.withUnsafeBufferPointer { h in
+            needle.withUnsafeBufferPointer { n in
+                for r in ranks {
+                    let start = r == 0 ? 0 : filterNames.ends[r - 1], end = filterNames.ends[r]
+                    var found = false
+                    if end - start >= n.count {
+                        var i = start
+                        while i + n.count <= end {
+                            if h[i] == n[0] && memcmp(h.baseAddress! + i, n.baseAddress!, n.count) == 0 { found = true; break }
+                            i += 1
+                        }
+                    }
+                    if found { contiguous.append(directory.sorted[r]); continue }
+                    var j = 0, i = start
+                    while i < end && j < n.count { if h[i] == n[j] { j += 1 }; i += 1 }
+                    if j == n.count { scattered.append(directory.sorted[r]) }
+                }
             }
         }
+        // A narrowed result keeps the order: substring matches first, then the scattered ones.
         let ids = contiguous + scattered
         caches.filter = (text, index.streamCount, ids)
         return ids
@@ -557,6 +591,7 @@ public final class Explorer {
             let before = state.count, wasAt = state.position
             state.count = index.count
             caches = Caches()
+            filterNames = FilterNames()
             // The timeline may have been rebuilt, not only grown: start from the new index's head.
             current = StateView(index: index, versions: index.head, position: index.count)
             directory = StreamDirectory(index: index, versions: current.versions)

@@ -366,6 +366,16 @@ public final class TimelineIndex: @unchecked Sendable {
         return StreamKey(service: String(decoding: n.service, as: UTF8.self), stream: String(decoding: n.stream, as: UTF8.self))
     }
 
+    /// Appends the stream's name as `service/stream` bytes (no `String` is made: the explorer's
+    /// filter reads every name at once). False when the stream has none.
+    public func appendName(_ id: UInt32, separator: UInt8, to out: inout [UInt8]) -> Bool {
+        guard let n = image.nameBytes(id) else { return false }
+        out.append(contentsOf: n.service)
+        out.append(separator)
+        out.append(contentsOf: n.stream)
+        return true
+    }
+
     /// Stream ids in (service, stream) byte order: the sorted record, then the streams added since.
     public var sortedStreams: SortedStreams { SortedStreams(index: self, tail: unsortedTail) }
 
