@@ -68,7 +68,9 @@ final class ProgressBar {
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let elapsed = now.timeIntervalSince(started)
-        let line = String(format: "\r%@ [%@] %3d%%  %.0f s ", label, bar, Int(fraction * 100), elapsed)
+        // How long is left, once enough is done to tell.
+        let left = fraction > 0.02 && elapsed > 0.5 && fraction < 1 ? String(format: ", about %.0f s left", elapsed / fraction - elapsed) : ""
+        let line = String(format: "\r%@ [%@] %3d%%  %.0f s%@ \u{1B}[K", label, bar, Int(fraction * 100), elapsed, left)
         Output.write(Array(line.utf8), to: 2)
     }
 

@@ -445,4 +445,27 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
             try e.handle(.enter)
         }
     }
+
+    /// The pattern views on the simulated samples.
+    func simulated(_ name: String, _ log: String, width: Int, height: Int, _ keys: String) throws {
+        let e = try ExplorerViewTests().simulatedExplorer(log, width: width, height: height)
+        try e.type(keys)
+        try ExplorerViewTests().expectGolden(try ExplorerView.render(e), "\(name)-\(width)x\(height)")
+    }
+
+    @Test(arguments: sizes) func theCausationView(width: Int, height: Int) throws {
+        try simulated("causation", "bank", width: width, height: height, "/evt-0000447\no")
+    }
+
+    @Test(arguments: sizes) func theSagaView(width: Int, height: Int) throws {
+        try simulated("saga", "bank", width: width, height: height, "/evt-0000374 type:CommissionFailed\na")
+    }
+
+    @Test(arguments: sizes) func theDeliveriesView(width: Int, height: Int) throws {
+        try simulated("deliveries", "video", width: width, height: height, "/stream:video-000003 type:DuplicateSuppressed\nw")
+    }
+
+    @Test(arguments: sizes) func theLagView(width: Int, height: Int) throws {
+        try simulated("lag", "bank", width: width, height: height, "L")
+    }
 }
