@@ -20,7 +20,7 @@ public final class ExplorerDriver: @unchecked Sendable {
     private var running: [Int: (control: WorkControl, started: UInt64)] = [:]
     /// The worker's data — opened by the key loop, then used on `queue` only — and the index
     /// length it was opened at (a log that grew gets a new one).
-    private var worker: Unchecked<any ExplorerData>?
+    private var worker: Unchecked<WorkerContext>?
     private var workerCount = -1
 
     public init(explorer: Explorer, inline: Bool = false) {
@@ -55,14 +55,14 @@ public final class ExplorerDriver: @unchecked Sendable {
     private func start(_ id: Int, _ request: WorkRequest) throws {
         let control = WorkControl()
         if inline {
-            try send(.workFinished(id: id, ExplorerDriver.perform(request, on: explorer.data, control: control)))
+            try send(.workFinished(id: id, WorkerContext(data: explorer.data).perform(request, control: control)))
             return
         }
         running[id] = (control, DispatchTime.now().uptimeNanoseconds)
         let count = explorer.data.index.count
         if worker == nil || workerCount != count {
             do {
-                worker = Unchecked(try explorer.data.worker())
+                worker = Unchecked(WorkerContext(data: try explorer.data.worker()))
                 workerCount = count
             } catch {
                 running[id] = nil
@@ -70,9 +70,9 @@ public final class ExplorerDriver: @unchecked Sendable {
                 return
             }
         }
-        let data = worker!
+        let context = worker!
         queue.async { [self] in
-            let result = control.isCancelled ? .cancelled : ExplorerDriver.perform(request, on: data.value, control: control)
+            let result = control.isCancelled ? .cancelled : context.value.perform(request, control: control)
             lock.withLock { finished.append((id, result)) }
         }
     }
@@ -113,38 +113,6 @@ public final class ExplorerDriver: @unchecked Sendable {
     /// Matches kept at most (the status says when there are more).
     public static let matchLimit = 1_000_000
 
-    /// Does one piece of long work.
-    static func perform(_ request: WorkRequest, on data: any ExplorerData, control: WorkControl) -> WorkResult {
-        do {
-            switch request {
-            case .search(let query):
-                let n = data.index.count
-                var found: [Int] = []
-                var start = 0
-                while start < n && found.count < matchLimit {
-                    let end = min(n, start + searchChunk)
-                    found += try data.search(query, in: start..<end)
-                    start = end
-                    control.report(done: end, total: n)
-                    try control.check()
-                }
-                return .matches(Array(found.prefix(matchLimit)))
-            case .breaks(let text):
-                let bisector = Bisector(invariant: try Invariant(text))
-                return .breaks(try bisector.breaks(events: data.index.count, chunk: 16_384, control: control,
-                                                   transitions: bisector.transitions(of: data.index)))
-            case .strategies(let position):
-                return .strategies(try data.compareStrategies(at: position, control: control))
-            case .verify:
-                return .verified(try data.verifyCache(control: control))
-            }
-        } catch is WorkCancelled {
-            return .cancelled
-        } catch {
-            return .failed("\(error)")
-        }
-    }
-
     /// Writes the state after `position` events to `path` as `rewind state --json` prints it.
     static func export(_ data: any ExplorerData, position: Int, at: Timestamp, to path: String) -> String {
         do {
@@ -156,6 +124,53 @@ public final class ExplorerDriver: @unchecked Sendable {
             return "exported the state at position \(position) (\(bytes.count) bytes) to \(path)"
         } catch {
             return "cannot export: \(error)"
+        }
+    }
+}
+
+/// What the work queue works on: its own data, and what it built from it to keep.
+final class WorkerContext {
+    let data: any ExplorerData
+    private var filter: StreamFilter?
+
+    init(data: any ExplorerData) { self.data = data }
+
+    /// Does one piece of long work.
+    func perform(_ request: WorkRequest, control: WorkControl) -> WorkResult {
+        do {
+            switch request {
+            case .search(let query):
+                let n = data.index.count
+                var found: [Int] = []
+                var start = 0
+                while start < n && found.count < ExplorerDriver.matchLimit {
+                    let end = min(n, start + ExplorerDriver.searchChunk)
+                    found += try data.search(query, in: start..<end)
+                    start = end
+                    control.report(done: end, total: n)
+                    try control.check()
+                }
+                return .matches(Array(found.prefix(ExplorerDriver.matchLimit)))
+            case .breaks(let text):
+                let bisector = Bisector(invariant: try Invariant(text))
+                return .breaks(try bisector.breaks(events: data.index.count, chunk: 16_384, control: control,
+                                                   transitions: bisector.transitions(of: data.index)))
+            case .strategies(let position):
+                return .strategies(try data.compareStrategies(at: position, control: control))
+            case .verify:
+                return .verified(try data.verifyCache(control: control))
+            case .filter(let text, let narrowing):
+                if filter?.count != data.index.streamCount {
+                    filter = StreamFilter(index: data.index, sorted: data.index.sortedStreams.all())
+                }
+                let ids = filter!.matches(text, among: narrowing?.ids, control: control)
+                try control.check()
+                return .streams(ids)
+            }
+        } catch is WorkCancelled {
+            return .cancelled
+        } catch {
+            return .failed("\(error)")
         }
     }
 }

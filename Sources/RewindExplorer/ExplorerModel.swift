@@ -99,66 +99,28 @@ public final class Explorer {
         case stream(StreamKey, exists: Bool)
     }
 
-    /// Every stream's "service/stream" name as bytes, in one buffer, in the directory's order,
-    /// and lowered (ASCII): what the filter scans, built once on its first use.
-    struct FilterNames {
-        var bytes: [UInt8] = [], lowered: [UInt8] = []
-        var ends: [Int] = []
-        var count = -1
-    }
-    var filterNames = FilterNames()
+    /// Built on the first use of the filter (a log of few streams filters on the key loop).
+    var streamFilter: StreamFilter?
+    /// Above this many streams the filter runs as long work (1.6 million names take 250 ms).
+    public var filterInline = 100_000
 
-    /// The streams the filter matches (all the index knows, existing or not), in name order:
-    /// those containing the text first, then those holding its letters in order. Smart case, as
-    /// the search: all lower case ignores ASCII case.
+    /// The streams the filter matches, as `StreamFilter` finds them; nil when there is no filter.
+    /// With many streams the matching runs off the key loop: until it lands, the last result.
     func filtered() -> [UInt32]? {
         guard let text = state.filter, !text.isEmpty else { return nil }
         if let c = caches.filter, c.text.utf8.elementsEqual(text.utf8), c.count == index.streamCount { return c.ids }
-        if filterNames.count != directory.sorted.count {
-            var names = FilterNames()
-            names.ends.reserveCapacity(directory.sorted.count)
-            for id in directory.sorted {
-                _ = index.appendName(id, separator: UInt8(ascii: "/"), to: &names.bytes)
-                names.ends.append(names.bytes.count)
-            }
-            names.lowered = names.bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-            names.count = directory.sorted.count
-            filterNames = names
-        }
-        let ignoresCase = !text.unicodeScalars.contains { $0.isASCII && $0.properties.isUppercase }
-        let needle = Array(text.utf8)
-        let hay = ignoresCase ? filterNames.lowered : filterNames.bytes
-        // Typing more narrows the last result; anything else scans every stream.
-        let ranks: [Int]
-        if let c = caches.filter, c.count == index.streamCount, text.utf8.starts(with: c.text.utf8) {
-            ranks = c.ids.map { Int(directory.rank[Int($0)]) }
-        } else {
-            ranks = Array(directory.sorted.indices)
-        }
-        var contiguous: [UInt32] = [], scattered: [UInt32] = []
-        hay.withUnsafeBufferPointer { h in
-            needle.withUnsafeBufferPointer { n in
-                for r in ranks {
-                    let start = r == 0 ? 0 : filterNames.ends[r - 1], end = filterNames.ends[r]
-                    var found = false
-                    if end - start >= n.count {
-                        var i = start
-                        while i + n.count <= end {
-                            if h[i] == n[0] && memcmp(h.baseAddress! + i, n.baseAddress!, n.count) == 0 { found = true; break }
-                            i += 1
-                        }
-                    }
-                    if found { contiguous.append(directory.sorted[r]); continue }
-                    var j = 0, i = start
-                    while i < end && j < n.count { if h[i] == n[j] { j += 1 }; i += 1 }
-                    if j == n.count { scattered.append(directory.sorted[r]) }
-                }
-            }
-        }
-        // A narrowed result keeps the order: substring matches first, then the scattered ones.
-        let ids = contiguous + scattered
+        guard index.streamCount <= filterInline else { return caches.filter?.ids ?? [] }
+        if streamFilter?.count != directory.sorted.count { streamFilter = StreamFilter(index: index, sorted: directory.sorted) }
+        let narrowing = caches.filter.flatMap { c in c.count == index.streamCount && text.utf8.starts(with: c.text.utf8) ? c.ids : nil }
+        let ids = streamFilter!.matches(text, among: narrowing)
         caches.filter = (text, index.streamCount, ids)
         return ids
+    }
+
+    /// Whether the filter's matches for the text typed are still being found.
+    public var filterPending: Bool {
+        guard let text = state.filter, !text.isEmpty else { return false }
+        return !(caches.filter.map { $0.text.utf8.elementsEqual(text.utf8) } ?? false)
     }
 
     /// The streams pane's rows: pinned streams, then the streams around the selected one (the
@@ -175,7 +137,7 @@ public final class Explorer {
         let room = height - rows.count
         guard room > 0 else { return Array(rows.prefix(height)) }
         if let ids = filtered() {
-            rows.append(.heading("filter \(state.filter ?? ""): \(ids.count)"))
+            rows.append(.heading("filter \(state.filter ?? ""): " + (filterPending ? "finding…" : "\(ids.count)")))
             let at = selectedID.flatMap { id in ids.firstIndex(of: id) } ?? 0
             let start = max(0, min(at - (room - 1) / 2, ids.count - (room - 1)))
             for id in ids.dropFirst(start).prefix(room - 1) {
@@ -392,14 +354,7 @@ public final class Explorer {
         default: state.message = nil
         }
         var effects: [ExplorerEffect] = []
-        /// Starts long work (cancelling what runs: one piece of work at a time).
-        func start(_ request: WorkRequest, text: String = "") {
-            if let w = state.work { effects.append(.cancel(id: w.id)) }
-            let id = state.nextWorkID
-            state.nextWorkID += 1
-            state.work = Work(id: id, request: request, text: text)
-            effects.append(.start(id: id, request))
-        }
+        func start(_ request: WorkRequest, text: String = "") { effects += startWork(request, text: text) }
         /// The strategies pane compares at the cursor whenever it moves.
         func compareIfShown() {
             guard state.pane == .strategies, state.strategyPosition != state.position else { return }
@@ -591,7 +546,7 @@ public final class Explorer {
             let before = state.count, wasAt = state.position
             state.count = index.count
             caches = Caches()
-            filterNames = FilterNames()
+            streamFilter = nil
             // The timeline may have been rebuilt, not only grown: start from the new index's head.
             current = StateView(index: index, versions: index.head, position: index.count)
             directory = StreamDirectory(index: index, versions: current.versions)
@@ -669,6 +624,17 @@ public final class Explorer {
         compareIfShown()
         effects += pendingEffects
         pendingEffects = []
+        return effects
+    }
+
+    /// Starts long work, cancelling what runs (one piece of work at a time).
+    func startWork(_ request: WorkRequest, text: String) -> [ExplorerEffect] {
+        var effects: [ExplorerEffect] = []
+        if let w = state.work { effects.append(.cancel(id: w.id)) }
+        let id = state.nextWorkID
+        state.nextWorkID += 1
+        state.work = Work(id: id, request: request, text: text)
+        effects.append(.start(id: id, request))
         return effects
     }
 
@@ -760,6 +726,11 @@ public final class Explorer {
 
     func setFilter(_ text: String) throws {
         state.filter = text.isEmpty ? nil : text
+        if index.streamCount > filterInline, filterPending {
+            let narrowing = caches.filter.flatMap { c in text.utf8.starts(with: c.text.utf8) ? FilterBase((c.text, c.ids)) : nil }
+            pendingEffects += startWork(.filter(text, narrowing: narrowing), text: text)
+            return
+        }
         // The selection moves to the first match when it is not one.
         if let ids = filtered(), let first = ids.first, !(selectedID.map { ids.contains($0) } ?? false) {
             state.selected = try index.streamKey(first)
@@ -869,6 +840,13 @@ public final class Explorer {
             if case .strategies(let p) = work.request { state.strategyRuns = (p, runs) }
         case .verified(let summary):
             state.message = summary
+        case .streams(let ids):
+            guard case .filter(let text, _) = work.request else { break }
+            caches.filter = (text, index.streamCount, ids)
+            if let filter = state.filter, filter.utf8.elementsEqual(text.utf8),
+               let first = ids.first, !(selectedID.map { ids.contains($0) } ?? false) {
+                state.selected = try index.streamKey(first)
+            }
         case .failed(let why):
             state.message = "\(work.request.title) failed: \(why)"
         case .cancelled:

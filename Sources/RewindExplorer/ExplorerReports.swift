@@ -289,37 +289,47 @@ extension Explorer {
         public var lastEvent: Int?
     }
 
-    /// Streams per service the overview lists (the most recently changed).
-    static let overviewStreams = 8
+    /// Streams per service the overview lists (the most recently changed), and how many events
+    /// back from the cursor it looks for them.
+    static let overviewStreams = 8, overviewReach = 65_536
 
     /// Every service at the cursor: its stream count, then its streams that changed most recently
-    /// (newest first) with the event that last changed each and its document, in short.
+    /// (newest first) with the event that last changed each and its document, in short. Found by
+    /// walking back from the cursor through the index (at most `overviewReach` events), so a
+    /// state of millions of streams costs what the recent past costs.
     public func overview() throws -> [OverviewRow] {
         if let c = caches.recent, c.position == state.position { return c.rows }
         var newest: [Int: [(Int, UInt32)]] = [:]
-        current.versions.forEach { id, v in
-            guard StreamVersion.hasDocument(v), let p = StreamVersion.lastEvent(v), Int(id) < directory.rank.count else { return }
-            let s = directory.service(of: id)
-            var list = newest[s, default: []]
-            // The few newest, kept sorted newest first.
-            if list.count < Explorer.overviewStreams || p > list[list.count - 1].0 {
-                let at = list.firstIndex { $0.0 < p } ?? list.count
-                list.insert((p, id), at: at)
-                if list.count > Explorer.overviewStreams { list.removeLast() }
-                newest[s] = list
+        var seen = Set<UInt32>()
+        var p = state.position - 1
+        let stop = max(0, state.position - Explorer.overviewReach)
+        while p >= stop {
+            let id = index.stream(at: p)
+            if seen.insert(id).inserted, current.exists(id), Int(id) < directory.rank.count {
+                let s = directory.service(of: id)
+                if newest[s, default: []].count < Explorer.overviewStreams { newest[s, default: []].append((p, id)) }
             }
+            p -= 1
         }
+        try index.image.check()
         var rows: [OverviewRow] = []
-        for s in newest.keys.sorted(by: { (newest[$0]?.first?.0 ?? 0) > (newest[$1]?.first?.0 ?? 0) }) {
+        let services = directory.services.indices.filter { directory.existing[$0] > 0 }
+        // Services changed most recently first; those with no change in reach after them.
+        let ordered = services.sorted { (newest[$0]?.first?.0 ?? -1, -$0) > (newest[$1]?.first?.0 ?? -1, -$1) }
+        for s in ordered {
             let count = directory.existing[s]
             rows.append(OverviewRow(text: "\(directory.services[s].name): \(count) stream\(count == 1 ? "" : "s")", key: nil, lastEvent: nil))
-            for (p, id) in newest[s] ?? [] {
+            let listed = newest[s] ?? []
+            for (p, id) in listed {
                 let key = try index.streamKey(id)
                 let e = try data.event(at: p)
                 let doc = try current.document(of: id)?.jsonText ?? ""
                 rows.append(OverviewRow(text: "  \(key.stream)  \(ExplorerView.clock(e.ts)) \(e.type)  \(doc)", key: key, lastEvent: p))
             }
-            if count > (newest[s]?.count ?? 0) { rows.append(OverviewRow(text: "  … \(count - (newest[s]?.count ?? 0)) more", key: nil, lastEvent: nil)) }
+            if count > listed.count {
+                let older = p < 0 ? "" : " (none changed in the last \(Explorer.overviewReach) events)"
+                rows.append(OverviewRow(text: "  … \(count - listed.count) more" + (listed.isEmpty ? older : ""), key: nil, lastEvent: nil))
+            }
         }
         caches.recent = (state.position, rows)
         return rows

@@ -127,9 +127,18 @@ public enum WorkRequest: Sendable, Equatable {
     case breaks(String)
     case strategies(position: Int)
     case verify
+    /// The streams whose names match the filter (among the last result's, when it narrows it).
+    case filter(String, narrowing: FilterBase?)
+
+    /// What its progress counts.
+    public var unit: String {
+        if case .filter = self { return "streams" }
+        return "events"
+    }
 
     public var title: String {
         switch self {
+        case .filter: "filtering the streams by"
         case .search: "searching"
         case .breaks: "checking the invariant"
         case .strategies(let p): "comparing the strategies at position \(p)"
@@ -138,12 +147,20 @@ public enum WorkRequest: Sendable, Equatable {
     }
 }
 
+/// The filter's last result, which a longer text narrows.
+public struct FilterBase: Sendable, Equatable {
+    public var text: String
+    public var ids: [UInt32]
+    public init(_ base: (String, [UInt32])) { (text, ids) = base }
+}
+
 /// What long work found.
 public enum WorkResult: Sendable, Equatable {
     case matches([Int])
     case breaks([Int])
     case strategies([StrategyRun])
     case verified(String)
+    case streams([UInt32])
     case failed(String)
     case cancelled
 }
@@ -163,7 +180,7 @@ public struct Work: Sendable, Equatable {
         var s = request.title + (text.isEmpty ? "" : " \(text)") + ":"
         if total > 0 {
             let fraction = Double(done) / Double(total)
-            s += " \(Int(fraction * 100))% (\(done) of \(total) events)"
+            s += " \(Int(fraction * 100))% (\(done) of \(total) \(request.unit))"
             s += " " + Work.seconds(seconds)
             if done > 0 && fraction < 1 && seconds > 0.2 { s += ", about \(Work.seconds(seconds / fraction - seconds)) left" }
         } else {

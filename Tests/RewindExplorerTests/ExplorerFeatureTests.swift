@@ -257,6 +257,28 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         #expect(e.state.filter == nil && e.state.selected == StreamKey(service: "notifications", stream: "customer-A"))
     }
 
+    /// With many streams the filter runs off the key loop: the list says it is finding them,
+    /// and the matches land when the work is fed back (narrowing the last result as you type).
+    @Test func aFilterOverManyStreamsRunsAsLongWork() throws {
+        let e = try bankExplorer(width: 100, height: 30)
+        e.filterInline = 2
+        try e.update(.openFilter)
+        let effects = try e.update(.typed("a"))
+        #expect(effects == [.start(id: 1, .filter("a", narrowing: nil))])
+        #expect(try e.streamRows(height: 20).contains(.heading("filter a: finding…")))
+        let more = try e.update(.typed("c"))
+        #expect(more == [.cancel(id: 1), .start(id: 2, .filter("ac", narrowing: nil))])
+        try e.update(.workFinished(id: 2, .streams([0, 1])))
+        #expect(try e.streamRows(height: 20).first == .heading("filter ac: 2"))
+        // The real thing, on the driver's thread.
+        let driver = ExplorerDriver(explorer: e)
+        try driver.send(.typed("c"))
+        #expect(e.state.work?.request == .filter("acc", narrowing: FilterBase(("ac", [0, 1]))))
+        try driver.settle()
+        #expect(e.filterPending == false)
+        #expect(try e.streamRows(height: 20).dropFirst().map { if case .stream(let k, _) = $0 { return k.stream }; return "" } == ["account-A", "account-B"])
+    }
+
     @Test func pagesWheelAndClicksMoveThroughTheStreams() throws {
         let e = try countingExplorer(2_000, streams: 500, width: 100, height: 30)
         try e.handle(.home)
