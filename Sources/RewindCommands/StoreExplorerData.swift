@@ -15,7 +15,8 @@ final class StoreExplorerData: ExplorerData {
     let rulesFingerprint: String
     private let indexPath: String
     private var events: [Int: Event] = [:]
-    private var densityCache: (buckets: Int, span: Range<Int>, values: [Int])?
+    /// Densities per (buckets, span): zooming back out finds the whole log's at once.
+    private var densityCache: [[Int]: [Int]] = [:]
     private var markerCache: [TimelineMarker]?
     private(set) var strategies: Strategies
     var drivingStrategy = Strategies.defaultName
@@ -56,7 +57,7 @@ final class StoreExplorerData: ExplorerData {
         index = opened.index
         strategies = opened.strategies()
         events.removeAll()
-        densityCache = nil
+        densityCache = [:]
         markerCache = nil
         return true
     }
@@ -106,10 +107,12 @@ final class StoreExplorerData: ExplorerData {
     }
 
     func density(buckets: Int, in span: Range<Int>) throws -> [Int] {
-        if let c = densityCache, c.buckets == buckets, c.span == span { return c.values }
+        let key = [buckets, span.lowerBound, span.upperBound]
+        if let values = densityCache[key] { return values }
         let values = index.density(buckets: buckets, in: span)
         try index.image.check()
-        densityCache = (buckets, span, values)
+        if densityCache.count >= 16 { densityCache.removeAll() }
+        densityCache[key] = values
         return values
     }
 

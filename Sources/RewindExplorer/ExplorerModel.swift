@@ -24,7 +24,8 @@ public final class Explorer {
         var lag: (count: Int, width: Int, report: LagReport)?
         var diff: (position: Int, mark: Int?, changes: [PathChange])?
         var columns: [String: (width: Int, count: Int, zoom: Range<Int>?, indices: [Int], columns: [Int])] = [:]
-        var markers: (width: Int, count: Int, zoom: Range<Int>?, cells: [(Int, TimelineMarker.Kind)], counts: [TimelineMarker.Kind: Int])?
+        /// Per zoom (kept for a few, so zooming back out is at once).
+        var markers: [Range<Int>?: (width: Int, count: Int, cells: [(Int, TimelineMarker.Kind)], counts: [TimelineMarker.Kind: Int])] = [:]
         var filter: (text: String, count: Int, ids: [UInt32])?
         var recent: (position: Int, rows: [OverviewRow])?
     }
@@ -176,7 +177,8 @@ public final class Explorer {
     /// per set of indices, width, zoom and timeline length. Indices outside the span get none.
     public func scrubberColumns(_ name: String, _ indices: [Int]) throws -> [Int?] {
         let w = state.width, n = state.count
-        if let c = caches.columns[name], c.width == w, c.count == n, c.zoom == state.zoom, c.indices == indices {
+        let key = "\(name) \(state.zoom.map { "\($0)" } ?? "")"
+        if let c = caches.columns[key], c.width == w, c.count == n, c.indices == indices {
             return c.columns.map { $0 < 0 ? nil : $0 }
         }
         var columns: [Int] = []
@@ -188,7 +190,8 @@ public final class Explorer {
                 span.contains(i) ? Int(t.fraction(from: ends[0], to: ends[1]) * Double(max(0, w - 1)) + 0.5) : -1
             }
         }
-        caches.columns[name] = (w, n, state.zoom, indices, columns)
+        if caches.columns.count >= 64 { caches.columns.removeAll() }
+        caches.columns[key] = (w, n, state.zoom, indices, columns)
         return columns.map { $0 < 0 ? nil : $0 }
     }
 
@@ -197,7 +200,7 @@ public final class Explorer {
     /// many of each kind lie in the span.
     public func markerCells() throws -> (cells: [(Int, TimelineMarker.Kind)], counts: [TimelineMarker.Kind: Int]) {
         let w = state.width, n = state.count
-        if let c = caches.markers, c.width == w, c.count == n, c.zoom == state.zoom { return (c.cells, c.counts) }
+        if let c = caches.markers[state.zoom], c.width == w, c.count == n { return (c.cells, c.counts) }
         let span = self.span
         let markers = try data.markers().filter { span.contains($0.index) }
         let columns = try scrubberColumns("markers", markers.map(\.index))
@@ -217,7 +220,8 @@ public final class Explorer {
             for x in irreversible.columns where (counts[byColumn[x] ?? .irreversible] ?? 0) >= counts[.irreversible]! { byColumn[x] = .irreversible }
         }
         let cells = byColumn.keys.sorted().map { ($0, byColumn[$0]!) }
-        caches.markers = (w, n, state.zoom, cells, counts)
+        if caches.markers.count >= 8 { caches.markers.removeAll() }
+        caches.markers[state.zoom] = (w, n, cells, counts)
         return (cells, counts)
     }
 
@@ -523,19 +527,14 @@ public final class Explorer {
             guard width < current.count else { state.message = "zoomed in as far as it goes"; break }
             let center = max(0, state.position - 1)
             let lower = max(current.lowerBound, min(center - width / 2, current.upperBound - width))
+            state.zoomStack.append(state.zoom)
             state.zoom = lower..<(lower + width)
             state.message = "timeline zoomed to positions \(lower)…\(lower + width) (z: closer, Z: back out)"
         case .zoomOut:
-            guard let z = state.zoom else { state.message = "the timeline shows the whole log"; break }
-            let width = z.count * 4
-            if width >= state.count {
-                state.zoom = nil
-                state.message = "the timeline shows the whole log"
-            } else {
-                let lower = max(0, min(z.lowerBound - (width - z.count) / 2, state.count - width))
-                state.zoom = lower..<(lower + width)
-                state.message = "timeline zoomed to positions \(lower)…\(lower + width)"
-            }
+            // Back to the stretch shown before the last zoom in (its drawing is still at hand).
+            guard state.zoom != nil else { state.message = "the timeline shows the whole log"; break }
+            state.zoom = state.zoomStack.popLast() ?? nil
+            state.message = state.zoom.map { "timeline zoomed to positions \($0.lowerBound)…\($0.upperBound)" } ?? "the timeline shows the whole log"
         case .toggleFollow:
             state.follow.toggle()
             state.message = state.follow ? "following the log: new events appear as they are appended" : "stopped following"
@@ -551,7 +550,7 @@ public final class Explorer {
             current = StateView(index: index, versions: index.head, position: index.count)
             directory = StreamDirectory(index: index, versions: current.versions)
             state.position = index.count
-            if let z = state.zoom, z.upperBound > state.count { state.zoom = nil }
+            if let z = state.zoom, z.upperBound > state.count { state.zoom = nil; state.zoomStack = [] }
             try move(to: atHead ? state.count : min(wasAt, state.count))
             state.message = "following: \(state.count - before) new event\(state.count - before == 1 ? "" : "s")"
         case .nextEventOfStream, .previousEventOfStream:

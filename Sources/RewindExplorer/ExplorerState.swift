@@ -262,6 +262,8 @@ public struct ExplorerState: Sendable, Equatable {
     var strategyList: [StrategyRun] = []
     /// The stretch of the timeline the scrubber shows (nil: all of it).
     public var zoom: Range<Int>?
+    /// The stretches shown before each zoom in (`Z` goes back to the last).
+    public var zoomStack: [Range<Int>?] = []
     /// What was typed at each prompt before, newest last.
     public var history: [Prompt.Kind: [String]] = [:]
     /// Values copied, printed when the explorer ends.
@@ -291,7 +293,7 @@ public struct ExplorerState: Sendable, Equatable {
             && a.follow == b.follow && a.focusOnDocument == b.focusOnDocument && a.treeRow == b.treeRow
             && a.expanded == b.expanded && a.provenanceField == b.provenanceField && a.provenancePosition == b.provenancePosition
             && a.collapsed == b.collapsed && a.drivingStrategy == b.drivingStrategy && a.work == b.work
-            && a.strategyPosition == b.strategyPosition && a.strategyList == b.strategyList && a.zoom == b.zoom
+            && a.strategyPosition == b.strategyPosition && a.strategyList == b.strategyList && a.zoom == b.zoom && a.zoomStack == b.zoomStack
             && a.history == b.history && a.copied == b.copied && a.message == b.message && a.width == b.width
             && a.height == b.height && a.quit == b.quit && a.nextWorkID == b.nextWorkID && a.helpOffset == b.helpOffset
     }

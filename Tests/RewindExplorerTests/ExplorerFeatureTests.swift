@@ -359,8 +359,12 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         #expect(b.lines[2].contains("▲"), "the cursor is inside the zoomed stretch")
         try e.update(.clickedTimeline(x: 0))
         #expect(e.state.position == 3750, "a click maps over the zoomed stretch")
+        try e.handle(.char("z"))
+        #expect(e.state.zoom == 3749..<4374, "around the cursor, which the click moved")
         try e.handle(.char("Z"))
-        #expect(e.state.zoom == nil)
+        #expect(e.state.zoom == 3749..<6249, "back to the stretch shown before")
+        try e.handle(.char("Z"))
+        #expect(e.state.zoom == nil && e.state.message == "the timeline shows the whole log")
     }
 
     /// The export command writes the state at the cursor exactly as `rewind state --json`.
