@@ -102,7 +102,7 @@ public final class Explorer {
 
     /// Built on the first use of the filter (a log of few streams filters on the key loop).
     var streamFilter: StreamFilter?
-    /// Above this many streams the filter runs as long work (1.6 million names take 250 ms).
+    /// Above this many streams the filter runs as long work (1.45 million names take 250 ms).
     public var filterInline = 100_000
 
     /// The streams the filter matches, as `StreamFilter` finds them; nil when there is no filter.
