@@ -51,15 +51,21 @@ final class StoreExplorerData: ExplorerData {
     func worker() throws -> any ExplorerData { try StoreExplorerData(workerOf: self) }
 
     /// Imports the log's new tail and extends the index (when no other process holds the store),
-    /// or takes an index another process extended; the cached views are dropped.
-    func refresh() throws -> Bool {
-        guard let opened, try opened.follow() else { return false }
-        index = opened.index
+    /// or finds an index another process extended. Runs on the follow thread: it touches only the
+    /// opened log (its importer, lock and index file) and the store's serialised connection.
+    func readAppended() throws -> TimelineUpdate? {
+        guard let opened, try opened.follow() else { return nil }
+        return TimelineUpdate(index: opened.index)
+    }
+
+    /// The grown timeline in use from now on; the cached views are dropped.
+    func take(_ update: TimelineUpdate) {
+        guard let opened else { return }
+        index = update.index
         strategies = opened.strategies()
         events.removeAll()
         densityCache = [:]
         markerCache = nil
-        return true
     }
 
     func reach(_ position: Int) throws -> VersionMap {

@@ -28,10 +28,20 @@ public protocol ExplorerData: AnyObject {
     func worker() throws -> any ExplorerData
     /// The strategy that reaches a position on a jump.
     var drivingStrategy: String { get set }
-    /// Reads what was appended to the log since; returns whether the timeline changed.
-    func refresh() throws -> Bool
+    /// Reads what was appended to the log since the last time — on the driver's follow thread,
+    /// while the timeline in use stays as it is; nil when nothing changed.
+    func readAppended() throws -> TimelineUpdate?
+    /// Makes an update the timeline in use (on the key loop).
+    func take(_ update: TimelineUpdate)
     /// The timestamps of the events at `indices`, in the same order, read in one go.
     func timestamps(of indices: [Int]) throws -> [Timestamp]
+}
+
+/// A grown (or rebuilt) timeline, read off the key loop, to be taken on it.
+public final class TimelineUpdate: @unchecked Sendable, Equatable {
+    public let index: TimelineIndex
+    public init(index: TimelineIndex) { self.index = index }
+    public static func == (a: TimelineUpdate, b: TimelineUpdate) -> Bool { a === b }
 }
 
 public struct TimelineMarker: Sendable, Equatable {

@@ -14,6 +14,11 @@ public final class ExplorerDriver: @unchecked Sendable {
     /// Puts text on the clipboard (the terminal writes OSC 52).
     public var copyToClipboard: (String) -> Void = { _ in }
     private let queue = DispatchQueue(label: "rewind.explorer.work", qos: .userInitiated)
+    /// Follow mode reads the log's end here, over the explorer's own data (only this thread
+    /// reads appended lines; the key loop takes the result).
+    private let followQueue = DispatchQueue(label: "rewind.explorer.follow")
+    private var followed: [(TimelineUpdate?, String?)] = []
+    private var following = false
     private let lock = NSLock()
     private var finished: [(Int, WorkResult)] = []
     /// Work started and not yet fed back (touched by the key loop only).
@@ -28,7 +33,7 @@ public final class ExplorerDriver: @unchecked Sendable {
         self.inline = inline
     }
 
-    public var isBusy: Bool { !running.isEmpty }
+    public var isBusy: Bool { !running.isEmpty || following }
 
     public func handle(_ key: Key) throws {
         if let a = explorer.action(for: key) { try send(a) }
@@ -46,6 +51,18 @@ public final class ExplorerDriver: @unchecked Sendable {
                 running[id]?.control.cancel()
                 running[id] = nil
             case .copy(let text): copyToClipboard(text)
+            case .readAppended:
+                if inline {
+                    do { try send(.followed(try explorer.data.readAppended(), error: nil)) } catch { try send(.followed(nil, error: "\(error)")) }
+                    continue
+                }
+                let data = Unchecked(explorer.data)
+                following = true
+                followQueue.async { [self] in
+                    let result: (TimelineUpdate?, String?)
+                    do { result = (try data.value.readAppended(), nil) } catch { result = (nil, "\(error)") }
+                    lock.withLock { followed.append(result) }
+                }
             case .export(let path, let position, let at):
                 try send(.noticed(ExplorerDriver.export(explorer.data, position: position, at: at, to: path)))
             }
@@ -85,6 +102,15 @@ public final class ExplorerDriver: @unchecked Sendable {
             return finished
         }
         var changed = false
+        let reads = lock.withLock { () -> [(TimelineUpdate?, String?)] in
+            defer { followed = [] }
+            return followed
+        }
+        for (update, error) in reads {
+            following = false
+            try send(.followed(update, error: error))
+            changed = changed || update != nil || error != nil
+        }
         for (id, result) in done {
             guard running.removeValue(forKey: id) != nil else { continue }  // cancelled meanwhile
             try send(.workFinished(id: id, result))

@@ -355,6 +355,7 @@ public final class Explorer {
     public func update(_ action: ExplorerAction) throws -> [ExplorerEffect] {
         switch action {
         case .workProgressed, .ticked: break
+        case .followed(let update, let error) where update == nil && error == nil: break
         default: state.message = nil
         }
         var effects: [ExplorerEffect] = []
@@ -540,7 +541,14 @@ public final class Explorer {
             state.message = state.follow ? "following the log: new events appear as they are appended" : "stopped following"
             if state.follow { effects += try update(.ticked) }
         case .ticked:
-            guard state.follow, try data.refresh() else { break }
+            guard state.follow, !state.reading else { break }
+            state.reading = true
+            effects.append(.readAppended)
+        case .followed(let update, let error):
+            state.reading = false
+            if let error { state.message = "following: cannot read the log: \(error)" }
+            guard state.follow, let update else { break }
+            data.take(update)
             let atHead = state.position == state.count
             let before = state.count, wasAt = state.position
             state.count = index.count

@@ -51,6 +51,8 @@ public enum ExplorerAction: Sendable, Equatable {
     case toggleFollow
     /// Time passed (the terminal polls twice a second).
     case ticked
+    /// Follow mode read the log's end: a grown timeline (nil: nothing new), or why it could not.
+    case followed(TimelineUpdate?, error: String?)
     /// Arrow keys move in the streams list or in the document pane.
     case toggleFocus
     case moveTreeCursor(by: Int)
@@ -200,6 +202,8 @@ public enum ExplorerEffect: Sendable, Equatable {
     case cancel(id: Int)
     /// Put text on the clipboard (OSC 52) and print it when the explorer ends.
     case copy(String)
+    /// Read what was appended to the log (follow mode), off the key loop.
+    case readAppended
     /// Write the state after `position` events to a file as `rewind state --json` prints it (`:export`).
     case export(path: String, position: Int, at: Timestamp)
 }
@@ -232,6 +236,8 @@ public struct ExplorerState: Sendable, Equatable {
     public var search: String?
     public var matches: [Int] = []
     public var follow = false
+    /// Follow mode is reading the log's end now.
+    public var reading = false
     /// Which pane the arrow keys move in.
     public var focusOnDocument = false
     /// The row the document pane's cursor is on (a tree row, or a line of a list).
@@ -290,7 +296,7 @@ public struct ExplorerState: Sendable, Equatable {
         a.position == b.position && a.count == b.count && a.selected == b.selected && a.pinned == b.pinned
             && a.filter == b.filter && a.mode == b.mode && a.pane == b.pane && a.mark == b.mark
             && a.invariant == b.invariant && a.breaks == b.breaks && a.search == b.search && a.matches == b.matches
-            && a.follow == b.follow && a.focusOnDocument == b.focusOnDocument && a.treeRow == b.treeRow
+            && a.follow == b.follow && a.reading == b.reading && a.focusOnDocument == b.focusOnDocument && a.treeRow == b.treeRow
             && a.expanded == b.expanded && a.provenanceField == b.provenanceField && a.provenancePosition == b.provenancePosition
             && a.collapsed == b.collapsed && a.drivingStrategy == b.drivingStrategy && a.work == b.work
             && a.strategyPosition == b.strategyPosition && a.strategyList == b.strategyList && a.zoom == b.zoom && a.zoomStack == b.zoomStack

@@ -39,31 +39,45 @@ public struct NumberedMemoryTimeline: NumberedEventSource, Sendable {
 /// store's log gets.
 public final class MemoryExplorerData: ExplorerData {
     public let logName: String
-    public let index: TimelineIndex
-    public let source: NumberedMemoryTimeline
+    public private(set) var index: TimelineIndex
+    public private(set) var source: NumberedMemoryTimeline
     let fold: Fold
     let extraMarkers: [TimelineMarker]
     let layout: IndexLayout
     public let cachedStates = MemoryCachedStates()
     public private(set) var strategies: Strategies
     public var drivingStrategy = Strategies.defaultName
+    /// Events appended (`append`) that follow mode has not read yet, and the timeline read.
+    private var appended: [Event] = []
+    private var built: (source: NumberedMemoryTimeline, index: TimelineIndex, update: TimelineUpdate)?
 
     public init(logName: String, events: [Event], fold: Fold, layout: IndexLayout = .standard, markers: [TimelineMarker] = []) throws {
         self.logName = logName
-        source = NumberedMemoryTimeline(events)
         self.fold = fold
         extraMarkers = markers
         self.layout = layout
+        (source, index) = try MemoryExplorerData.build(events, fold: fold, layout: layout)
+        strategies = MemoryExplorerData.strategies(source: source, index: index, fold: fold, cachedStates: cachedStates)
+    }
+
+    static func build(_ events: [Event], fold: Fold, layout: IndexLayout) throws -> (NumberedMemoryTimeline, TimelineIndex) {
+        let source = NumberedMemoryTimeline(events)
         let output = MemoryIndexOutput()
         let builder = try IndexBuilder(output: output, fold: fold, identity: IndexIdentity(store: "memory", rules: fold.rules.fingerprint),
                                        layout: layout)
         try builder.add(from: source, to: source.eventCount())
         try builder.finish()
-        index = TimelineIndex(image: try output.image())
+        return (source, TimelineIndex(image: try output.image()))
+    }
+
+    static func strategies(source: NumberedMemoryTimeline, index: TimelineIndex, fold: Fold, cachedStates: MemoryCachedStates) -> Strategies {
         let timeline = source.timeline
         let cache = IndexCache(index: index, rules: fold.rules.fingerprint, store: cachedStates) { timeline.events[$0].id }
-        strategies = Strategies(index: index, cache: cache, replay: ReplayStrategy(source: timeline, fold: fold))
+        return Strategies(index: index, cache: cache, replay: ReplayStrategy(source: timeline, fold: fold))
     }
+
+    /// Appends events to the log, as a writer appends lines: follow mode reads them.
+    public func append(_ events: [Event]) { appended += events }
 
     public func event(at index: Int) -> Event { source.timeline.events[index] }
     public func position(at time: Timestamp) -> Int { source.timeline.position(at: time) }
@@ -85,8 +99,23 @@ public final class MemoryExplorerData: ExplorerData {
 
     public func timestamps(of indices: [Int]) -> [Timestamp] { indices.map { source.timeline.events[$0].ts } }
 
-    /// A log in memory does not grow.
-    public func refresh() -> Bool { false }
+    /// The log with what was appended, indexed anew.
+    public func readAppended() throws -> TimelineUpdate? {
+        guard !appended.isEmpty else { return nil }
+        let (source, index) = try MemoryExplorerData.build(self.source.timeline.events + appended, fold: fold, layout: layout)
+        appended = []
+        let update = TimelineUpdate(index: index)
+        built = (source, index, update)
+        return update
+    }
+
+    public func take(_ update: TimelineUpdate) {
+        guard let built, built.update === update else { return }
+        source = built.source
+        index = built.index
+        strategies = MemoryExplorerData.strategies(source: source, index: index, fold: fold, cachedStates: cachedStates)
+        self.built = nil
+    }
 
     public func compareStrategies(at position: Int, control: WorkControl?) throws -> [StrategyRun] {
         try strategies.compare(at: position, control: control)

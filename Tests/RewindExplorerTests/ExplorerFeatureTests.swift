@@ -205,6 +205,29 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         #expect(try ExplorerView.render(e).text.contains("comparing the five"))
     }
 
+    /// Follow mode reads the log's end off the key loop: a tick asks for it (once at a time),
+    /// and the grown timeline is taken when it comes back; the cursor at the head stays there.
+    @Test func followReadsTheLogsEndAsAnEffect() throws {
+        let e = try countingExplorer(10)
+        let data = e.data as! MemoryExplorerData
+        #expect(try e.update(.toggleFollow) == [.readAppended])
+        #expect(e.state.reading && e.state.follow)
+        #expect(try e.update(.ticked) == [], "one read at a time")
+        try e.update(.followed(nil, error: nil))
+        #expect(!e.state.reading && e.state.count == 10)
+        data.append(ParsedLog(text: #"{"id":"x","ts":1767226300000,"service":"bank","stream":"acct-9","type":"Set","data":{"balance":-1}}"#).events)
+        try e.handle(.char("F"))                  // off
+        try e.handle(.char("F"))                  // on again: reads at once (inline driver)
+        #expect(e.state.count == 11 && e.state.position == 11 && e.state.message == "following: 1 new event")
+        #expect(e.state.selected == StreamKey(service: "bank", stream: "acct-0"), "the selection stays")
+        // On the driver's own thread.
+        data.append(ParsedLog(text: #"{"id":"y","ts":1767226400000,"service":"bank","stream":"acct-9","type":"Set","data":{"balance":-2}}"#).events)
+        let driver = ExplorerDriver(explorer: e)
+        try driver.send(.ticked)
+        try driver.settle()
+        #expect(e.state.count == 12 && e.state.position == 12 && !e.state.reading)
+    }
+
     /// Every break is counted and marked, past the thousand the explorer once stopped at.
     @Test func everyInvariantBreakIsCounted() throws {
         let e = try countingExplorer(9_000, streams: 2, width: 120)
