@@ -178,9 +178,11 @@ final class WorkerContext {
                 }
                 return .matches(Array(found.prefix(ExplorerDriver.matchLimit)))
             case .breaks(let text):
-                let bisector = Bisector(invariant: try Invariant(text))
-                return .breaks(try bisector.breaks(events: data.index.count, chunk: 16_384, control: control,
-                                                   transitions: bisector.transitions(of: data.index)))
+                let invariant = try Invariant(text)
+                let bisector = Bisector(invariant: invariant)
+                let found = try bisector.breaks(events: data.index.count, chunk: 16_384, control: control,
+                                                transitions: bisector.transitions(of: data.index))
+                return .breaks(found, warnings: try unselected(invariant))
             case .strategies(let position):
                 return .strategies(try data.compareStrategies(at: position, control: control))
             case .verify:
@@ -198,6 +200,30 @@ final class WorkerContext {
         } catch {
             return .failed("\(error)")
         }
+    }
+}
+
+extension WorkerContext {
+    /// The invariant's paths that select nothing: no stream matches them, or none of the
+    /// streams that do has the field at the end of the log (a typo holds vacuously).
+    func unselected(_ invariant: Invariant) throws -> [String] {
+        let index = data.index
+        let head = StateView(index: index, versions: index.head, position: index.count)
+        var warnings: [String] = []
+        var seen = Set<String>()
+        for path in invariant.paths where seen.insert(path.description).inserted {
+            var matched: [UInt32] = []
+            for id in 0..<UInt32(index.streamCount) where matched.count < 2_000 {
+                let key = try index.streamKey(id)
+                if path.matches(service: key.service, stream: key.stream) { matched.append(id) }
+            }
+            let streams = path.segments.prefix(2).map { $0 ?? "*" }.joined(separator: "/")
+            guard !matched.isEmpty else { warnings.append("no stream matches \(streams)"); continue }
+            guard path.segments.count > 2 else { continue }
+            let selects = try matched.contains { id in try head.document(of: id).map { !path.select(in: $0).isEmpty } ?? false }
+            if !selects { warnings.append("no stream matching \(streams) has \(path) at the end of the log") }
+        }
+        return warnings
     }
 }
 

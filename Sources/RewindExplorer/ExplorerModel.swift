@@ -25,7 +25,7 @@ public final class Explorer {
         var diff: (position: Int, mark: Int?, changes: [PathChange])?
         var columns: [String: (width: Int, count: Int, zoom: Range<Int>?, indices: [Int], columns: [Int])] = [:]
         /// Per zoom (kept for a few, so zooming back out is at once).
-        var markers: [Range<Int>?: (width: Int, count: Int, cells: [(Int, TimelineMarker.Kind)], counts: [TimelineMarker.Kind: Int])] = [:]
+        var markers: [Range<Int>?: (width: Int, count: Int, irreversible: [Int], cells: [(Int, TimelineMarker.Kind)], counts: [TimelineMarker.Kind: Int])] = [:]
         var filter: (text: String, count: Int, ids: [UInt32])?
         var recent: (position: Int, rows: [OverviewRow])?
     }
@@ -126,11 +126,14 @@ public final class Explorer {
 
     /// The streams pane's rows: pinned streams, then the streams around the selected one (the
     /// filter's matches when one is set).
+    /// How many pinned streams the pane shows (under their heading, at most a third of it).
+    public func pinnedRows(height: Int) -> Int { state.pinned.isEmpty ? 0 : min(state.pinned.count, max(1, height / 3)) }
+
     public func streamRows(height: Int) throws -> [StreamRow] {
         var rows: [StreamRow] = []
         if !state.pinned.isEmpty {
             rows.append(.heading("pinned (\(state.pinned.count))"))
-            for key in state.pinned.prefix(max(1, height / 3)) {
+            for key in state.pinned.prefix(pinnedRows(height: height)) {
                 let exists = index.streamID(service: key.service, stream: key.stream).map { current.exists($0) } ?? false
                 rows.append(.stream(key, exists: exists))
             }
@@ -157,6 +160,18 @@ public final class Explorer {
 
     /// The stream `delta` places from the selected one, in the list the pane shows.
     func neighbourStream(by delta: Int) throws -> StreamKey? {
+        // In the pinned rows: through them, then down into the list.
+        if state.inPins, let at = state.selected.flatMap({ state.pinned.firstIndex(of: $0) }) {
+            let next = at + delta
+            if next >= 0 && next < state.pinned.count { return state.pinned[next] }
+            if next < 0 { return state.pinned[0] }
+            state.inPins = false
+            return try firstListed()
+        }
+        if delta < 0, !state.pinned.isEmpty, let first = try firstListed(), first == state.selected {
+            state.inPins = true
+            return state.pinned[state.pinned.count - 1]
+        }
         if let ids = filtered() {
             guard !ids.isEmpty else { return nil }
             let at = selectedID.flatMap { id in ids.firstIndex(of: id) }
@@ -164,8 +179,51 @@ public final class Explorer {
             return try index.streamKey(ids[next])
         }
         guard let id = selectedID ?? directory.nearest(nil, in: current.versions) else { return nil }
-        let from = current.exists(id) ? id : (directory.nearest(id, in: current.versions) ?? id)
-        return try index.streamKey(directory.neighbour(of: from, by: delta, in: current.versions) ?? from)
+        guard !current.exists(id) else { return try index.streamKey(directory.neighbour(of: id, by: delta, in: current.versions) ?? id) }
+        // A stream with no document here sits between two that have one: the next step is either.
+        var found: UInt32?, steps = 0
+        let r = Int(directory.rank[Int(id)])
+        directory.walk(from: delta > 0 ? r + 1 : r - 1, forward: delta > 0, in: current.versions) { next in
+            found = next
+            steps += 1
+            return steps < abs(delta)
+        }
+        return try found.map { try index.streamKey($0) } ?? state.selected
+    }
+
+    /// The first stream of the list under the pinned rows.
+    func firstListed() throws -> StreamKey? {
+        if let ids = filtered() { return try ids.first.map { try index.streamKey($0) } }
+        return try directory.nearest(nil, in: current.versions).map { try index.streamKey($0) }
+    }
+
+    // MARK: the events pane
+
+    /// One row of the events pane: a day's name where the day changes, or an event.
+    public enum EventRow: Equatable {
+        case day(String)
+        case event(Int)
+    }
+
+    /// The events pane's rows: the events around the cursor, with a row naming the day wherever
+    /// it changes, the current event in view.
+    public func eventRows(height h: Int) throws -> [EventRow] {
+        guard state.count > 0, h > 0 else { return [] }
+        let current = state.position - 1
+        let start = max(0, min(current - h / 2, state.count - h))
+        let end = min(state.count, start + h)
+        let times = try data.timestamps(of: Array(max(0, start - 1)..<end))
+        var previousDay = start > 0 ? times[0].utcDay : nil
+        var rows: [EventRow] = []
+        for (offset, t) in times.dropFirst(start > 0 ? 1 : 0).enumerated() {
+            if t.utcDay != previousDay { rows.append(.day(String(t.rfc3339.prefix { $0 != "T" }))) }
+            previousDay = t.utcDay
+            rows.append(.event(start + offset))
+        }
+        // Keep the current event in view once the day rows are in.
+        let at = rows.firstIndex { $0 == .event(max(0, current)) } ?? 0
+        let first = max(0, min(at - h / 2, rows.count - h))
+        return Array(rows.dropFirst(first).prefix(h))
     }
 
     // MARK: the timeline
@@ -195,12 +253,13 @@ public final class Explorer {
         return columns.map { $0 < 0 ? nil : $0 }
     }
 
-    /// The scrubber's marker row — one marker per column, the rarer kind winning a column so
-    /// that a lone duplicate or backwards timestamp shows among a thousand e-mails — and how
-    /// many of each kind lie in the span.
-    public func markerCells() throws -> (cells: [(Int, TimelineMarker.Kind)], counts: [TimelineMarker.Kind: Int]) {
+    /// The scrubber's marker rows: the columns holding an irreversible event (a row of their
+    /// own: at scale they fill it), and on the next row backwards timestamps and duplicated
+    /// deliveries, the rarer kind winning a column where both fall — with how many of each kind
+    /// lie in the span.
+    public func markerCells() throws -> (irreversible: [Int], cells: [(Int, TimelineMarker.Kind)], counts: [TimelineMarker.Kind: Int]) {
         let w = state.width, n = state.count
-        if let c = caches.markers[state.zoom], c.width == w, c.count == n { return (c.cells, c.counts) }
+        if let c = caches.markers[state.zoom], c.width == w, c.count == n { return (c.irreversible, c.cells, c.counts) }
         let span = self.span
         let markers = try data.markers().filter { span.contains($0.index) }
         let columns = try scrubberColumns("markers", markers.map(\.index))
@@ -210,19 +269,14 @@ public final class Explorer {
         counts[.irreversible] = irreversible.count
         try index.image.check()
         var byColumn: [Int: TimelineMarker.Kind] = [:]
-        for x in irreversible.columns { byColumn[x] = .irreversible }
-        let order: [TimelineMarker.Kind] = [.irreversible, .duplicate, .backwards].sorted { (counts[$0] ?? 0) > (counts[$1] ?? 0) }
-        // The most frequent kind is laid down first, so the rarer ones overwrite it.
-        for kind in order where kind != .irreversible {
+        // The more frequent kind is laid down first, so the rarer one overwrites it.
+        for kind in [TimelineMarker.Kind.duplicate, .backwards].sorted(by: { (counts[$0] ?? 0) > (counts[$1] ?? 0) }) {
             for (m, x) in zip(markers, columns) where m.kind == kind { if let x { byColumn[x] = kind } }
-        }
-        if order.first != .irreversible {
-            for x in irreversible.columns where (counts[byColumn[x] ?? .irreversible] ?? 0) >= counts[.irreversible]! { byColumn[x] = .irreversible }
         }
         let cells = byColumn.keys.sorted().map { ($0, byColumn[$0]!) }
         if caches.markers.count >= 8 { caches.markers.removeAll() }
-        caches.markers[state.zoom] = (w, n, cells, counts)
-        return (cells, counts)
+        caches.markers[state.zoom] = (w, n, irreversible.columns, cells, counts)
+        return (irreversible.columns, cells, counts)
     }
 
     // MARK: moving
@@ -276,11 +330,20 @@ public final class Explorer {
             let (sum, overflow) = t.nanoseconds.addingReportingOverflow(ns)
             let target = Timestamp(nanoseconds: overflow ? (ns > 0 ? .max : .min) : sum)
             try move(to: try data.position(at: target))
-            state.message = "went to \(target.rfc3339) (\(text.trimmingCharacters(in: .whitespaces)))"
+            state.message = "went to \(target.rfc3339) (\(text.trimmingCharacters(in: .whitespaces)))" + (try landing(target))
         case .time(let t):
             try move(to: try data.position(at: t))
-            state.message = "went to \(t.rfc3339)"
+            state.message = "went to \(t.rfc3339)" + (try landing(t))
         }
+    }
+
+    /// Where a time lies against the log's events, when not among them.
+    func landing(_ t: Timestamp) throws -> String {
+        guard state.count > 0 else { return "" }
+        let ends = try data.timestamps(of: [0, state.count - 1])
+        if t < ends[0] { return ": before the first event (\(ends[0].rfc3339)), position 0" }
+        if ends[1] < t { return ": after the last event (\(ends[1].rfc3339)), position \(state.count)" }
+        return ""
     }
 
     // MARK: keys
@@ -289,7 +352,7 @@ public final class Explorer {
     public struct Layout: Equatable {
         public var top: Int, bottom: Int, left: Int, middle: Int
         public init(width: Int, height: Int) {
-            top = 5
+            top = 6
             bottom = height - 2
             left = max(16, min(30, width / 5))
             // On narrow screens the events pane takes a little more than the document pane: its
@@ -312,6 +375,7 @@ public final class Explorer {
             case .ctrl("u"): return .erasedLine
             case .up: return .historyBack
             case .down: return .historyForward
+            case .left, .right, .end, .home: return .keptText
             case .char(let c): return .typed(c)
             default: return nil
             }
@@ -331,6 +395,7 @@ public final class Explorer {
                 if y == 1 || y == 2 { return .clickedTimeline(x: x) }
                 let layout = Layout(width: state.width, height: state.height)
                 if x < layout.left - 1 && y >= layout.top && y <= layout.bottom { return .clickedStream(row: y - layout.top) }
+                if x >= layout.left && x < layout.left + layout.middle - 1 && y >= layout.top && y <= layout.bottom { return .clickedEvent(row: y - layout.top) }
                 return nil
             }
             if key == .wheelUp { return .wheel(by: -3) }
@@ -386,7 +451,9 @@ public final class Explorer {
         case .goToStart: try move(to: 0)
         case .goToEnd: try move(to: state.count)
         case .openGoto:
-            state.mode = .prompt(Prompt(kind: .goto, text: try cursorTime()?.rfc3339 ?? "", selected: true))
+            // The cursor's time — at position 0, before any event, its position.
+            let here = state.position == 0 ? "#0" : try cursorTime()?.rfc3339 ?? ""
+            state.mode = .prompt(Prompt(kind: .goto, text: here, selected: true))
         case .openSearch: state.mode = .prompt(Prompt(kind: .search, text: state.search ?? "", selected: true))
         case .openInvariant: state.mode = .prompt(Prompt(kind: .invariant, text: state.invariant ?? "", selected: true))
         case .openFilter:
@@ -417,6 +484,7 @@ public final class Explorer {
             }
         case .selectNextStream, .selectPreviousStream:
             if let key = try neighbourStream(by: action == .selectNextStream ? 1 : -1) { state.selected = key }
+            if let key = state.selected, !state.pinned.contains(key) { state.inPins = false }
         case .page(let pages):
             let layout = Layout(width: state.width, height: state.height)
             let rows = max(1, layout.bottom - layout.top)
@@ -434,8 +502,13 @@ public final class Explorer {
             let rows = try streamRows(height: layout.bottom - layout.top + 1)
             if row < rows.count, case .stream(let key, _) = rows[row] {
                 state.selected = key
+                state.inPins = row >= 1 && row <= pinnedRows(height: layout.bottom - layout.top + 1)
                 state.focusOnDocument = false
             }
+        case .clickedEvent(let row):
+            let layout = Layout(width: state.width, height: state.height)
+            let rows = try eventRows(height: layout.bottom - layout.top + 1)
+            if row < rows.count, case .event(let i) = rows[row] { try move(to: i + 1) }
         case .selectEventStream:
             guard state.position > 0 else { state.message = "no event at the cursor (→ steps to the first)"; break }
             let e = try data.event(at: state.position - 1)
@@ -446,6 +519,7 @@ public final class Explorer {
             guard let key = state.selected else { state.message = "select a stream first (j / k)"; break }
             if let i = state.pinned.firstIndex(of: key) {
                 state.pinned.remove(at: i)
+                state.inPins = false
                 state.message = "unpinned \(key.service)/\(key.stream)"
             } else {
                 state.pinned.append(key)
@@ -574,6 +648,8 @@ public final class Explorer {
             try followProvenance()
         case .nextSaga:
             try goToNextSaga()
+        case .keptText:
+            if var p = state.prompt { p.selected = false; state.mode = .prompt(p) }
         case .typed, .erased, .erasedWord, .erasedLine, .historyBack, .historyForward:
             guard var p = state.prompt else { break }
             edit(&p, action)
@@ -609,11 +685,19 @@ public final class Explorer {
             guard let work = state.work, work.id == id else { break }
             state.work = nil
             try finish(work, result)
+            // Then what waited for it.
+            if !state.queue.isEmpty {
+                let next = state.queue.removeFirst()
+                effects += startWork(next.request, text: next.text)
+            }
         case .cancelWork:
             if let w = state.work {
                 effects.append(.cancel(id: w.id))
                 state.work = nil
+                let queued = state.queue.count
+                state.queue = []
                 state.message = "cancelled: \(w.request.title)\(w.text.isEmpty ? "" : " " + w.text)"
+                    + (queued == 0 ? "" : " and \(queued) waiting after it")
             } else if state.filter != nil {
                 state.filter = nil
                 caches.filter = nil
@@ -635,8 +719,15 @@ public final class Explorer {
     }
 
     /// Starts long work, cancelling what runs (one piece of work at a time).
+    /// Work of the kind that runs is replaced by the new request (a new search stops the old
+    /// one); work of another kind waits for it, one of each kind.
     func startWork(_ request: WorkRequest, text: String) -> [ExplorerEffect] {
         var effects: [ExplorerEffect] = []
+        if let w = state.work, w.request.kind != request.kind {
+            state.queue.removeAll { $0.request.kind == request.kind }
+            state.queue.append(Work(id: 0, request: request, text: text))
+            return []
+        }
         if let w = state.work { effects.append(.cancel(id: w.id)) }
         let id = state.nextWorkID
         state.nextWorkID += 1
@@ -705,6 +796,8 @@ public final class Explorer {
             guard !past.isEmpty else { return }
             var i = p.historyIndex ?? past.count
             i += action == .historyBack ? -1 : 1
+            // The text shown is the newest entry (a prompt opens with it): ↑ goes to the one before.
+            if p.historyIndex == nil, action == .historyBack, i >= 0, past[i].sameCodePoints(p.text), i > 0 { i -= 1 }
             if i >= past.count {
                 p.historyIndex = nil
                 p.text = ""
@@ -738,9 +831,10 @@ public final class Explorer {
             pendingEffects += startWork(.filter(text, narrowing: narrowing), text: text)
             return
         }
-        // The selection moves to the first match when it is not one.
-        if let ids = filtered(), let first = ids.first, !(selectedID.map { ids.contains($0) } ?? false) {
+        // The selection moves to the best match (the first: it holds the text) as the text changes.
+        if let ids = filtered(), let first = ids.first {
             state.selected = try index.streamKey(first)
+            state.inPins = false
         }
     }
 
@@ -835,13 +929,14 @@ public final class Explorer {
                 try move(to: target + 1)
                 state.message = "match \(found.lowerBound(target) + 1) of \(found.count); n / N: next / previous"
             }
-        case .breaks(let found):
+        case .breaks(let found, let warnings):
             state.breaks = found
+            let note = warnings.isEmpty ? "" : " — but \(warnings.joined(separator: "; ")): check the path"
             if let first = found.first {
                 try move(to: first)
-                state.message = "breaks \(found.count) time\(found.count == 1 ? "" : "s"); first at position \(first) (x / X: next / previous)"
+                state.message = "breaks \(found.count) time\(found.count == 1 ? "" : "s"); first at position \(first) (x / X: next / previous)" + note
             } else {
-                state.message = "holds at every position"
+                state.message = "holds at every position" + note
             }
         case .strategies(let runs):
             if case .strategies(let p) = work.request { state.strategyRuns = (p, runs) }
@@ -850,9 +945,9 @@ public final class Explorer {
         case .streams(let ids):
             guard case .filter(let text, _) = work.request else { break }
             caches.filter = (text, index.streamCount, ids)
-            if let filter = state.filter, filter.utf8.elementsEqual(text.utf8),
-               let first = ids.first, !(selectedID.map { ids.contains($0) } ?? false) {
+            if let filter = state.filter, filter.utf8.elementsEqual(text.utf8), let first = ids.first {
                 state.selected = try index.streamKey(first)
+                state.inPins = false
             }
         case .failed(let why):
             state.message = "\(work.request.title) failed: \(why)"

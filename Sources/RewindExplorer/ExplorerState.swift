@@ -71,11 +71,14 @@ public enum ExplorerAction: Sendable, Equatable {
     case zoomIn, zoomOut
     case typed(Character), erased, erasedWord, erasedLine, submitted, cancelled
     case historyBack, historyForward
+    /// An arrow in a prompt: the text put there is kept, typing adds to it.
+    case keptText
     /// Scroll the help overlay.
     case scrollHelp(by: Int)
     case resized(width: Int, height: Int)
     case clickedTimeline(x: Int)
     case clickedStream(row: Int)
+    case clickedEvent(row: Int)
     case wheel(by: Int)
     /// A key no binding knows.
     case unknownKey(String)
@@ -115,6 +118,16 @@ public struct Prompt: Sendable, Equatable {
         }
     }
 
+    public var shortLabel: String {
+        switch kind {
+        case .goto: "go to"
+        case .search: "search"
+        case .invariant: "invariant"
+        case .filter: "filter"
+        case .command: ""
+        }
+    }
+
     static let limits: [Kind: Int] = [.goto: 64, .search: 200, .invariant: 400, .filter: 100, .command: 400]
 }
 
@@ -131,6 +144,17 @@ public enum WorkRequest: Sendable, Equatable {
     case verify
     /// The streams whose names match the filter (among the last result's, when it narrows it).
     case filter(String, narrowing: FilterBase?)
+
+    /// Requests of one kind replace each other; of different kinds, wait for each other.
+    public var kind: Int {
+        switch self {
+        case .search: 0
+        case .breaks: 1
+        case .strategies: 2
+        case .verify: 3
+        case .filter: 4
+        }
+    }
 
     /// What its progress counts.
     public var unit: String {
@@ -159,7 +183,8 @@ public struct FilterBase: Sendable, Equatable {
 /// What long work found.
 public enum WorkResult: Sendable, Equatable {
     case matches([Int])
-    case breaks([Int])
+    /// Where the invariant turns false, and the paths it names that select nothing.
+    case breaks([Int], warnings: [String])
     case strategies([StrategyRun])
     case verified(String)
     case streams([UInt32])
@@ -221,8 +246,9 @@ public struct ExplorerState: Sendable, Equatable {
     public var count = 0
     /// The stream the user chose: it stays selected however time moves.
     public var selected: StreamKey?
-    /// Streams pinned to the top of the streams list.
+    /// Streams pinned to the top of the streams list, and whether the selection is in those rows.
     public var pinned: [StreamKey] = []
+    public var inPins = false
     /// The streams list shows only names that match this (fuzzy, smart case).
     public var filter: String?
     public var mode: Mode = .normal
@@ -256,8 +282,9 @@ public struct ExplorerState: Sendable, Equatable {
     /// The first row of the help overlay shown.
     public var helpOffset = 0
     public var drivingStrategy = "diff"
-    /// Long work running now.
+    /// Long work running now, and what waits for it.
     public var work: Work?
+    public var queue: [Work] = []
     var nextWorkID = 1
     /// The strategies compared, and the position they were compared at.
     public var strategyRuns: (position: Int, runs: [StrategyRun])? {
@@ -293,12 +320,12 @@ public struct ExplorerState: Sendable, Equatable {
     }
 
     public static func == (a: ExplorerState, b: ExplorerState) -> Bool {
-        a.position == b.position && a.count == b.count && a.selected == b.selected && a.pinned == b.pinned
+        a.position == b.position && a.count == b.count && a.selected == b.selected && a.pinned == b.pinned && a.inPins == b.inPins
             && a.filter == b.filter && a.mode == b.mode && a.pane == b.pane && a.mark == b.mark
             && a.invariant == b.invariant && a.breaks == b.breaks && a.search == b.search && a.matches == b.matches
             && a.follow == b.follow && a.reading == b.reading && a.focusOnDocument == b.focusOnDocument && a.treeRow == b.treeRow
             && a.expanded == b.expanded && a.provenanceField == b.provenanceField && a.provenancePosition == b.provenancePosition
-            && a.collapsed == b.collapsed && a.drivingStrategy == b.drivingStrategy && a.work == b.work
+            && a.collapsed == b.collapsed && a.drivingStrategy == b.drivingStrategy && a.work == b.work && a.queue == b.queue
             && a.strategyPosition == b.strategyPosition && a.strategyList == b.strategyList && a.zoom == b.zoom && a.zoomStack == b.zoomStack
             && a.history == b.history && a.copied == b.copied && a.message == b.message && a.width == b.width
             && a.height == b.height && a.quit == b.quit && a.nextWorkID == b.nextWorkID && a.helpOffset == b.helpOffset

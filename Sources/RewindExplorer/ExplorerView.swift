@@ -52,10 +52,11 @@ public enum ExplorerView {
         text += "  \(plural(e.serviceCount, "service"))"
         if s.follow { text += "  FOLLOWING" }
         if let inv = s.invariant { text += s.breaks.contains(s.position) ? "  BREAKS: \(inv)" : "  invariant: \(inv)" }
-        b.put(0, 0, text, CellStyle(bold: true, reverse: true), maxWidth: s.width)
+        b.clip(0, 0, text, CellStyle(bold: true, reverse: true), maxWidth: s.width)
     }
 
-    /// Row 1: event density as a sparkline; row 2: markers and the cursor; row 3: the legend.
+    /// Row 1: event density as a sparkline; row 2: irreversible events, the mark and the cursor;
+    /// row 3: backwards timestamps, duplicates, breaks, matches; row 4: the legend.
     static func scrubber(_ e: Explorer, _ b: inout ScreenBuffer) throws {
         let s = e.state
         let w = s.width
@@ -67,19 +68,13 @@ public enum ExplorerView {
             b.put(x, 1, levels[min(level, levels.count - 1)], .faint)
         }
         guard s.count > 0 else { return }
-        let (cells, counts) = try e.markerCells()
-        for (x, kind) in cells {
-            let (glyph, style): (String, CellStyle) = switch kind {
-            case .irreversible: ("!", .warning)
-            case .backwards: ("<", .marker)
-            case .duplicate: ("=", .marker)
-            }
-            b.put(x, 2, glyph, style)
-        }
+        let (irreversible, cells, counts) = try e.markerCells()
+        for x in irreversible { b.put(x, 2, "!", .warning) }
+        for (x, kind) in cells { b.put(x, 3, kind == .backwards ? "<" : "=", .marker) }
         let matches = try e.scrubberColumns("matches", Array(s.matches.prefix(5000)))
-        for x in matches.compactMap({ $0 }) { b.put(x, 2, "*", .match) }
+        for x in matches.compactMap({ $0 }) { b.put(x, 3, "*", .match) }
         let breaks = try e.scrubberColumns("breaks", s.breaks.filter { $0 > 0 }.map { $0 - 1 })
-        for x in breaks.compactMap({ $0 }) { b.put(x, 2, "x", .warning) }
+        for x in breaks.compactMap({ $0 }) { b.put(x, 3, "x", .warning) }
         if let mark = s.mark, let x = try e.scrubberColumns("mark", [max(0, mark - 1)])[0] { b.put(x, 2, "M", .title) }
         if let cursor = try e.scrubberColumns("cursor", [max(0, s.position - 1)])[0] {
             b.put(cursor, 2, b.glyph("▲", "^"), .title)
@@ -98,36 +93,38 @@ public enum ExplorerView {
         add("*", s.matches.filter { span.contains($0) }.count, "match" + (s.matches.count == 1 ? "" : "es"), .match)
         var x = 0
         if let z = s.zoom {
-            x += b.put(0, 3, "zoomed to positions \(z.lowerBound)…\(z.upperBound) (Z: out)  ", .title)
+            x += b.put(0, 4, "zoomed to positions \(z.lowerBound)…\(z.upperBound) (Z: out)  ", .title)
         }
         for (text, style) in legend where x + text.count <= w {
-            b.put(x, 3, String(text.prefix(1)), style)
-            b.put(x + 1, 3, String(text.dropFirst()), .faint)
+            b.put(x, 4, String(text.prefix(1)), style)
+            b.put(x + 1, 4, String(text.dropFirst()), .faint)
             x += text.count + 2
         }
     }
 
     static func streamsPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
-        b.put(x, y - 1, "streams", .title, maxWidth: w)
+        b.clip(x, y - 1, "streams", .title, maxWidth: w)
         let rows = try e.streamRows(height: h)
         guard !rows.isEmpty else {
-            b.put(x, y, e.state.count == 0 ? "(no events)" : "(no stream yet)", .faint, maxWidth: w)
+            b.clip(x, y, e.state.count == 0 ? "(no events)" : "(no stream yet)", .faint, maxWidth: w)
             return
         }
         for (line, row) in rows.enumerated() where line < h {
             switch row {
             case .heading(let text):
-                b.put(x, y + line, ScreenBuffer.middle(text, columns: w, ascii: b.ascii), .title, maxWidth: w)
+                b.clip(x, y + line, ScreenBuffer.middle(text, columns: w, ascii: b.ascii), .title, maxWidth: w)
             case .service(let name, let count):
                 let suffix = " (\(count))"
-                b.put(x, y + line, ScreenBuffer.middle(name, columns: max(1, w - suffix.count), ascii: b.ascii) + suffix, .title, maxWidth: w)
+                b.clip(x, y + line, ScreenBuffer.middle(name, columns: max(1, w - suffix.count), ascii: b.ascii) + suffix, .title, maxWidth: w)
             case .stream(let key, let exists):
                 let pinned = e.state.pinned.contains(key)
-                let label = (e.state.filter != nil || pinned && line < e.state.pinned.count + 1 ? "\(key.service)/\(key.stream)" : key.stream)
-                let selected = key == e.state.selected
+                let inPinnedRows = line >= 1 && line <= e.pinnedRows(height: h)
+                let label = e.state.filter != nil || inPinnedRows ? "\(key.service)/\(key.stream)" : key.stream
+                // The selection is drawn in the pinned rows or in the list, where the arrows are.
+                let selected = key == e.state.selected && inPinnedRows == e.state.inPins
                 let style: CellStyle = selected ? .selected : (exists ? .plain : .faint)
                 if selected { b.fill(x, y + line, w, " ", .selected) }
-                b.put(x, y + line, (pinned ? b.glyph("◆ ", "* ") : "  ") + ScreenBuffer.middle(label, columns: max(1, w - 2), ascii: b.ascii), style, maxWidth: w)
+                b.clip(x, y + line, (pinned ? b.glyph("◆ ", "* ") : "  ") + ScreenBuffer.middle(label, columns: max(1, w - 2), ascii: b.ascii), style, maxWidth: w)
             }
         }
     }
@@ -151,21 +148,20 @@ public enum ExplorerView {
         b.put(x, y - 1, "events", .title)
         guard s.count > 0 else { b.put(x, y, "(no events)", .faint); return }
         let current = s.position - 1
-        let start = max(0, min(current - h / 2, s.count - h))
-        let end = min(s.count, start + h)
-        let events = try (start..<end).map { try e.data.event(at: $0) }
-        var previousDay = start > 0 ? day(try e.data.event(at: start - 1).ts) : nil
+        let shown = try e.eventRows(height: h)
+        let indices = shown.compactMap { if case .event(let i) = $0 { return i }; return nil }
+        guard let start = indices.first, let last = indices.last else { return }
+        let end = last + 1
+        let events = try indices.map { try e.data.event(at: $0) }
+        let byIndex = Dictionary(uniqueKeysWithValues: zip(indices, events))
         enum Row { case day(String), event(Int, Event) }
-        var rows: [Row] = []
-        for (offset, ev) in events.enumerated() {
-            let d = day(ev.ts)
-            if d != previousDay { rows.append(.day(String(ev.ts.rfc3339.prefix { $0 != "T" }))) }
-            previousDay = d
-            rows.append(.event(start + offset, ev))
+        let rows: [Row] = shown.map { row in
+            switch row {
+            case .day(let label): return .day(label)
+            case .event(let i): return .event(i, byIndex[i]!)
+            }
         }
-        // Keep the current event in view once the day rows are in.
-        let at = rows.firstIndex { if case .event(let i, _) = $0 { return i == max(0, current) }; return false } ?? 0
-        let first = max(0, min(at - h / 2, rows.count - h))
+        let first = 0
         // Milliseconds when there is room for them; types get three fifths of what remains.
         let clockWidth = w >= 44 ? 12 : 8
         let typeWidth = min(max(6, (w - clockWidth - 1) * 3 / 5), events.map { ScreenBuffer.columns($0.type, ascii: b.ascii) }.max() ?? 0)
@@ -174,7 +170,7 @@ public enum ExplorerView {
             switch row {
             case .day(let label):
                 let rule = b.glyph("─", "-")
-                b.put(x, y + line, rule + rule + " " + label + " " + String(repeating: rule, count: max(0, w - label.count - 4)), .faint, maxWidth: w)
+                b.clip(x, y + line, rule + rule + " " + label + " " + String(repeating: rule, count: max(0, w - label.count - 4)), .faint, maxWidth: w)
             case .event(let i, let ev):
                 let type = ScreenBuffer.middle(ev.type, columns: typeWidth, ascii: b.ascii)
                 let typeColumn = type + String(repeating: " ", count: max(0, typeWidth - ScreenBuffer.columns(type, ascii: b.ascii)))
@@ -182,7 +178,7 @@ public enum ExplorerView {
                 let text = "\(clock(ev.ts).prefix(clockWidth)) \(typeColumn) " + ScreenBuffer.middle("\(ev.service)/\(ev.stream)", columns: rest, ascii: b.ascii)
                 let style: CellStyle = i == current ? .selected : (matched.contains(i) ? .match : (i > current ? .faint : .plain))
                 if i == current { b.fill(x, y + line, w, " ", .selected) }
-                b.put(x, y + line, text, style, maxWidth: w)
+                b.clip(x, y + line, text, style, maxWidth: w)
             }
         }
     }
@@ -195,19 +191,19 @@ public enum ExplorerView {
         for (i, line) in lines.dropFirst(offset).prefix(h).enumerated() {
             let isCursor = e.state.focusOnDocument && offset + i == cursor
             if isCursor { b.fill(x, y + i, w, " ", .selected) }
-            b.put(x, y + i, ScreenBuffer.truncated(line.0, columns: w, ascii: b.ascii), isCursor ? .selected : line.1, maxWidth: w)
+            b.clip(x, y + i, ScreenBuffer.truncated(line.0, columns: w, ascii: b.ascii), isCursor ? .selected : line.1, maxWidth: w)
         }
         if offset + h < lines.count {
             b.fill(x, y + h - 1, w)
-            b.put(x, y + h - 1, "… \(lines.count - offset - h + 1) more (Tab, then ↓ or PgDn)", .faint, maxWidth: w)
+            b.clip(x, y + h - 1, "… \(lines.count - offset - h + 1) more (Tab, then ↓ or PgDn)", .faint, maxWidth: w)
         }
     }
 
     static func diffPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
         let title = e.state.mark.map { "changes since the mark (position \($0))" } ?? "changes of the last event"
-        b.put(x, y - 1, title, .title, maxWidth: w)
+        b.clip(x, y - 1, title, .title, maxWidth: w)
         let changes = try e.changes()
-        if changes.isEmpty { b.put(x, y, "(no changes)", .faint, maxWidth: w); return }
+        if changes.isEmpty { b.clip(x, y, "(no changes)", .faint, maxWidth: w); return }
         list(e, &b, x: x, y: y, w: w, h: h, changes.map { c in
             (c.description, c.kind == .added ? .changed : c.kind == .removed ? .warning : CellStyle(role: .accent))
         })
@@ -222,9 +218,9 @@ public enum ExplorerView {
     }
 
     static func strategiesPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
-        b.put(x, y - 1, "strategies at position \(e.state.position), \(e.state.drivingStrategy) drives", .title, maxWidth: w)
+        b.clip(x, y - 1, "strategies at position \(e.state.position), \(e.state.drivingStrategy) drives", .title, maxWidth: w)
         guard let (position, runs) = e.state.strategyRuns, position == e.state.position else {
-            b.put(x, y, "comparing the five strategies here (replay folds the whole log)…", .faint, maxWidth: w)
+            b.clip(x, y, "comparing the five strategies here (replay folds the whole log)…", .faint, maxWidth: w)
             return
         }
         let lines = try e.paneLines() ?? []
@@ -243,8 +239,8 @@ public enum ExplorerView {
 
     /// A view with nothing to show: its title and why.
     static func emptyPane(_ b: inout ScreenBuffer, x: Int, y: Int, w: Int, title: String, _ why: String) {
-        b.put(x, y - 1, title, .title, maxWidth: w)
-        b.put(x, y, why, .faint, maxWidth: w)
+        b.clip(x, y - 1, title, .title, maxWidth: w)
+        b.clip(x, y, why, .faint, maxWidth: w)
     }
 
     /// The causation view: causes above the event at the cursor (►), consequences below it.
@@ -253,10 +249,10 @@ public enum ExplorerView {
         guard let here = nodes.first(where: \.isCursor) else {
             return emptyPane(&b, x: x, y: y, w: w, title: "causation", "(no event at the cursor)")
         }
-        b.put(x, y - 1, "causation of \(here.event.id) (o: back)", .title, maxWidth: w)
+        b.clip(x, y - 1, "causation of \(here.event.id) (o: back)", .title, maxWidth: w)
         if nodes.count == 1 {
-            b.put(x, y, "► \(here.event.id) \(here.event.service)/\(here.event.stream) \(here.event.type)", .selected, maxWidth: w)
-            b.put(x, y + 1, "no meta.causationId links it to other events", .faint, maxWidth: w)
+            b.clip(x, y, "► \(here.event.id) \(here.event.service)/\(here.event.stream) \(here.event.type)", .selected, maxWidth: w)
+            b.clip(x, y + 1, "no meta.causationId links it to other events", .faint, maxWidth: w)
             return
         }
         list(e, &b, x: x, y: y, w: w, h: h, nodes.map { n in
@@ -270,7 +266,7 @@ public enum ExplorerView {
         guard let saga = try e.saga() else {
             return emptyPane(&b, x: x, y: y, w: w, title: "saga", "this event is not part of a saga (no meta.sagaId); A: the next saga")
         }
-        b.put(x, y - 1, "saga \(saga.id): \(saga.outcome), \(saga.steps.count) events (a: back, A: next)", .title, maxWidth: w)
+        b.clip(x, y - 1, "saga \(saga.id): \(saga.outcome), \(saga.steps.count) events (a: back, A: next)", .title, maxWidth: w)
         var lines: [(String, CellStyle)] = saga.flags.map { ("! " + $0, .warning) }
         let cursor = e.state.position - 1
         for step in saga.steps {
@@ -288,7 +284,7 @@ public enum ExplorerView {
         guard let report = try e.deliveries() else {
             return emptyPane(&b, x: x, y: y, w: w, title: "deliveries", "no message caused this event (no meta.messageId)")
         }
-        b.put(x, y - 1, "deliveries of \(report.messageId) (w: back)", .title, maxWidth: w)
+        b.clip(x, y - 1, "deliveries of \(report.messageId) (w: back)", .title, maxWidth: w)
         let attempts = report.rows.map(\.attempt).max() ?? 1
         var lines: [(String, CellStyle)] = [("\(report.rows.count) deliver\(report.rows.count == 1 ? "y" : "ies") left events; \(report.applied) applied; highest attempt \(attempts)",
                                               report.applied > 1 ? .warning : .plain)]
@@ -305,12 +301,12 @@ public enum ExplorerView {
     /// The projection-lag view: the largest lag per time bucket, as bars, over the log's span.
     static func lagPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
         let report = try e.lag(width: max(1, w))
-        b.put(x, y - 1, "read-model lag (L: back)", .title, maxWidth: w)
+        b.clip(x, y - 1, "read-model lag (L: back)", .title, maxWidth: w)
         guard report.events > 0 else {
             return emptyPane(&b, x: x, y: y, w: w, title: "read-model lag (L: back)", "no event reports data.lagMs")
         }
         let counted = report.found > report.events ? "\(report.events) of \(report.found) events (sampled)" : "\(report.events) events"
-        b.put(x, y, "\(counted) report lagMs: median \(report.median) ms, max \(report.max) ms at \(report.maxAt?.rfc3339 ?? "?")", .plain, maxWidth: w)
+        b.clip(x, y, "\(counted) report lagMs: median \(report.median) ms, max \(report.max) ms at \(report.maxAt?.rfc3339 ?? "?")", .plain, maxWidth: w)
         let rows = max(1, min(8, h - 2))
         let glyphs = b.ascii ? [" ", ".", ":", "|"] : [" ", "▂", "▄", "▆", "█"]
         for (i, v) in report.buckets.enumerated() {
@@ -320,17 +316,17 @@ public enum ExplorerView {
                 let fill = height - Double(rows - 1 - r)
                 guard fill > 0 else { continue }
                 let level = fill >= 1 ? glyphs.count - 1 : max(1, Int(fill * Double(glyphs.count - 1)))
-                b.put(x + i, y + 1 + r, glyphs[level], v == report.max ? .warning : .plain, maxWidth: 1)
+                b.clip(x + i, y + 1 + r, glyphs[level], v == report.max ? .warning : .plain, maxWidth: 1)
             }
         }
     }
 
     /// Every service at the cursor's time, the streams changed most recently first.
     static func overviewPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
-        let at = try e.cursorTime().map { (e.state.position == 0 ? "before " : "") + $0.rfc3339 } ?? "the start"
-        b.put(x, y - 1, "every service at \(at) (O: back)", .title, maxWidth: w)
+        let at = e.state.position == 0 ? "before the first event" : try e.cursorTime().map { "at " + $0.rfc3339 } ?? ""
+        b.clip(x, y - 1, "every service \(at) (O: back)", .title, maxWidth: w)
         let rows = try e.overview()
-        if rows.isEmpty { b.put(x, y, "(no stream has a document yet)", .faint, maxWidth: w); return }
+        if rows.isEmpty { b.clip(x, y, "(no stream has a document yet)", .faint, maxWidth: w); return }
         list(e, &b, x: x, y: y, w: w, h: h, rows.map { ($0.text, $0.key == nil ? (($0.text.hasPrefix("  …")) ? .faint : .title) : ($0.key == e.state.selected ? .changed : .plain)) })
     }
 
@@ -346,11 +342,11 @@ public enum ExplorerView {
             // A changed field is marked in the gutter as well as coloured: visible without colour.
             if isChanged { b.put(x, y + i, b.glyph("•", "*"), .changed) }
             let text = ScreenBuffer.truncated(String(repeating: "  ", count: row.depth) + row.label, columns: max(1, w - 1), ascii: b.ascii)
-            b.put(x + 1, y + i, text, isCursor ? .selected : (isChanged ? .changed : .plain), maxWidth: w - 1)
+            b.clip(x + 1, y + i, text, isCursor ? .selected : (isChanged ? .changed : .plain), maxWidth: w - 1)
         }
         if rows.count > h && offset + h < rows.count {
             b.fill(x, y + h - 1, w)
-            b.put(x, y + h - 1, "… \(rows.count - offset - h + 1) more rows", .faint, maxWidth: w)
+            b.clip(x, y + h - 1, "… \(rows.count - offset - h + 1) more rows", .faint, maxWidth: w)
         }
     }
 
@@ -359,7 +355,7 @@ public enum ExplorerView {
             return emptyPane(&b, x: x, y: y, w: w, title: "event", "(no event before the first; → steps to it)")
         }
         let ev = try e.data.event(at: e.state.position - 1)
-        b.put(x, y - 1, "event \(e.state.position) of \(e.state.count), line \(ev.line) (Enter: back, y: copy)", .title, maxWidth: w)
+        b.clip(x, y - 1, "event \(e.state.position) of \(e.state.count), line \(ev.line) (Enter: back, y: copy)", .title, maxWidth: w)
         try tree(e, &b, x: x, y: y, w: w, h: h, changed: [])
     }
 
@@ -378,16 +374,16 @@ public enum ExplorerView {
         guard let key = e.state.selected else {
             return emptyPane(&b, x: x, y: y, w: w, title: "document", "(nothing selected)")
         }
-        b.put(x, y - 1, ScreenBuffer.middle("\(key.service)/\(key.stream)", columns: w, ascii: b.ascii), .title, maxWidth: w)
+        b.clip(x, y - 1, ScreenBuffer.middle("\(key.service)/\(key.stream)", columns: w, ascii: b.ascii), .title, maxWidth: w)
         guard try e.selectedDocument() != nil else {
             // The stream stays selected at times it has no document: say when it has one.
-            b.put(x, y, "no document at this time", .faint, maxWidth: w)
+            b.clip(x, y, "no document at this time", .faint, maxWidth: w)
             if let id = e.data.index.streamID(service: key.service, stream: key.stream) {
                 if let next = e.data.index.nextEvent(of: id, from: e.state.position) {
                     let ev = try e.data.event(at: next)
-                    b.put(x, y + 1, "its next event: \(ev.type) at \(ev.ts.rfc3339) (s: go there)", .faint, maxWidth: w)
+                    b.clip(x, y + 1, "its next event: \(ev.type) at \(ev.ts.rfc3339) (s: go there)", .faint, maxWidth: w)
                 } else {
-                    b.put(x, y + 1, "no later event (S: its previous one)", .faint, maxWidth: w)
+                    b.clip(x, y + 1, "no later event (S: its previous one)", .faint, maxWidth: w)
                 }
             }
             return
@@ -407,16 +403,20 @@ public enum ExplorerView {
     static func footer(_ e: Explorer, _ b: inout ScreenBuffer) {
         let y = e.state.height - 1, w = e.state.width
         if let p = e.state.prompt {
-            let label = p.kind == .command ? ":" : p.label + ": "
-            var x = b.put(0, y, label, .title, maxWidth: w)
-            // The text put there is shown selected: typing replaces it.
-            let shown = ScreenBuffer.columns(p.text, ascii: b.ascii) > w - x - 1 ? ScreenBuffer.middle(p.text, columns: max(1, w - x - 1), ascii: b.ascii) : p.text
-            x += b.put(x, y, shown, p.selected ? .selected : .plain, maxWidth: w - x)
-            b.put(x, y, "_", .title, maxWidth: w - x)
+            // The long label when there is room for it and the text; else its first word.
+            var label = p.kind == .command ? ":" : p.label + ": "
+            if label.count + ScreenBuffer.columns(p.text, ascii: b.ascii) + 1 > w { label = p.kind == .command ? ":" : p.shortLabel + ": " }
+            var x = b.clip(0, y, label, .title, maxWidth: w)
+            // The text put there is shown selected: typing replaces it. A long one shows its end.
+            let room = max(1, w - x - 1)
+            let shown = ScreenBuffer.columns(p.text, ascii: b.ascii) > room ? ScreenBuffer.tail(p.text, columns: room, ascii: b.ascii) : p.text
+            x += b.clip(x, y, shown, p.selected ? .selected : .plain, maxWidth: w - x)
+            b.clip(x, y, "_", .title, maxWidth: w - x)
         } else if let work = e.state.work {
-            b.put(0, y, work.status, .title, maxWidth: w)
+            let waiting = e.state.queue.isEmpty ? "" : "; then " + e.state.queue.map { $0.request.title + ($0.text.isEmpty ? "" : " " + $0.text) }.joined(separator: ", ")
+            b.clip(0, y, work.status + waiting, .title, maxWidth: w)
         } else if let m = e.state.message {
-            b.put(0, y, m, .warning, maxWidth: w)
+            b.clip(0, y, m, .warning, maxWidth: w)
         } else {
             b.put(0, y, "\(b.glyph("←/→", "h/l")) step  g go to  / search  f filter streams  Enter event  ? keys  q quit",
                   .faint, maxWidth: w)
@@ -436,11 +436,11 @@ public enum ExplorerView {
         lines.append(line)
         let h = min(bottom - top + 1, lines.count + 2)
         for row in 0..<h { b.fill(0, top + row, b.width, " ", .plain) }
-        b.put(1, top, "the whole line (any key closes this)", .title, maxWidth: w)
-        for (i, l) in lines.prefix(h - 2).enumerated() { b.put(1, top + 1 + i, l, .plain, maxWidth: w) }
+        b.clip(1, top, "the whole line (any key closes this)", .title, maxWidth: w)
+        for (i, l) in lines.prefix(h - 2).enumerated() { b.clip(1, top + 1 + i, l, .plain, maxWidth: w) }
         let last = top + h - 1
         if lines.count > h - 2 {
-            b.put(1, last, "… \(lines.count - h + 2) more lines", .faint, maxWidth: w)
+            b.clip(1, last, "… \(lines.count - h + 2) more lines", .faint, maxWidth: w)
         } else {
             b.fill(0, last, b.width, Character(b.glyph("─", "-")), .faint)
         }
@@ -471,9 +471,9 @@ public enum ExplorerView {
         let offset = max(0, min(offset, rows.count - visible))
         for row in 0..<h { b.fill(0, y + row, b.width, " ", .plain) }
         let more = rows.count > visible ? "  \(offset + 1)–\(offset + visible) of \(rows.count), ↓/↑ scroll" : ""
-        b.put(x + 2, y, "keys (any other key closes this)" + more, .title, maxWidth: w - 2)
+        b.clip(x + 2, y, "keys (any other key closes this)" + more, .title, maxWidth: w - 2)
         for (i, r) in rows.dropFirst(offset).prefix(visible).enumerated() {
-            b.put(x + 2, y + 1 + i, r.0.padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "   " + r.1, .plain, maxWidth: w - 3)
+            b.clip(x + 2, y + 1 + i, r.0.padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "   " + r.1, .plain, maxWidth: w - 3)
         }
     }
 }

@@ -67,7 +67,7 @@ public enum KeyBindings {
         Binding(keys: [.char("]"), .char("[")], action: .jump(seconds: 60), help: "jump a minute forward / back", group: "jump a minute / hour / day forward / back"),
         Binding(keys: [.char("}"), .char("{")], action: .jump(seconds: 3600), help: "jump an hour forward / back", group: "jump a minute / hour / day forward / back"),
         Binding(keys: [.char(")"), .char("(")], action: .jump(seconds: 86_400), help: "jump a day forward / back", group: "jump a minute / hour / day forward / back"),
-        Binding(keys: [.home, .end], action: .goToStart, help: "first / last event"),
+        Binding(keys: [.home, .end], action: .goToStart, help: "before the first event / after the last"),
         Binding(keys: [.char("g")], action: .openGoto, help: "go to 09:14:05, 2026-01-02, +5m, -1h, #120, end…"),
         Binding(keys: [.down, .char("j")], action: .selectNextStream, help: "next stream", group: "next / previous stream; a page of them"),
         Binding(keys: [.up, .char("k")], action: .selectPreviousStream, help: "previous stream", group: "next / previous stream; a page of them"),

@@ -131,6 +131,19 @@ public struct ScreenBuffer: Sendable {
         return head + (ascii ? "~" : "…") + tail
     }
 
+    /// The end of `text` in `columns`, `…` first when it is longer (what is being typed).
+    public static func tail(_ text: String, columns: Int, ascii: Bool = false) -> String {
+        let g = glyphs(text, ascii: ascii)
+        guard g.reduce(0, { $0 + $1.columns }) > columns else { return text }
+        var out = "", used = 0
+        for glyph in g.reversed() {
+            guard used + glyph.columns <= columns - 1 else { break }
+            out = String(glyph.character) + out
+            used += glyph.columns
+        }
+        return (ascii ? "~" : "…") + out
+    }
+
     /// `text` cut to `columns` at the end with `…` when it is longer.
     public static func truncated(_ text: String, columns: Int, ascii: Bool = false) -> String {
         let g = glyphs(text, ascii: ascii)
@@ -187,6 +200,14 @@ public struct ScreenBuffer: Sendable {
             drawn += glyph.columns
         }
         return drawn
+    }
+
+    /// `put`, ending in `…` when the text does not fit (so that a cut is seen as one).
+    @discardableResult
+    public mutating func clip(_ x: Int, _ y: Int, _ text: String, _ style: CellStyle = .plain, maxWidth: Int? = nil) -> Int {
+        let limit = min(width - max(x, 0), maxWidth ?? Int.max)
+        guard limit > 0 else { return 0 }
+        return put(x, y, ScreenBuffer.truncated(text, columns: limit, ascii: ascii), style, maxWidth: limit)
     }
 
     /// Our own glyphs: `unicode` normally, `fallback` on an ASCII terminal.

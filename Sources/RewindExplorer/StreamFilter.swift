@@ -29,7 +29,8 @@ struct StreamFilter: Sendable {
         let ignoresCase = !text.unicodeScalars.contains { $0.isASCII && $0.properties.isUppercase }
         let needle = Array(text.utf8)
         guard !needle.isEmpty else { return sorted }
-        let ranks: [Int] = narrowing.map { $0.compactMap { Int($0) < rank.count && rank[Int($0)] >= 0 ? Int(rank[Int($0)]) : nil } }
+        // In name order, whatever order the narrowed result was in: the same as a fresh scan.
+        let ranks: [Int] = narrowing.map { $0.compactMap { Int($0) < rank.count && rank[Int($0)] >= 0 ? Int(rank[Int($0)]) : nil }.sorted() }
             ?? Array(sorted.indices)
         var contiguous: [UInt32] = [], scattered: [UInt32] = []
         (ignoresCase ? lowered : bytes).withUnsafeBufferPointer { h in

@@ -30,16 +30,22 @@ public enum TimeEntry: Equatable, Sendable {
             guard let p = Int(t.dropFirst()), p >= 0 else { throw TimestampError(message: "\"\(t)\" is not a position (#0, #120, …)") }
             return .position(p)
         }
+        let digits = t.drop { $0 == "-" || $0 == "+" }
+        if digits.allSatisfy(\.isNumber) && !digits.isEmpty && digits.count < 11 {
+            // A bare small number is no time anyone means: a position, a move, or epoch ms?
+            throw TimestampError(message: "\"\(t)\" is ambiguous: #\(digits) is a position, \(t.hasPrefix("-") ? "-" : "+")\(digits)m a move, epoch milliseconds have 13 digits")
+        }
         if t.hasPrefix("+") || t.hasPrefix("-"), t.count > 1, !t.dropFirst().allSatisfy(\.isNumber) {
             return .offset(nanoseconds: try duration(t))
         }
         let bytes = Array(t.utf8)
         func isDigit(_ i: Int) -> Bool { i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39 }
-        // A time of day: HH:MM[:SS[.fff]], on the cursor's day.
-        if bytes.count >= 5, isDigit(0), isDigit(1), bytes[2] == UInt8(ascii: ":"), !t.contains("-") || t.firstIndex(of: "-")! > t.firstIndex(of: ":")! {
+        // A time of day: H:MM or HH:MM[:SS[.fff]], on the cursor's day.
+        let colon = isDigit(0) && bytes.count > 2 && (bytes[1] == UInt8(ascii: ":") || (isDigit(1) && bytes[2] == UInt8(ascii: ":")))
+        if colon, !t.contains("-") || t.firstIndex(of: "-")! > t.firstIndex(of: ":")! {
             guard let cursor else { throw TimestampError(message: "the log is empty: no day to put \(t) on") }
             let date = String(cursor.rfc3339.prefix(10))
-            return .time(try Timestamp.parse(date + "T" + completed(t)))
+            return .time(try Timestamp.parse(date + "T" + completed(bytes[1] == UInt8(ascii: ":") ? "0" + t : t)))
         }
         // A date, with or without a time and a zone.
         if bytes.count >= 10, isDigit(0), isDigit(3), bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") {

@@ -63,7 +63,8 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         try e.handle(.enter)
         #expect(e.state.position == 21, "Enter on the prefilled time stays there")
         try e.type("g09:14:05\n")
-        #expect(e.state.position == 21 && e.state.message == "went to 2026-03-03T09:14:05Z", "on the cursor's day, 2026-03-03")
+        #expect(e.state.position == 21 && e.state.message == "went to 2026-03-03T09:14:05Z: after the last event (2026-03-03T08:00:05Z), position 21",
+                "on the cursor's day, 2026-03-03")
         try e.type("g2026-03-02\n")
         #expect(e.state.position == 0)
         try e.type("g#11\n")
@@ -100,10 +101,9 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         #expect(e.state.position == 19, "evt-019 is line 20, the 19th event (line 9 is a duplicate)")
         // ↑ walks back through what was searched, newest first; ↓ forward, then to an empty line.
         try e.handle(.char("/"))
-        try e.handle(.up)
         #expect(e.state.prompt?.text == "evt-019")
         try e.handle(.up)
-        #expect(e.state.prompt?.text == "alice bob")
+        #expect(e.state.prompt?.text == "alice bob", "the prompt shows the newest already: ↑ goes to the one before")
         try e.handle(.up)
         #expect(e.state.prompt?.text == "alice bob")
         try e.handle(.down)
@@ -253,7 +253,7 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         try e.handle(.end)
         try e.handle(.char("X"))
         #expect(e.state.message == "invariant breaks here (break \(expected.count - 1) of \(expected.count))")
-        #expect(try ExplorerView.render(e).lines[3].contains("x \(expected.count) breaks"))
+        #expect(try ExplorerView.render(e).lines[4].contains("x \(expected.count) breaks"))
     }
 }
 
@@ -378,7 +378,7 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         try e.handle(.char("z"))
         #expect(e.state.zoom == 3749..<6249 && e.state.message == "timeline zoomed to positions 3749…6249 (z: closer, Z: back out)")
         let b = try ExplorerView.render(e)
-        #expect(b.lines[3].hasPrefix("zoomed to positions 3749…6249 (Z: out)"))
+        #expect(b.lines[4].hasPrefix("zoomed to positions 3749…6249 (Z: out)"))
         #expect(b.lines[2].contains("▲"), "the cursor is inside the zoomed stretch")
         try e.update(.clickedTimeline(x: 0))
         #expect(e.state.position == 3750, "a click maps over the zoomed stretch")
@@ -412,7 +412,7 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         let data = e.data as! MemoryExplorerData
         _ = data
         let b = try ExplorerView.render(e)
-        #expect(b.lines[3].hasPrefix("! 2 irreversible"))
+        #expect(b.lines[4].hasPrefix("! 2 irreversible"))
         // The same log with a duplicate and a backwards timestamp marked.
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("sample-logs/bank.jsonl"), encoding: .utf8)
@@ -421,8 +421,9 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
                                             markers: [TimelineMarker(index: 5, kind: .duplicate), TimelineMarker(index: 12, kind: .backwards)])
         let m = try Explorer(data: marked, width: 80, height: 24)
         let mb = try ExplorerView.render(m)
-        #expect(mb.lines[3].contains("! 2 irreversible") && mb.lines[3].contains("< 1 backwards") && mb.lines[3].contains("= 1 duplicate"))
-        #expect(mb.lines[2].contains("=") && mb.lines[2].contains("<"), "the rarer kinds win their columns: \(mb.lines[2])")
+        #expect(mb.lines[4].contains("! 2 irreversible") && mb.lines[4].contains("< 1 backwards") && mb.lines[4].contains("= 1 duplicate"))
+        #expect(mb.lines[2].contains("!") && mb.lines[3].contains("=") && mb.lines[3].contains("<"),
+                "irreversible events have a row of their own, so none hides another kind: \(mb.lines[2]) / \(mb.lines[3])")
     }
 }
 
@@ -516,5 +517,134 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
 
     @Test(arguments: sizes) func theLagView(width: Int, height: Int) throws {
         try simulated("lag", "bank", width: width, height: height, "L")
+    }
+}
+
+/// What a new user found, each stated as it now behaves.
+@Suite struct TrialFindingsTests {
+    /// ↑ / ↓ from a stream with no document at the cursor go to its neighbours, none skipped.
+    @Test func stepsFromAStreamWithNoDocumentSkipNothing() throws {
+        let e = try bankExplorer(width: 120, height: 30)
+        try e.type("g2026-03-02T09:20\n")
+        try e.type("falice\n")
+        try e.handle(.escape)
+        try e.handle(.end)
+        try e.type("g2026-03-02T09:03\n")           // before SessionStarted: alice-web has no document
+        #expect(e.state.selected == StreamKey(service: "sessions", stream: "alice-web"))
+        try e.handle(.char("j"))
+        #expect(e.state.selected == StreamKey(service: "sessions", stream: "alice-web"), "no stream after it exists at 09:03: it stays")
+        try e.handle(.char("k"))
+        #expect(e.state.selected == StreamKey(service: "accounts", stream: "account-fees"), "the one just before it in order")
+        try e.type("g2026-03-02T09:20\n")
+        try e.type("ftransfer-2\n")
+        try e.handle(.escape)
+        #expect(e.state.selected == StreamKey(service: "transfers", stream: "transfer-2"))
+        try e.handle(.char("k"))
+        #expect(e.state.selected == StreamKey(service: "transfers", stream: "transfer-1"), "the one just before, not two before")
+    }
+
+    @Test func pinnedRowsAreReachedWithTheArrows() throws {
+        let e = try bankExplorer(width: 120, height: 30)
+        try e.type("ftransfer-2\n")
+        try e.handle(.escape)
+        try e.handle(.char("P"))
+        try e.type("fcustomer\n")
+        try e.handle(.escape)
+        try e.handle(.char("P"))
+        #expect(e.state.pinned.map(\.stream) == ["transfer-2", "customer-A"])
+        for _ in 0..<12 { try e.handle(.char("k")) }        // up the list, then into the pins
+        #expect(e.state.inPins && e.state.selected?.stream == "transfer-2")
+        try e.handle(.char("j"))
+        #expect(e.state.inPins && e.state.selected?.stream == "customer-A")
+        try e.handle(.char("j"))
+        #expect(!e.state.inPins && e.state.selected == StreamKey(service: "accounts", stream: "account-A"), "down out of the pins: the list's first")
+        let text = try ExplorerView.render(e)
+        let row = try #require(text.lines.firstIndex { $0.contains("  account-A") })
+        #expect(text.cell(3, row).style == .selected)
+    }
+
+    @Test func anInvariantWhosePathsSelectNothingSaysSo() throws {
+        let e = try bankExplorer()
+        try e.type("iall(acounts/*/balance >= 0)\n")
+        #expect(e.state.message == "holds at every position — but no stream matches acounts/*: check the path")
+        try e.type("iall(accounts/*/balanc >= 0)\n")
+        #expect(e.state.message == "holds at every position — but no stream matching accounts/* has accounts/*/balanc at the end of the log: check the path")
+        try e.type("iall(accounts/*/balance >= 0)\n")
+        #expect(e.state.message == "holds at every position")
+    }
+
+    @Test func longWorkOfAnotherKindWaitsItsTurn() throws {
+        let e = try bankExplorer()
+        #expect(try e.update(.verifyCache) == [.start(id: 1, .verify)])
+        try e.update(.openSearch)
+        try e.update(.typed("q"))
+        #expect(try e.update(.submitted) == [], "the search waits for the verification")
+        #expect(e.state.queue.map(\.request) == [.search(EventQuery("q"))])
+        #expect(try ExplorerView.render(e).lines[23].contains("; then searching q"))
+        let next = try e.update(.workFinished(id: 1, .verified("verified")))
+        #expect(next == [.start(id: 2, .search(EventQuery("q")))] && e.state.message == "verified")
+        try e.update(.verifyCache)
+        try e.update(.cancelWork)
+        #expect(e.state.message == "cancelled: searching q and 1 waiting after it" && e.state.queue.isEmpty)
+    }
+
+    @Test func theFilterSelectsItsBestMatchAsYouType() throws {
+        let e = try countingExplorer(300, streams: 300, width: 120, height: 30)
+        try e.handle(.char("f"))
+        for c in "acct-29" { try e.handle(.char(c)) }
+        let typed = try e.streamRows(height: 28)
+        #expect(e.state.selected == StreamKey(service: "bank", stream: "acct-29"))
+        try e.handle(.escape)
+        try e.update(.openFilter)
+        try e.update(.typed("a"))
+        try e.update(.erasedLine)
+        for c in "acct-29" { try e.update(.typed(c)) }
+        e.caches.filter = nil                        // pasted at once: a fresh scan
+        #expect(try e.streamRows(height: 28) == typed, "typing key by key finds what a fresh scan finds")
+    }
+
+    @Test func goToReadsWhatItShouldAndRefusesWhatIsAmbiguous() throws {
+        let cursor = try Timestamp.parse("2026-03-02T09:14:05Z")
+        func message(_ text: String) -> String {
+            do { _ = try TimeEntry.parse(text, cursor: cursor); return "accepted" } catch { return error.message }
+        }
+        #expect(message("120") == "\"120\" is ambiguous: #120 is a position, +120m a move, epoch milliseconds have 13 digits")
+        #expect(message("-5") == "\"-5\" is ambiguous: #5 is a position, -5m a move, epoch milliseconds have 13 digits")
+        #expect(message("+5").contains("ambiguous"))
+        #expect(try TimeEntry.parse("9:14", cursor: cursor) == .time(try Timestamp.parse("2026-03-02T09:14:00Z")))
+        #expect(try TimeEntry.parse("-9223372036854", cursor: cursor) == .time(try Timestamp.parse("-9223372036854")))
+        let e = try bankExplorer()
+        try e.handle(.home)
+        try e.handle(.char("g"))
+        #expect(e.state.prompt?.text == "#0", "before the first event the prompt holds position 0")
+        try e.handle(.enter)
+        #expect(e.state.position == 0)
+        try e.handle(.char("g"))
+        try e.handle(.right)                          // keeps the text: typing adds to it
+        try e.type("1\n")
+        #expect(e.state.position == 1)
+    }
+
+    @Test func narrowScreensShowWhatIsTypedAndCutWithAnEllipsis() throws {
+        let e = try bankExplorer(width: 80, height: 24)
+        try e.type("g2026-03-02T09:14:05")
+        let footer = try ExplorerView.render(e).lines[23]
+        #expect(footer.hasPrefix("go to: 2026-03-02T09:14:05_"), "\(footer)")
+        try e.handle(.escape)
+        try e.type("/" + String(repeating: "word ", count: 20) + "end")
+        let long = try ExplorerView.render(e).lines[23]
+        #expect(long.hasPrefix("search: …") && long.contains("word end_"), "\(long)")
+        try e.handle(.escape)
+        let e2 = try bankExplorer(width: 60, height: 24)
+        #expect(try ExplorerView.render(e2).lines[0].hasSuffix("…"), "a header cut short ends in …")
+    }
+
+    @Test func aClickOnAnEventGoesThere() throws {
+        let e = try bankExplorer(width: 100, height: 30)
+        let layout = Explorer.Layout(width: 100, height: 30)
+        let rows = try e.eventRows(height: layout.bottom - layout.top + 1)
+        let row = try #require(rows.firstIndex(of: .event(3)))
+        try e.handle(.mouseClick(x: layout.left + 2, y: layout.top + row))
+        #expect(e.state.position == 4)
     }
 }

@@ -180,7 +180,7 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         #expect(e.state.message?.hasPrefix("breaks 2 times; first at position 9") == true)
         let b = try ExplorerView.render(e)
         #expect(b.lines[0].contains("BREAKS: accounts/ac"), "the header says the cursor is at a break")
-        #expect(b.lines[2].contains("x"))
+        #expect(b.lines[3].contains("x"))
         try e.handle(.char("x"))
         #expect(e.state.position == 19)
         try e.handle(.char("x"))
@@ -216,8 +216,8 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         try e.handle(.char("N"))
         #expect(e.state.position == 9)
         let b = try ExplorerView.render(e)
-        #expect(b.lines[2].contains("*"), "matches are marked on the scrubber")
-        #expect(b.lines[3].contains("* 3 matches"), "and counted in the legend")
+        #expect(b.lines[3].contains("*"), "matches are marked on the scrubber")
+        #expect(b.lines[4].contains("* 3 matches"), "and counted in the legend")
 
         // The prompt starts with the last search selected: typing replaces it.
         try e.handle(.char("/"))
@@ -553,7 +553,7 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         let text = screen.text
         #expect(text.contains("口座-甲") && text.contains("口座-乙") && text.contains("😀-stream") && text.contains("銀行"), "\(text)")
         // The panes' borders stay in their columns on every row.
-        let borders = (4...7).map { y in (0..<80).filter { screen.cell($0, y).character == "│" } }
+        let borders = (5...8).map { y in (0..<80).filter { screen.cell($0, y).character == "│" } }
         #expect(Set(borders).count == 1 && borders[0].count == 2, "\(borders)")
     }
 }
