@@ -53,7 +53,7 @@ let package = Package(
         // Test doubles shared by the test targets (never a dependency of the product).
         .target(name: "RewindTestSupport", dependencies: ["RewindCore", "RewindExplorer"]),
         .testTarget(name: "RewindCoreTests", dependencies: ["RewindCore", "RewindTestSupport"]),
-        .testTarget(name: "RewindExplorerTests", dependencies: ["RewindExplorer", "RewindCore", "RewindTestSupport"], exclude: ["golden"]),
+        .testTarget(name: "RewindExplorerTests", dependencies: ["RewindExplorer", "RewindCore", "RewindSimulation", "RewindTestSupport"], exclude: ["golden"]),
         .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore", "RewindSimulation", "RewindTestSupport"]),
         .testTarget(name: "RewindSimulationTests", dependencies: ["RewindSimulation", "RewindCore", "RewindTestSupport"]),
         .testTarget(name: "RewindCommandTests", dependencies: [

@@ -33,6 +33,8 @@ struct FaultOptions: ParsableArguments {
     var noOutbox = false
     @Flag(name: .customLong("no-dedup"), help: "video: workers apply a job every time it is delivered.")
     var noDedup = false
+    @Flag(name: .customLong("delivery-log"), help: "The bus writes its delivery log into the log (service bus): every delivery, ack, lost ack, crash, timeout.")
+    var deliveryLog = false
 
     func validate() throws {
         for (name, p) in [("--crash", crash), ("--relay-crash", relayCrash), ("--lost-ack", lostAck), ("--stall", stall), ("--down", down),
@@ -59,7 +61,7 @@ struct FaultOptions: ParsableArguments {
         f.crash = crash; f.relayCrash = relayCrash; f.lostAck = lostAck; f.stall = stall; f.down = down
         f.duplicate = networkDuplicates; f.logDuplicate = duplicates; f.delayMs = delayMs; f.skew = skew
         if noFaults { f = .none }
-        f.saga = !noSaga; f.outbox = !noOutbox; f.dedup = !noDedup
+        f.saga = !noSaga; f.outbox = !noOutbox; f.dedup = !noDedup; f.deliveryLog = deliveryLog
         return swarm ? f.swarm(seed: seed) : f
     }
 
@@ -81,6 +83,7 @@ struct FaultOptions: ParsableArguments {
         if noSaga { a.append("--no-saga") }
         if noOutbox { a.append("--no-outbox") }
         if noDedup { a.append("--no-dedup") }
+        if deliveryLog { a.append("--delivery-log") }
         return a
     }
 
@@ -99,6 +102,7 @@ struct FaultOptions: ParsableArguments {
         if !f.saga { a.append("--no-saga") }
         if !f.outbox { a.append("--no-outbox") }
         if !f.dedup { a.append("--no-dedup") }
+        if f.deliveryLog { a.append("--delivery-log") }
         return a
     }
 }

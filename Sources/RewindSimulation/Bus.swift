@@ -71,12 +71,23 @@ public final class Bus {
 
         func partition(of key: String) -> Int { Int(stableHash(key) % UInt64(partitions)) }
 
-        func arrive(_ message: Message) {
+        /// One line of the bus's delivery log (when it keeps one), at the bus's own clock.
+        func note(_ type: String, _ message: Message, _ data: [JSONKey: JSONValue] = [:]) {
+            guard world.faults.deliveryLog else { return }
+            var data = data
+            data["group"] = .string(name)
+            data["topic"] = .string(message.topic)
+            data["messageType"] = .string(message.type)
+            world.emit(service: "bus", stream: message.id, type: type, data: data, meta: message.meta, at: world.now)
+        }
+
+        func arrive(_ message: Message, duplicate: Bool = false) {
             let p = partition(of: message.key)
             // Later messages of a partition never overtake earlier ones.
             let at = max(lastArrival[p], world.now + world.networkDelay())
             lastArrival[p] = at
             world.after(at - world.now) { [self] in
+                if duplicate { note("NetworkDuplicated", message, ["partition": .int(Int64(p))]) }
                 queues[p].append(message)
                 dispatch()
             }
@@ -93,6 +104,7 @@ public final class Bus {
                 let delivery = Delivery(group: self, partition: p, message: message, consumer: c, token: tokens)
                 inFlight[p] = delivery
                 consumers[c].busy = true
+                note("Delivered", message, ["consumer": .string(consumers[c].name), "partition": .int(Int64(p))])
                 nextPartition = (p + 1) % partitions
                 world.after(visibilityTimeout) { [self] in timeOut(delivery) }
                 let consumer = consumers[c]
@@ -108,6 +120,7 @@ public final class Bus {
         /// The visibility timeout passed without an ack: deliver again (or dead-letter).
         func timeOut(_ d: Delivery) {
             guard isCurrent(d) else { return }
+            note("VisibilityTimedOut", d.message, ["consumer": .string(d.consumerName)])
             redeliver(d)
         }
 
@@ -116,6 +129,7 @@ public final class Bus {
             let next = d.message.attempt + 1
             if next > maxReceives {
                 heads[d.partition] += 1
+                note("DeadLetteredByBus", d.message, ["receives": .int(Int64(d.message.attempt))])
                 onDeadLetter(d.message)
             } else {
                 queues[d.partition][heads[d.partition]].attempt = next
@@ -128,14 +142,20 @@ public final class Bus {
             switch outcome {
             case .ack:
                 // A lost ack leaves the message in flight until its timeout.
-                if isCurrent(d), !world.chance(world.faults.lostAck) {
+                let current = isCurrent(d)
+                if current, !world.chance(world.faults.lostAck) {
                     inFlight[d.partition] = nil
                     heads[d.partition] += 1
+                    note("Acked", d.message, ["consumer": .string(d.consumerName)])
+                } else {
+                    note(current ? "AckLost" : "AckTooLate", d.message, ["consumer": .string(d.consumerName)])
                 }
             case .nack:
+                note("Nacked", d.message, ["consumer": .string(d.consumerName)])
                 if isCurrent(d) { redeliver(d) }
             case .crashed:
-                break  // the message comes back after its visibility timeout
+                note("ConsumerCrashed", d.message, ["consumer": .string(d.consumerName)])
+                // the message comes back after its visibility timeout
             }
             dispatch()
         }
@@ -200,7 +220,7 @@ public final class Bus {
                               causationId: causationId, correlationId: correlationId)
         for g in groups[topic] ?? [] {
             g.arrive(message)
-            if world.chance(world.faults.duplicate) { g.arrive(message) }
+            if world.chance(world.faults.duplicate) { g.arrive(message, duplicate: true) }
         }
         return message.id
     }

@@ -27,6 +27,10 @@ public struct Faults: Sendable, Equatable {
     public var saga = true
     public var outbox = true
     public var dedup = true
+    /// The bus writes its own delivery log into the log (service `bus`, one stream per message):
+    /// every delivery, ack, lost ack, nack, crash, visibility timeout and network duplicate —
+    /// what a broker's access log holds, and what the explorer's deliveries view shows.
+    public var deliveryLog = false
 
     public init() {}
 

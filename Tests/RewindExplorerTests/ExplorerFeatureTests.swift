@@ -3,6 +3,7 @@ import Testing
 @testable import RewindCore
 @testable import RewindExplorer
 import RewindTestSupport
+import RewindSimulation
 
 /// A log of `n` events over a few streams, one a minute, each setting `balance` to its number.
 func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int = 30) throws -> Explorer {
@@ -646,5 +647,29 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         let row = try #require(rows.firstIndex(of: .event(3)))
         try e.handle(.mouseClick(x: layout.left + 2, y: layout.top + row))
         #expect(e.state.position == 4)
+    }
+}
+
+/// The deliveries view over a log with the bus's delivery log: every attempt, lost acks and
+/// crashes included, and no footnote saying they are missing.
+@Suite struct DeliveryLogViewTests {
+    @Test func theDeliveriesViewShowsEveryAttempt() throws {
+        var faults = Faults()
+        faults.deliveryLog = true
+        faults.lostAck = 0.2
+        let log = ScenarioName.video.run(seed: 3, size: 600, faults: faults)
+        let events = ParsedLog(text: log.text).events
+        let data = try MemoryExplorerData(logName: "video.jsonl", events: events, fold: Fold(rules: try Rules.parse(yaml: log.rules, file: "r")))
+        let e = try Explorer(data: data, width: 160, height: 40)
+        let lost = try #require(events.firstIndex { $0.type == "AckLost" })
+        try e.type("g#\(lost + 1)\nw")
+        let report = try #require(try e.deliveries())
+        #expect(report.hasBusLog)
+        let outcomes = report.rows.map(\.outcome)
+        #expect(outcomes.contains("delivered") && outcomes.contains("ack lost: delivered again after the visibility timeout"), "\(outcomes)")
+        #expect(report.rows.filter { $0.outcome == "delivered" }.map(\.attempt) == Array(1...report.rows.filter { $0.outcome == "delivered" }.count),
+                "each delivery with its attempt number")
+        let text = try ExplorerView.render(e).text
+        #expect(text.contains("ack lost") && !text.contains("simulate with --delivery-log"))
     }
 }

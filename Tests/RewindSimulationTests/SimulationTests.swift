@@ -193,3 +193,36 @@ func finalState(_ log: ScenarioLog) throws -> State {
         #expect(judged > 20 && differing > 0, "\(judged) judged, \(differing) differ from a judgement at arrival")
     }
 }
+
+/// The bus's delivery log (`--delivery-log`): every attempt is in the log, so what a consumer
+/// wrote can be traced to the delivery that carried it, and crashed or lost-ack deliveries show.
+@Suite struct DeliveryLogTests {
+    @Test(arguments: [1, 2, 3, 4]) func everyHandledAttemptFollowsItsDelivery(seed: Int) throws {
+        var faults = Faults()
+        faults.deliveryLog = true
+        faults.lostAck = 0.05
+        faults.crash = 0.05
+        let log = ScenarioName.video.run(seed: UInt64(seed), size: 1_500, faults: faults)
+        let events = ParsedLog(text: log.text).events
+        var delivered = Set<String>()
+        var kinds = Set<String>()
+        for e in events {
+            guard case .string(let m)? = e.meta?["messageId"], case .int(let attempt)? = e.meta?["attempt"] else { continue }
+            if e.service == "bus" {
+                kinds.insert(e.type)
+                if e.type == "Delivered" { delivered.insert("\(m) \(attempt)") }
+            } else if e.type != "DeadLettered" {
+                #expect(delivered.contains("\(m) \(attempt)"), "\(e.type) \(e.id) of \(m) attempt \(attempt) has no delivery before it")
+            }
+        }
+        #expect(kinds.isSuperset(of: ["Delivered", "Acked"]) && !kinds.intersection(["AckLost", "ConsumerCrashed", "VisibilityTimedOut"]).isEmpty,
+                "\(kinds)")
+        // The patterns still hold with the bus's lines in the log.
+        #expect(try breaks(log).isEmpty)
+    }
+
+    @Test func withoutItTheLogIsAsBefore() {
+        let plain = ScenarioName.video.run(seed: 9, size: 800, faults: Faults())
+        #expect(!plain.lines.contains { $0.contains(#""service":"bus""#) })
+    }
+}

@@ -126,12 +126,25 @@ extension Explorer {
             public var attempt: Int
             public var consumer: String
             public var outcome: String
+            /// A line of the bus's delivery log, not an event a consumer wrote.
+            public var byBus = false
         }
         public var messageId: String
         public var rows: [Row]
         public var applied: Int { rows.filter { $0.outcome == "applied" }.count }
+        /// Whether the log holds the bus's own delivery log for it.
+        public var hasBusLog: Bool { rows.contains { $0.byBus } }
     }
 
+
+    /// What each line of a bus's delivery log says happened.
+    static let busOutcomes: [(String, String)] = [
+        ("Delivered", "delivered"), ("Acked", "acked"), ("AckLost", "ack lost: delivered again after the visibility timeout"),
+        ("AckTooLate", "acked after its visibility timeout (too late)"), ("Nacked", "nacked"),
+        ("ConsumerCrashed", "consumer crashed: delivered again after the visibility timeout"),
+        ("VisibilityTimedOut", "visibility timeout passed"), ("NetworkDuplicated", "a second copy arrived (network duplicate)"),
+        ("DeadLetteredByBus", "dead-lettered by the bus"),
+    ]
 
     /// The deliveries of the message that caused the event at the cursor (nil: none did).
     public func deliveries() throws -> DeliveryReport? {
@@ -144,10 +157,17 @@ extension Explorer {
                 guard case .string(let m)? = e.meta?["messageId"], m.sameCodePoints(id) else { continue }
                 var attempt = 1
                 if case .int(let a)? = e.meta?["attempt"] { attempt = Int(a) }
-                let outcome = e.type.sameCodePoints("DuplicateSuppressed") ? "suppressed by dedup"
-                    : e.type.sameCodePoints("DeadLettered") ? "dead-lettered" : "applied"
+                let outcome: String
+                if e.service.sameCodePoints("bus") {
+                    // The bus's own delivery log (simulate --delivery-log, or a broker's log).
+                    outcome = Explorer.busOutcomes.first { $0.0.sameCodePoints(e.type) }?.1 ?? e.type
+                } else {
+                    outcome = e.type.sameCodePoints("DuplicateSuppressed") ? "suppressed by dedup"
+                        : e.type.sameCodePoints("DeadLettered") ? "dead-lettered" : "applied"
+                }
                 rows.append(.init(position: p, id: e.id, type: e.type, attempt: attempt,
-                                  consumer: e.data["worker"]?.stringValue ?? e.service, outcome: outcome))
+                                  consumer: e.data["worker"]?.stringValue ?? e.data["consumer"]?.stringValue ?? e.service, outcome: outcome,
+                                  byBus: e.service.sameCodePoints("bus")))
             }
             report = DeliveryReport(messageId: id, rows: rows)
         }

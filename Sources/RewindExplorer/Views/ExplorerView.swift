@@ -294,7 +294,9 @@ public enum ExplorerView {
             lines.append(((r.position == cursor ? "► " : "  ") + "attempt \(r.attempt)  \(r.consumer)  \(r.type)  \(r.outcome)  \(r.id)",
                           r.position == cursor ? .selected : r.outcome == "applied" ? .plain : .faint))
         }
-        lines.append(("(deliveries that crashed or lost their ack left no event)", .faint))
+        if !report.hasBusLog {
+            lines.append(("(deliveries that crashed or lost their ack left no event: simulate with --delivery-log to see every one)", .faint))
+        }
         list(e, &b, x: x, y: y, w: w, h: h, lines)
     }
 
