@@ -33,7 +33,7 @@ static inline int rw_mouse_event(int *x, int *y) {
 #ifdef BUTTON5_PRESSED
     if (ev.bstate & BUTTON5_PRESSED) return 3;
 #endif
-    if (ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED)) return 1;
+    if (ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) return 1;  /* the release is not a second click */
     return 0;
 }
 static inline int rw_a_underline(void) { return A_UNDERLINE; }

@@ -36,6 +36,10 @@ struct OpenCommand: LogCommand {
         // A long-running reader holds no lock: other processes may import and index meanwhile
         // (follow mode takes the lock for each step it imports).
         opened.lock.unlock()
+        // From here the UI owns the terminal: follow mode's imports and index builds say nothing
+        // on stderr (it would scramble the screen); the UI tells what they did.
+        opened.maintenance.onProgress = { _, _ in }
+        opened.maintenance.onNotice = { _ in }
         do {
             try Terminal.run(explorer)
         } catch let error as TerminalError {

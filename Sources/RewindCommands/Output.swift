@@ -39,7 +39,9 @@ enum Output {
 
     /// A diagnostic that already names its file (`FILE:LINE: …`), escaped as `error` is.
     static func diagnostic(_ text: String) {
-        write(Array((text.escapingForTerminal(keepingNewlines: true) + "\n").utf8), to: 2)
+        // A progress bar being drawn on the line is cleared first (it is redrawn after).
+        let clear = ProgressBar.drawing ? "\r\u{1B}[K" : ""
+        write(Array((clear + text.escapingForTerminal(keepingNewlines: true) + "\n").utf8), to: 2)
     }
 
     /// One name or value from outside, escaped (a newline too) — for text built into a message.
@@ -48,6 +50,8 @@ enum Output {
 
 /// A progress bar on stderr, drawn only when stderr is a terminal.
 final class ProgressBar {
+    /// A bar is on the terminal's last line now.
+    nonisolated(unsafe) static var drawing = false
     let label: String
     let enabled: Bool
     var lastDraw = Date.distantPast
@@ -72,10 +76,12 @@ final class ProgressBar {
         let left = fraction > 0.02 && elapsed > 0.5 && fraction < 1 ? String(format: ", about %.0f s left", elapsed / fraction - elapsed) : ""
         let line = String(format: "\r%@ [%@] %3d%%  %.0f s%@ \u{1B}[K", label, bar, Int(fraction * 100), elapsed, left)
         Output.write(Array(line.utf8), to: 2)
+        ProgressBar.drawing = true
     }
 
     func finish() {
         guard enabled, lastDraw != .distantPast else { return }
         Output.write(Array("\r\u{1B}[K".utf8), to: 2)
+        ProgressBar.drawing = false
     }
 }

@@ -326,13 +326,16 @@ public final class Explorer {
             try move(to: p)
             state.message = p > state.count ? "went to the last position, \(state.count)" : "went to position \(state.position)"
         case .offset(let ns):
-            guard let t = try cursorTime() else { return }
+            guard let cursor = try cursorTime() else { return }
+            let t = state.asked.flatMap { $0.position == state.position ? $0.time : nil } ?? cursor
             let (sum, overflow) = t.nanoseconds.addingReportingOverflow(ns)
             let target = Timestamp(nanoseconds: overflow ? (ns > 0 ? .max : .min) : sum)
             try move(to: try data.position(at: target))
+            state.asked = (target, state.position)
             state.message = "went to \(target.rfc3339) (\(text.trimmingCharacters(in: .whitespaces)))" + (try landing(target))
         case .time(let t):
             try move(to: try data.position(at: t))
+            state.asked = (t, state.position)
             state.message = "went to \(t.rfc3339)" + (try landing(t))
         }
     }
@@ -341,8 +344,8 @@ public final class Explorer {
     func landing(_ t: Timestamp) throws -> String {
         guard state.count > 0 else { return "" }
         let ends = try data.timestamps(of: [0, state.count - 1])
-        if t < ends[0] { return ": before the first event (\(ends[0].rfc3339)), position 0" }
-        if ends[1] < t { return ": after the last event (\(ends[1].rfc3339)), position \(state.count)" }
+        if t < ends[0] { return ", before the first event: position 0" }
+        if ends[1] < t { return ", after the last event: position \(state.count)" }
         return ""
     }
 
@@ -375,7 +378,10 @@ public final class Explorer {
             case .ctrl("u"): return .erasedLine
             case .up: return .historyBack
             case .down: return .historyForward
-            case .left, .right, .end, .home: return .keptText
+            case .left, .ctrl("b"): return .movedPromptCursor(.left)
+            case .right, .ctrl("f"): return .movedPromptCursor(.right)
+            case .home, .ctrl("a"): return .movedPromptCursor(.home)
+            case .end, .ctrl("e"): return .movedPromptCursor(.end)
             case .char(let c): return .typed(c)
             default: return nil
             }
@@ -648,8 +654,10 @@ public final class Explorer {
             try followProvenance()
         case .nextSaga:
             try goToNextSaga()
-        case .keptText:
-            if var p = state.prompt { p.selected = false; state.mode = .prompt(p) }
+        case .movedPromptCursor:
+            guard var p = state.prompt else { break }
+            edit(&p, action)
+            state.mode = .prompt(p)
         case .typed, .erased, .erasedWord, .erasedLine, .historyBack, .historyForward:
             guard var p = state.prompt else { break }
             edit(&p, action)
@@ -696,8 +704,13 @@ public final class Explorer {
                 state.work = nil
                 let queued = state.queue.count
                 state.queue = []
+                if case .breaks = w.request {
+                    state.invariant = nil
+                    state.breaks = []
+                }
                 state.message = "cancelled: \(w.request.title)\(w.text.isEmpty ? "" : " " + w.text)"
                     + (queued == 0 ? "" : " and \(queued) waiting after it")
+                    + (w.request.kind == WorkRequest.breaks("").kind ? " (no invariant is set)" : "")
             } else if state.filter != nil {
                 state.filter = nil
                 caches.filter = nil
@@ -712,6 +725,7 @@ public final class Explorer {
             if let w = state.work { effects.append(.cancel(id: w.id)) }
             state.quit = true
         }
+        if state.inPins, !(state.selected.map { state.pinned.contains($0) } ?? false) { state.inPins = false }
         compareIfShown()
         effects += pendingEffects
         pendingEffects = []

@@ -6,19 +6,35 @@ import RewindCore
 extension Explorer {
     func edit(_ p: inout Prompt, _ action: ExplorerAction) {
         let limit = Prompt.limits[p.kind] ?? 200
+        if p.selected, action != .historyBack, action != .historyForward {
+            // The text put there: typing or erasing replaces it; moving the cursor keeps it.
+            if case .movedPromptCursor = action {} else { p.text = ""; p.cursor = 0 }
+            p.selected = false
+        }
+        var chars = Array(p.text)
+        p.cursor = max(0, min(chars.count, p.cursor))
         switch action {
         case .typed(let c):
-            if p.selected { p.text = "" }
-            if p.text.count < limit { p.text.append(c) }
+            if chars.count < limit { chars.insert(c, at: p.cursor); p.cursor += 1 }
         case .erased:
-            p.text = p.selected ? "" : String(p.text.dropLast())
+            if p.cursor > 0 { chars.remove(at: p.cursor - 1); p.cursor -= 1 }
         case .erasedWord:
-            var t = Substring(p.selected ? "" : p.text)
-            while t.last == " " { t = t.dropLast() }
-            while let last = t.last, last != " " { _ = last; t = t.dropLast() }
-            p.text = String(t)
+            var start = p.cursor
+            while start > 0 && chars[start - 1] == " " { start -= 1 }
+            while start > 0 && chars[start - 1] != " " { start -= 1 }
+            chars.removeSubrange(start..<p.cursor)
+            p.cursor = start
         case .erasedLine:
-            p.text = ""
+            chars.removeSubrange(0..<p.cursor)
+            p.cursor = 0
+        case .movedPromptCursor(let move):
+            switch move {
+            case .left: p.cursor = max(0, p.cursor - 1)
+            case .right: p.cursor = min(chars.count, p.cursor + 1)
+            case .home: p.cursor = 0
+            case .end: p.cursor = chars.count
+            }
+            return
         case .historyBack, .historyForward:
             let past = state.history[p.kind] ?? []
             guard !past.isEmpty else { return }
@@ -35,10 +51,11 @@ extension Explorer {
                 p.text = past[i]
             }
             p.selected = false
+            p.cursor = p.text.count
             return
         default: return
         }
-        p.selected = false
+        p.text = String(chars)
         p.historyIndex = nil
     }
 
@@ -131,7 +148,10 @@ extension Explorer {
             pendingEffects.append(.export(path: argument, position: state.position, at: try cursorTime() ?? Timestamp(nanoseconds: 0)))
             state.message = "exporting the state at position \(state.position) to \(argument)"
         case "strategy":
-            guard Strategies.names.dropFirst().contains(argument) else { state.message = "strategies that drive the view: diff, undo, squash, cache"; return }
+            guard Strategies.names.dropFirst().contains(argument) else {
+                state.message = "\(argument.isEmpty ? "which strategy?" : "no strategy \(argument):") the view is driven by diff, undo, squash or cache (replay reaches no versions to draw)"
+                return
+            }
             data.drivingStrategy = argument
             state.drivingStrategy = argument
             state.message = "\(argument) now reaches the positions you jump to"

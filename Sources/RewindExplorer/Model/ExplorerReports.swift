@@ -290,7 +290,7 @@ extension Explorer {
                 if let at = try documentRows().firstIndex(where: { $0.pointer.sameCodePoints(row.pointer) }) { state.treeRow = at }
                 let e = try data.event(at: p)
                 func show(_ v: JSONValue?) -> String { v.map { String($0.jsonText.prefix(40)) } ?? "(absent)" }
-                state.message = "\(row.pointer) set by \(e.type) \(e.id) (line \(e.line), \(e.ts.rfc3339)): \(show(before)) → \(show(after)); p: the one before"
+                state.message = "\(row.pointer): \(show(before)) → \(show(after)) set by \(e.type) \(e.id) (line \(e.line), \(e.ts.rfc3339)); p: the one before"
                 return
             }
             candidate = index.previousEvent(of: id, before: p)

@@ -71,8 +71,9 @@ public enum ExplorerAction: Sendable, Equatable {
     case zoomIn, zoomOut
     case typed(Character), erased, erasedWord, erasedLine, submitted, cancelled
     case historyBack, historyForward
-    /// An arrow in a prompt: the text put there is kept, typing adds to it.
-    case keptText
+    /// The prompt's cursor moves (← → Home End, Ctrl-B Ctrl-F Ctrl-A Ctrl-E); the text put
+    /// there is kept.
+    case movedPromptCursor(Prompt.Move)
     /// Scroll the help overlay.
     case scrollHelp(by: Int)
     case resized(width: Int, height: Int)
@@ -101,11 +102,16 @@ public struct Prompt: Sendable, Equatable {
     public var selected: Bool
     /// Where ↑ / ↓ is in the history (nil: the text being typed).
     public var historyIndex: Int?
+    /// Where typing goes, in characters from the start.
+    public var cursor: Int
+
+    public enum Move: Sendable, Equatable { case left, right, home, end }
 
     public init(kind: Kind, text: String = "", selected: Bool = false) {
         self.kind = kind
         self.text = text
         self.selected = selected && !text.isEmpty
+        cursor = text.count
     }
 
     public var label: String {
@@ -293,6 +299,14 @@ public struct ExplorerState: Sendable, Equatable {
     }
     var strategyPosition: Int?
     var strategyList: [StrategyRun] = []
+    /// The time `g` was asked for and the position it reached: a relative move counts from it
+    /// while the cursor stays there.
+    public var asked: (time: Timestamp, position: Int)? {
+        get { askedTime.map { ($0, askedPosition) } }
+        set { askedTime = newValue?.time; askedPosition = newValue?.position ?? 0 }
+    }
+    var askedTime: Timestamp?
+    var askedPosition = 0
     /// The stretch of the timeline the scrubber shows (nil: all of it).
     public var zoom: Range<Int>?
     /// The stretches shown before each zoom in (`Z` goes back to the last).
@@ -326,7 +340,7 @@ public struct ExplorerState: Sendable, Equatable {
             && a.follow == b.follow && a.reading == b.reading && a.focusOnDocument == b.focusOnDocument && a.treeRow == b.treeRow
             && a.expanded == b.expanded && a.provenanceField == b.provenanceField && a.provenancePosition == b.provenancePosition
             && a.collapsed == b.collapsed && a.drivingStrategy == b.drivingStrategy && a.work == b.work && a.queue == b.queue
-            && a.strategyPosition == b.strategyPosition && a.strategyList == b.strategyList && a.zoom == b.zoom && a.zoomStack == b.zoomStack
+            && a.strategyPosition == b.strategyPosition && a.strategyList == b.strategyList && a.zoom == b.zoom && a.askedTime == b.askedTime && a.askedPosition == b.askedPosition && a.zoomStack == b.zoomStack
             && a.history == b.history && a.copied == b.copied && a.message == b.message && a.width == b.width
             && a.height == b.height && a.quit == b.quit && a.nextWorkID == b.nextWorkID && a.helpOffset == b.helpOffset
     }

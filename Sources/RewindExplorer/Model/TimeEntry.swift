@@ -33,7 +33,10 @@ public enum TimeEntry: Equatable, Sendable {
         let digits = t.drop { $0 == "-" || $0 == "+" }
         if digits.allSatisfy(\.isNumber) && !digits.isEmpty && digits.count < 11 {
             // A bare small number is no time anyone means: a position, a move, or epoch ms?
-            throw TimestampError(message: "\"\(t)\" is ambiguous: #\(digits) is a position, \(t.hasPrefix("-") ? "-" : "+")\(digits)m a move, epoch milliseconds have 13 digits")
+            if t.hasPrefix("+") || t.hasPrefix("-") {
+                throw TimestampError(message: "\"\(t)\" is not a move: a unit expected after \(digits) (ms, s, m, h, d, w), e.g. \(t)m")
+            }
+            throw TimestampError(message: "\"\(t)\" is ambiguous: #\(digits) is a position, +\(digits)m a move, epoch milliseconds have 13 digits")
         }
         if t.hasPrefix("+") || t.hasPrefix("-"), t.count > 1, !t.dropFirst().allSatisfy(\.isNumber) {
             return .offset(nanoseconds: try duration(t))

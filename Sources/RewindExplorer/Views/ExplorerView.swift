@@ -77,7 +77,8 @@ public enum ExplorerView {
         for x in breaks.compactMap({ $0 }) { b.put(x, 3, "x", .warning) }
         if let mark = s.mark, let x = try e.scrubberColumns("mark", [max(0, mark - 1)])[0] { b.put(x, 2, "M", .title) }
         if let cursor = try e.scrubberColumns("cursor", [max(0, s.position - 1)])[0] {
-            b.put(cursor, 2, b.glyph("▲", "^"), .title)
+            // On an irreversible event the cursor is that `!` reversed, so neither hides the other.
+            if b.cell(cursor, 2).character == "!" { b.setStyle(cursor, 2, 1, .selected) } else { b.put(cursor, 2, b.glyph("▲", "^"), .title) }
             b.setStyle(cursor, 1, 1, .selected)
         }
         // The legend: what each marker means and how many there are (in the span shown).
@@ -185,13 +186,15 @@ public enum ExplorerView {
 
     /// A list that scrolls with the pane's cursor (`treeRow`): lines too long end in `…` and
     /// Enter shows them whole.
-    static func list(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int, _ lines: [(String, CellStyle)]) {
+    static func list(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int, _ lines: [(String, CellStyle)], cutInTheMiddle: Bool = false) {
         let cursor = min(e.state.treeRow, max(0, lines.count - 1))
         let offset = max(0, min(cursor - h / 2, lines.count - h))
         for (i, line) in lines.dropFirst(offset).prefix(h).enumerated() {
             let isCursor = e.state.focusOnDocument && offset + i == cursor
             if isCursor { b.fill(x, y + i, w, " ", .selected) }
-            b.clip(x, y + i, ScreenBuffer.truncated(line.0, columns: w, ascii: b.ascii), isCursor ? .selected : line.1, maxWidth: w)
+            // A change is cut in the middle (it keeps its path's start and its values); other lines at the end.
+            let text = cutInTheMiddle ? ScreenBuffer.middle(line.0, columns: w, ascii: b.ascii) : line.0
+            b.clip(x, y + i, text, isCursor ? .selected : line.1, maxWidth: w)
         }
         if offset + h < lines.count {
             b.fill(x, y + h - 1, w)
@@ -206,7 +209,7 @@ public enum ExplorerView {
         if changes.isEmpty { b.clip(x, y, "(no changes)", .faint, maxWidth: w); return }
         list(e, &b, x: x, y: y, w: w, h: h, changes.map { c in
             (c.description, c.kind == .added ? .changed : c.kind == .removed ? .warning : CellStyle(role: .accent))
-        })
+        }, cutInTheMiddle: true)
     }
 
     /// The strategies pane's table: one line per strategy.
@@ -409,14 +412,25 @@ public enum ExplorerView {
             var label = p.kind == .command ? ":" : p.label + ": "
             if label.count + ScreenBuffer.columns(p.text, ascii: b.ascii) + 1 > w { label = p.kind == .command ? ":" : p.shortLabel + ": " }
             var x = b.clip(0, y, label, .title, maxWidth: w)
-            // The text put there is shown selected: typing replaces it. A long one shows its end.
+            // The text put there is shown selected: typing replaces it. A long one shows the part
+            // before the cursor; the cursor is the reversed cell (`_` at the end).
             let room = max(1, w - x - 1)
-            let shown = ScreenBuffer.columns(p.text, ascii: b.ascii) > room ? ScreenBuffer.tail(p.text, columns: room, ascii: b.ascii) : p.text
-            x += b.clip(x, y, shown, p.selected ? .selected : .plain, maxWidth: w - x)
-            b.clip(x, y, "_", .title, maxWidth: w - x)
+            let chars = Array(p.text)
+            let cursor = max(0, min(chars.count, p.cursor))
+            let before = String(chars[..<cursor]), after = String(chars[cursor...])
+            let head = ScreenBuffer.columns(before, ascii: b.ascii) > room - 1 ? ScreenBuffer.tail(before, columns: max(1, room - 1), ascii: b.ascii) : before
+            x += b.put(x, y, head, p.selected ? .selected : .plain, maxWidth: w - x)
+            if after.isEmpty {
+                b.put(x, y, "_", .title, maxWidth: w - x)
+            } else {
+                let cursorX = x
+                b.clip(x, y, after, p.selected ? .selected : .plain, maxWidth: w - x)
+                if !p.selected { b.setStyle(cursorX, y, 1, .selected) }
+            }
         } else if let work = e.state.work {
             let waiting = e.state.queue.isEmpty ? "" : "; then " + e.state.queue.map { $0.request.title + ($0.text.isEmpty ? "" : " " + $0.text) }.joined(separator: ", ")
-            b.clip(0, y, work.status + waiting, .title, maxWidth: w)
+            let status = work.status
+            b.clip(0, y, status.replacingOccurrences(of: " — Esc cancels", with: "") + waiting + " — Esc cancels", .title, maxWidth: w)
         } else if let m = e.state.message {
             b.clip(0, y, m, .warning, maxWidth: w)
         } else {
