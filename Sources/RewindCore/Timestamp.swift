@@ -61,6 +61,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     /// `seconds` later (earlier when negative), held at the ends of the range.
+    /// Saturating, as `adding(seconds:)`.
+    public func adding(nanoseconds delta: Int64) -> Timestamp {
+        let (sum, overflow) = nanoseconds.addingReportingOverflow(delta)
+        return overflow ? (delta < 0 ? .min : .max) : Timestamp(nanoseconds: sum)
+    }
+
     public func adding(seconds: Int64) -> Timestamp {
         let (delta, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         let (sum, o2) = nanoseconds.addingReportingOverflow(delta)

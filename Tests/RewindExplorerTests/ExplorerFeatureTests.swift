@@ -374,21 +374,45 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
     }
 
     @Test func zoomNarrowsTheTimelineAndComesBack() throws {
+        // One event a minute: a quarter of the time is a quarter of the events.
         let e = try countingExplorer(10_000, width: 100)
         try e.type("g#5000\n")
         try e.handle(.char("z"))
-        #expect(e.state.zoom == 3749..<6249 && e.state.message == "timeline zoomed to positions 3749…6249 (z: closer, Z: back out)")
+        // The cursor's event is 4999 minutes in; the quarter is 2499.75 minutes around it:
+        // from 3749.125 to 6248.875 minutes, the events 3750 … 6248.
+        #expect(e.state.zoom == 3750..<6249)
+        #expect(e.state.message == "timeline zoomed to 2026-01-03T14:29:07.5Z … 2026-01-05T08:08:52.5Z, positions 3750…6249 (z: closer, Z: back out)",
+                "\(e.state.message ?? "")")
         let b = try ExplorerView.render(e)
-        #expect(b.lines[4].hasPrefix("zoomed to positions 3749…6249 (Z: out)"))
+        #expect(b.lines[4].hasPrefix("zoomed to positions 3750…6249 (Z: out)"))
         #expect(b.lines[2].contains("▲"), "the cursor is inside the zoomed stretch")
         try e.update(.clickedTimeline(x: 0))
-        #expect(e.state.position == 3750, "a click maps over the zoomed stretch")
+        #expect(e.state.position == 3751, "a click maps over the zoomed stretch: its first event")
         try e.handle(.char("z"))
-        #expect(e.state.zoom == 3749..<4374, "around the cursor, which the click moved")
+        #expect(e.state.zoom == 3750..<4375, "around the cursor, which the click moved, kept inside the stretch")
         try e.handle(.char("Z"))
-        #expect(e.state.zoom == 3749..<6249, "back to the stretch shown before")
+        #expect(e.state.zoom == 3750..<6249, "back to the stretch shown before")
         try e.handle(.char("Z"))
         #expect(e.state.zoom == nil && e.state.message == "the timeline shows the whole log")
+    }
+
+    /// Zooming goes by time: a burst of events spread over a minute in a day-long log gets the
+    /// timeline to itself after a few presses.
+    @Test func zoomGoesByTime() throws {
+        var lines: [String] = []
+        for i in 0..<100 { lines.append(#"{"id":"a\#(i)","ts":\#(1_767_225_600_000 + Int64(i) * 864_000),"service":"s","stream":"x","type":"T","data":{"n":\#(i)}}"#) }
+        for i in 0..<900 { lines.append(#"{"id":"b\#(i)","ts":\#(1_767_268_800_000 + Int64(i) * 60),"service":"s","stream":"y","type":"T","data":{"n":\#(i)}}"#) }
+        let sorted = lines.sorted { a, b in a.components(separatedBy: "\"ts\":")[1] < b.components(separatedBy: "\"ts\":")[1] }
+        let data = try MemoryExplorerData(logName: "burst.jsonl", events: ParsedLog(text: sorted.joined(separator: "\n")).events, fold: Fold())
+        let e = try Explorer(data: data, width: 100, height: 30)
+        let burst = try #require(data.source.timeline.events.firstIndex { $0.id == "b450" })
+        try e.type("g#\(burst + 1)\n")
+        for _ in 0..<3 { try e.handle(.char("z")) }
+        let z = try #require(e.state.zoom)
+        let ids = z.map { data.source.timeline.events[$0].id }
+        // Three presses: a 64th of the day (22.5 minutes) around the burst — all of its 900
+        // events, and at most the one or two others of those minutes.
+        #expect(ids.filter { $0.hasPrefix("b") }.count == 900 && ids.filter { $0.hasPrefix("a") }.count <= 2, "\(z)")
     }
 
     /// The export command writes the state at the cursor exactly as `rewind state --json`.

@@ -328,8 +328,7 @@ public final class Explorer {
         case .offset(let ns):
             guard let cursor = try cursorTime() else { return }
             let t = state.asked.flatMap { $0.position == state.position ? $0.time : nil } ?? cursor
-            let (sum, overflow) = t.nanoseconds.addingReportingOverflow(ns)
-            let target = Timestamp(nanoseconds: overflow ? (ns > 0 ? .max : .min) : sum)
+            let target = t.adding(nanoseconds: ns)
             try move(to: try data.position(at: target))
             state.asked = (target, state.position)
             state.message = "went to \(target.rfc3339) (\(text.trimmingCharacters(in: .whitespaces)))" + (try landing(target))
@@ -602,15 +601,20 @@ public final class Explorer {
             effects.append(.copy(text))
             state.message = "copied \(path ? "the path" : "the value") \(text.count > 60 ? String(text.prefix(57)) + "…" : text)"
         case .zoomIn:
-            guard state.count > 1 else { break }
+            // A quarter of the stretch's time around the cursor (by time: a burst of events widens).
+            guard state.count > 1, let at = try cursorTime() else { break }
             let current = span
-            let width = max(16, current.count / 4)
-            guard width < current.count else { state.message = "zoomed in as far as it goes"; break }
-            let center = max(0, state.position - 1)
-            let lower = max(current.lowerBound, min(center - width / 2, current.upperBound - width))
+            let ends = try data.timestamps(of: [current.lowerBound, current.upperBound - 1])
+            let first = Double(ends[0].nanoseconds), last = Double(ends[1].nanoseconds)
+            let width = (last - first) / 4
+            let start = max(first, min(Double(at.nanoseconds) - width / 2, last - width))
+            let from = Timestamp(nanoseconds: Int64(start)), to = Timestamp(nanoseconds: Int64(start + width))
+            let lower = max(current.lowerBound, min(try data.position(at: from.adding(nanoseconds: -1)), current.upperBound - 1))
+            let upper = min(current.upperBound, max(try data.position(at: to), lower + 1))
+            guard width >= 1, upper - lower >= 2, upper - lower < current.count else { state.message = "zoomed in as far as it goes"; break }
             state.zoomStack.append(state.zoom)
-            state.zoom = lower..<(lower + width)
-            state.message = "timeline zoomed to positions \(lower)…\(lower + width) (z: closer, Z: back out)"
+            state.zoom = lower..<upper
+            state.message = "timeline zoomed to \(from.rfc3339) … \(to.rfc3339), positions \(lower)…\(upper) (z: closer, Z: back out)"
         case .zoomOut:
             // Back to the stretch shown before the last zoom in (its drawing is still at hand).
             guard state.zoom != nil else { state.message = "the timeline shows the whole log"; break }
