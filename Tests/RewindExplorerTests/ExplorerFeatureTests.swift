@@ -694,7 +694,7 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
                 "each delivery with its attempt number")
         let text = try ExplorerView.render(e).text
         #expect(text.contains("AckLost") && !text.contains("simulate with --delivery-log"))
-        #expect(try e.paneLines()?.contains { $0.contains("AckLost ack lost: delivered again after the visibility timeout") } == true)
+        #expect(try e.paneLines()?.contains { $0.contains("AckLost  ack lost: delivered again after the visibility timeout") } == true)
     }
 }
 
@@ -781,5 +781,38 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         let e = try bankExplorer()
         try e.type(":strategy bogus\n")
         #expect(e.state.message == "no strategy bogus: the view is driven by diff, undo, squash or cache (replay reaches no versions to draw)")
+    }
+}
+
+/// Enter on a row of a list that stands for an event goes to it; the cursor moves over the
+/// rows the pane draws (flags and summaries included).
+@Suite struct PaneRowTests {
+    @Test func enterOnASagaStepGoesThere() throws {
+        let e = try bankExplorer(width: 120, height: 30)
+        try e.type("/evt-019\na")
+        let rows = try #require(try e.paneRows())
+        #expect(try ExplorerView.render(e).text.contains(rows[0].text.prefix(30)), "the pane draws these rows")
+        let request = try #require(rows.firstIndex { $0.text.contains("TransferRequested") })
+        try e.handle(.tab)
+        for _ in 0..<request { try e.handle(.down) }
+        try e.handle(.enter)
+        #expect(e.state.position == rows[request].position! + 1 && e.state.message?.hasPrefix("went to evt-0") == true)
+    }
+
+    @Test func enterInTheOverviewSelectsTheStream() throws {
+        let e = try bankExplorer(width: 120, height: 30)
+        try e.type("g#11\nO")
+        try e.handle(.tab)
+        try e.handle(.down)                          // sessions/alice-web
+        try e.handle(.enter)
+        #expect(e.state.pane == .document && e.state.selected == StreamKey(service: "sessions", stream: "alice-web"))
+    }
+
+    @Test func enterOnAChangeShowsItWhole() throws {
+        let e = try bankExplorer(width: 80, height: 24)
+        try e.type("g#12\nd")
+        try e.handle(.tab)
+        try e.handle(.enter)
+        #expect(e.state.expanded == "~ accounts/account-B/balance: 200 → 700")
     }
 }

@@ -575,10 +575,22 @@ public final class Explorer {
             try clampTreeRow()
         case .toggleNode:
             if state.expanded != nil { state.expanded = nil; break }
-            if let lines = try paneLines() {
-                // A line of a list: shown whole.
-                guard state.treeRow < lines.count else { break }
-                state.expanded = lines[state.treeRow]
+            if let rows = try paneRows() {
+                guard state.treeRow < rows.count else { break }
+                let row = rows[state.treeRow]
+                // A row that stands for an event goes there (the overview's: selects its stream);
+                // any other line is shown whole.
+                if let key = row.key {
+                    state.selected = key
+                    state.pane = .document
+                    state.treeRow = 0
+                    state.message = "selected \(key.service)/\(key.stream)"
+                } else if let p = row.position, state.pane != .diff {
+                    try move(to: p + 1)
+                    state.message = "went to \(try data.event(at: p).id), position \(p + 1)"
+                } else {
+                    state.expanded = row.text
+                }
                 break
             }
             let rows = try documentRows()
@@ -760,21 +772,80 @@ public final class Explorer {
         state.treeRow = max(0, min(count - 1, state.treeRow))
     }
 
-    /// The lines of the pane when it shows a list (nil: a tree), for scrolling and opening whole.
-    public func paneLines() throws -> [String]? {
+    /// One line of a list pane, how it is drawn, and the event or stream it stands for (where
+    /// Enter goes).
+    public struct PaneRow: Equatable {
+        public var text: String
+        public var style: CellStyle
+        public var position: Int? = nil
+        public var key: StreamKey? = nil
+    }
+
+    /// The rows of the pane when it shows a list (nil: a tree) — what the view draws, the cursor
+    /// moves over and Enter acts on, one list for all three.
+    public func paneRows() throws -> [PaneRow]? {
+        let cursor = state.position - 1
         switch state.pane {
         case .document, .event: return nil
-        case .diff: return try changes().map(\.description)
+        case .lag: return []
+        case .diff:
+            return try changes().map { c in
+                PaneRow(text: c.description, style: c.kind == .added ? .changed : c.kind == .removed ? .warning : CellStyle(role: .accent))
+            }
         case .strategies:
             guard let (position, runs) = state.strategyRuns, position == state.position else { return [] }
-            return ExplorerView.strategyLines(runs, driving: state.drivingStrategy) + (try crossedLines(runs))
-        case .causation: return try causation().map { "\($0.event.id) \($0.event.service)/\($0.event.stream) \($0.event.type)" }
-        case .saga: return try saga()?.steps.map { "\($0.event.ts.rfc3339) \($0.event.type) \($0.event.service)/\($0.event.stream) \($0.command)" } ?? []
-        case .deliveries: return try deliveries()?.rows.map { "attempt \($0.attempt) \($0.consumer) \($0.type) \($0.outcome) \($0.id)" } ?? []
-        case .lag: return []
-        case .overview: return try overview().map(\.text)
+            var rows = zip(runs, ExplorerView.strategyLines(runs, driving: state.drivingStrategy)).map { o, line in
+                PaneRow(text: line, style: o.agrees ? (o.name == state.drivingStrategy ? .title : .plain) : .warning)
+            }
+            rows.append(PaneRow(text: "", style: .plain))
+            let crossed = runs.first { $0.name == "undo" }?.crossed ?? []
+            for (i, line) in try crossedLines(runs).enumerated() {
+                rows.append(PaneRow(text: line, style: line.hasSuffix("crossing no irreversible event") ? .faint : line.hasPrefix("undo") ? .warning : .plain,
+                                    position: i == 0 ? nil : crossed[i - 1]))
+            }
+            return rows
+        case .causation:
+            let nodes = try causation()
+            guard nodes.count > 1 else { return [] }
+            return nodes.map { n in
+                PaneRow(text: String(repeating: " ", count: 2 * n.depth) + (n.isCursor ? "► " : "  ") + "\(n.event.id) \(n.event.service)/\(n.event.stream) \(n.event.type)",
+                        style: n.isCursor ? .selected : .plain, position: n.position)
+            }
+        case .saga:
+            guard let saga = try saga() else { return [] }
+            var rows = saga.flags.map { PaneRow(text: "! " + $0, style: .warning) }
+            for step in saga.steps {
+                let t = step.event.ts.rfc3339
+                let time = t.count >= 19 ? String(t.dropFirst(11)) : t
+                let line = (step.position == cursor ? "► " : "  ") + time + " " + step.event.type + " " + step.event.service + "/" + step.event.stream
+                    + (step.command.isEmpty ? "" : "  " + step.command) + (step.attempt > 1 ? "  attempt \(step.attempt)" : "")
+                rows.append(PaneRow(text: line, style: step.position == cursor ? .selected : step.isCompensation ? .warning : .plain, position: step.position))
+            }
+            return rows
+        case .deliveries:
+            guard let report = try deliveries() else { return [] }
+            let attempts = report.rows.map(\.attempt).max() ?? 1
+            var rows = [PaneRow(text: "\(report.rows.count) deliver\(report.rows.count == 1 ? "y" : "ies") left events; \(report.applied) applied; highest attempt \(attempts)",
+                                style: report.applied > 1 ? .warning : .plain)]
+            if report.applied > 1 { rows.append(PaneRow(text: "! applied \(report.applied) times: the effect was not deduplicated", style: .warning)) }
+            for r in report.rows {
+                rows.append(PaneRow(text: (r.position == cursor ? "► " : "  ") + "attempt \(r.attempt)  \(r.consumer)  \(r.type)  \(r.outcome)  \(r.id)",
+                                    style: r.position == cursor ? .selected : r.outcome == "applied" ? .plain : .faint, position: r.position))
+            }
+            if !report.hasBusLog {
+                rows.append(PaneRow(text: "(deliveries that crashed or lost their ack left no event: simulate with --delivery-log to see every one)", style: .faint))
+            }
+            return rows
+        case .overview:
+            return try overview().map { r in
+                PaneRow(text: r.text, style: r.key == nil ? (r.text.hasPrefix("  …") ? .faint : .title) : (r.key == state.selected ? .changed : .plain),
+                        position: r.lastEvent, key: r.key)
+            }
         }
     }
+
+    /// The pane's lines as text (what Enter opens whole).
+    public func paneLines() throws -> [String]? { try paneRows()?.map(\.text) }
 
     /// The irreversible events undo crosses, as the strategies pane lists them: undo starts at
     /// the keyframe after the cursor (or the head) and walks back to it.

@@ -8,6 +8,8 @@ extension Explorer {
         public var depth: Int
         public var event: Event
         public var isCursor: Bool
+        /// The event's timeline position.
+        public var position: Int = 0
         public static func == (a: CausationNode, b: CausationNode) -> Bool {
             a.depth == b.depth && a.isCursor == b.isCursor && a.event.id.sameCodePoints(b.event.id)
         }
@@ -25,28 +27,28 @@ extension Explorer {
             guard case .string(let id)? = e.meta?["causationId"], !id.sameCodePoints(e.id) else { return nil }
             return id
         }
-        func mentioning(_ id: String) throws -> [Event] {
-            try data.search(EventQuery(words: [id])).prefix(200).map { try data.event(at: $0) }
+        func mentioning(_ id: String) throws -> [(Int, Event)] {
+            try data.search(EventQuery(words: [id])).prefix(200).map { ($0, try data.event(at: $0)) }
         }
-        let here = try data.event(at: state.position - 1)
+        let here = (state.position - 1, try data.event(at: state.position - 1))
         var chain = [here]
-        var seen: Set<JSONKey> = [JSONKey(here.id)]
-        while chain.count <= Explorer.causationDepth, let id = cause(of: chain[0]), !seen.contains(JSONKey(id)),
-              let parent = try mentioning(id).first(where: { $0.id.sameCodePoints(id) }) {
+        var seen: Set<JSONKey> = [JSONKey(here.1.id)]
+        while chain.count <= Explorer.causationDepth, let id = cause(of: chain[0].1), !seen.contains(JSONKey(id)),
+              let parent = try mentioning(id).first(where: { $0.1.id.sameCodePoints(id) }) {
             seen.insert(JSONKey(id))
             chain.insert(parent, at: 0)
         }
-        var nodes = chain.enumerated().map { CausationNode(depth: $0.offset, event: $0.element, isCursor: $0.offset == chain.count - 1) }
+        var nodes = chain.enumerated().map { CausationNode(depth: $0.offset, event: $0.element.1, isCursor: $0.offset == chain.count - 1, position: $0.element.0) }
         func consequences(of e: Event, depth: Int) throws {
             guard depth - chain.count < Explorer.consequenceDepth else { return }
-            for child in try mentioning(e.id) where nodes.count < Explorer.causationNodes {
+            for (p, child) in try mentioning(e.id) where nodes.count < Explorer.causationNodes {
                 guard let c = cause(of: child), c.sameCodePoints(e.id), !seen.contains(JSONKey(child.id)) else { continue }
                 seen.insert(JSONKey(child.id))
-                nodes.append(CausationNode(depth: depth, event: child, isCursor: false))
+                nodes.append(CausationNode(depth: depth, event: child, isCursor: false, position: p))
                 try consequences(of: child, depth: depth + 1)
             }
         }
-        try consequences(of: here, depth: chain.count)
+        try consequences(of: here.1, depth: chain.count)
         caches.causation = (state.position, nodes)
         return nodes
     }

@@ -186,7 +186,8 @@ public enum ExplorerView {
 
     /// A list that scrolls with the pane's cursor (`treeRow`): lines too long end in `…` and
     /// Enter shows them whole.
-    static func list(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int, _ lines: [(String, CellStyle)], cutInTheMiddle: Bool = false) {
+    static func list(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int, _ rows: [Explorer.PaneRow], cutInTheMiddle: Bool = false) {
+        let lines = rows.map { ($0.text, $0.style) }
         let cursor = min(e.state.treeRow, max(0, lines.count - 1))
         let offset = max(0, min(cursor - h / 2, lines.count - h))
         for (i, line) in lines.dropFirst(offset).prefix(h).enumerated() {
@@ -205,11 +206,9 @@ public enum ExplorerView {
     static func diffPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
         let title = e.state.mark.map { "changes since the mark (position \($0))" } ?? "changes of the last event"
         b.clip(x, y - 1, title, .title, maxWidth: w)
-        let changes = try e.changes()
-        if changes.isEmpty { b.clip(x, y, "(no changes)", .faint, maxWidth: w); return }
-        list(e, &b, x: x, y: y, w: w, h: h, changes.map { c in
-            (c.description, c.kind == .added ? .changed : c.kind == .removed ? .warning : CellStyle(role: .accent))
-        }, cutInTheMiddle: true)
+        let rows = try e.paneRows() ?? []
+        if rows.isEmpty { b.clip(x, y, "(no changes)", .faint, maxWidth: w); return }
+        list(e, &b, x: x, y: y, w: w, h: h, rows, cutInTheMiddle: true)
     }
 
     /// The strategies pane's table: one line per strategy.
@@ -226,18 +225,7 @@ public enum ExplorerView {
             b.clip(x, y, "comparing the five strategies here (replay folds the whole log)…", .faint, maxWidth: w)
             return
         }
-        let lines = try e.paneLines() ?? []
-        var styled: [(String, CellStyle)] = []
-        for (i, line) in lines.enumerated() {
-            if i < runs.count {
-                let o = runs[i]
-                styled.append((line, o.agrees ? (o.name == e.state.drivingStrategy ? .title : .plain) : .warning))
-            } else {
-                styled.append((line, line.hasSuffix("crossing no irreversible event") ? .faint : line.hasPrefix("undo") ? .warning : .plain))
-            }
-        }
-        styled.insert(("", .plain), at: min(runs.count, styled.count))
-        list(e, &b, x: x, y: y, w: w, h: h, styled)
+        list(e, &b, x: x, y: y, w: w, h: h, try e.paneRows() ?? [])
     }
 
     /// A view with nothing to show: its title and why.
@@ -258,10 +246,7 @@ public enum ExplorerView {
             b.clip(x, y + 1, "no meta.causationId links it to other events", .faint, maxWidth: w)
             return
         }
-        list(e, &b, x: x, y: y, w: w, h: h, nodes.map { n in
-            let indent = String(repeating: " ", count: min(2 * n.depth, max(0, w / 2)))
-            return (indent + (n.isCursor ? "► " : "  ") + "\(n.event.id) \(n.event.service)/\(n.event.stream) \(n.event.type)", n.isCursor ? .selected : .plain)
-        })
+        list(e, &b, x: x, y: y, w: w, h: h, try e.paneRows() ?? [])
     }
 
     /// The saga view: its outcome and flags, then every step in timeline order.
@@ -270,16 +255,7 @@ public enum ExplorerView {
             return emptyPane(&b, x: x, y: y, w: w, title: "saga", "this event is not part of a saga (no meta.sagaId); A: the next saga")
         }
         b.clip(x, y - 1, "saga \(saga.id): \(saga.outcome), \(saga.steps.count) events (a: back, A: next)", .title, maxWidth: w)
-        var lines: [(String, CellStyle)] = saga.flags.map { ("! " + $0, .warning) }
-        let cursor = e.state.position - 1
-        for step in saga.steps {
-            let t = step.event.ts.rfc3339
-            let time = t.count >= 19 ? String(t.dropFirst(11)) : t
-            let line = (step.position == cursor ? "► " : "  ") + time + " " + step.event.type + " " + step.event.service + "/" + step.event.stream
-                + (step.command.isEmpty ? "" : "  " + step.command) + (step.attempt > 1 ? "  attempt \(step.attempt)" : "")
-            lines.append((line, step.position == cursor ? .selected : step.isCompensation ? .warning : .plain))
-        }
-        list(e, &b, x: x, y: y, w: w, h: h, lines)
+        list(e, &b, x: x, y: y, w: w, h: h, try e.paneRows() ?? [])
     }
 
     /// The deliveries view: what each delivery of the cursor event's message left in the log.
@@ -288,19 +264,7 @@ public enum ExplorerView {
             return emptyPane(&b, x: x, y: y, w: w, title: "deliveries", "no message caused this event (no meta.messageId)")
         }
         b.clip(x, y - 1, "deliveries of \(report.messageId) (w: back)", .title, maxWidth: w)
-        let attempts = report.rows.map(\.attempt).max() ?? 1
-        var lines: [(String, CellStyle)] = [("\(report.rows.count) deliver\(report.rows.count == 1 ? "y" : "ies") left events; \(report.applied) applied; highest attempt \(attempts)",
-                                              report.applied > 1 ? .warning : .plain)]
-        if report.applied > 1 { lines.append(("! applied \(report.applied) times: the effect was not deduplicated", .warning)) }
-        let cursor = e.state.position - 1
-        for r in report.rows {
-            lines.append(((r.position == cursor ? "► " : "  ") + "attempt \(r.attempt)  \(r.consumer)  \(r.type)  \(r.outcome)  \(r.id)",
-                          r.position == cursor ? .selected : r.outcome == "applied" ? .plain : .faint))
-        }
-        if !report.hasBusLog {
-            lines.append(("(deliveries that crashed or lost their ack left no event: simulate with --delivery-log to see every one)", .faint))
-        }
-        list(e, &b, x: x, y: y, w: w, h: h, lines)
+        list(e, &b, x: x, y: y, w: w, h: h, try e.paneRows() ?? [])
     }
 
     /// The projection-lag view: the largest lag per time bucket, as bars, over the log's span.
@@ -332,7 +296,7 @@ public enum ExplorerView {
         b.clip(x, y - 1, "every service \(at) (O: back)", .title, maxWidth: w)
         let rows = try e.overview()
         if rows.isEmpty { b.clip(x, y, "(no stream has a document yet)", .faint, maxWidth: w); return }
-        list(e, &b, x: x, y: y, w: w, h: h, rows.map { ($0.text, $0.key == nil ? (($0.text.hasPrefix("  …")) ? .faint : .title) : ($0.key == e.state.selected ? .changed : .plain)) })
+        list(e, &b, x: x, y: y, w: w, h: h, try e.paneRows() ?? [])
     }
 
     /// A tree (the document, or the event at the cursor) with the document cursor.
