@@ -54,8 +54,11 @@ final class StoreExplorerData: ExplorerData {
     /// or finds an index another process extended. Runs on the follow thread: it touches only the
     /// opened log (its importer, lock and index file) and the store's serialised connection.
     func readAppended() throws -> TimelineUpdate? {
-        guard let opened, try opened.follow() else { return nil }
-        return TimelineUpdate(index: opened.index)
+        guard let opened else { return nil }
+        let followed = try opened.follow()
+        guard followed.changed || followed.rejected > 0 else { return nil }
+        let quarantine = opened.sourcePath.map { URL(fileURLWithPath: LogOpener.quarantinePath(forLog: $0)).lastPathComponent }
+        return TimelineUpdate(index: opened.index, rejected: followed.rejected, quarantine: quarantine)
     }
 
     /// The grown timeline in use from now on; the cached views are dropped.

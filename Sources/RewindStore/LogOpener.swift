@@ -58,21 +58,30 @@ public final class OpenedLog {
     /// the index when no other process holds the store, then takes the newest index, which
     /// another process may have extended too. Returns whether the timeline changed. Leaves the
     /// lock unheld, as a long-running reader must.
-    public func follow() throws -> Bool {
+    /// What one step of following read: whether the timeline changed, and the lines it rejected
+    /// (copied to the quarantine file, as every import does).
+    public struct Followed: Sendable {
+        public var changed = false
+        public var rejected = 0
+    }
+
+    public func follow() throws -> Followed {
+        var followed = Followed()
         if let source = sourcePath, rebuildable {
             let importer = LogOpener.makeImporter(source, store: store, quarantine: LogOpener.quarantinePath(forLog: source),
                                                   reporting: LogOpener.Reporting())
             if try !importer.isUpToDate(), lock.tryLock(.exclusive) {
                 defer { lock.unlock() }
-                try LogOpener.importAndIndex(importer, maintenance: maintenance)
+                followed.rejected = try LogOpener.importAndIndex(importer, maintenance: maintenance).summary.rejected
             }
         }
-        guard lock.tryLock(.shared) else { return false }
+        guard lock.tryLock(.shared) else { return followed }
         defer { lock.unlock() }
-        guard let latest = try maintenance.image(), try maintenance.status(of: latest) == .current else { return false }
-        guard latest.count != index.count || latest.identity != index.image.identity else { return false }
+        guard let latest = try maintenance.image(), try maintenance.status(of: latest) == .current else { return followed }
+        guard latest.count != index.count || latest.identity != index.image.identity else { return followed }
         index = TimelineIndex(image: latest)
-        return true
+        followed.changed = true
+        return followed
     }
 
     /// The cache strategy over this log's index, its states kept in the store.

@@ -162,6 +162,12 @@ import Testing
         let backwards = try tmux.waitFor("the earlier line") { $0.contains("position 23/23") && $0.contains("following: 1 new event") }
         #expect(backwards.split(separator: "\n").first?.hasPrefix(" rewind  bank.jsonl") == true, "the header is still the first row")
         #expect(!backwards.contains("building the timeline index") && !backwards.contains("timestamp goes backwards"))
+        // A line that is no event is rejected, as every import rejects it, and the UI says so.
+        let bad = try FileHandle(forWritingTo: log)
+        try bad.seekToEnd()
+        bad.write(Data("not json\n".utf8))
+        try bad.close()
+        try tmux.waitFor("the rejected line") { $0.contains("following: 0 new events; 1 line rejected (copied to bank.rejected.jsonl)") }
         try tmux.keys("q")
         try tmux.waitFor("quit") { $0.contains("EXITED-0") }
     }

@@ -657,6 +657,7 @@ public final class Explorer {
             if let z = state.zoom, z.upperBound > state.count { state.zoom = nil; state.zoomStack = [] }
             try move(to: atHead ? state.count : min(wasAt, state.count))
             state.message = "following: \(state.count - before) new event\(state.count - before == 1 ? "" : "s")"
+                + (update.rejected == 0 ? "" : "; \(update.rejected) line\(update.rejected == 1 ? "" : "s") rejected (copied to \(update.quarantine ?? "the quarantine file"))")
         case .nextEventOfStream, .previousEventOfStream:
             guard let key = state.selected, let id = selectedID else { state.message = "select a stream first (j / k)"; break }
             let forward = action == .nextEventOfStream

@@ -40,7 +40,14 @@ public protocol ExplorerData: AnyObject {
 /// A grown (or rebuilt) timeline, read off the key loop, to be taken on it.
 public final class TimelineUpdate: @unchecked Sendable, Equatable {
     public let index: TimelineIndex
-    public init(index: TimelineIndex) { self.index = index }
+    /// Lines the read rejected, and the file they were copied to.
+    public let rejected: Int
+    public let quarantine: String?
+    public init(index: TimelineIndex, rejected: Int = 0, quarantine: String? = nil) {
+        self.index = index
+        self.rejected = rejected
+        self.quarantine = quarantine
+    }
     public static func == (a: TimelineUpdate, b: TimelineUpdate) -> Bool { a === b }
 }
 
