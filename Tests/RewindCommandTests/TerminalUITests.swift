@@ -189,10 +189,14 @@ import Testing
         try tmux.type("evt-0000374 type:CommissionFailed")
         try tmux.keys("Enter")
         try tmux.keys("a")
-        let saga = try tmux.waitFor("the saga view") { $0.contains("saga transfer-000046: compensated") }
+        let saga = try tmux.waitFor("the saga view") {
+            $0.contains("saga transfer-000046: compensated") && $0.contains("TransferCompensated")
+        }
         #expect(saga.contains("CommissionFailed") && saga.contains("TransferCompensated"))
         try tmux.keys("o")
-        let causation = try tmux.waitFor("the causation view") { $0.contains("causation of evt-0000374") }
+        let causation = try tmux.waitFor("the causation view") {
+            $0.contains("causation of evt-0000374") && $0.contains("evt-0000385")
+        }
         #expect(causation.contains("evt-0000294") && causation.contains("► evt-0000374") && causation.contains("evt-0000385"))
         try tmux.keys("o")
         try tmux.keys("@")
@@ -251,7 +255,9 @@ import Testing
         try tmux.keys("s")
         try tmux.keys("S")
         try tmux.keys("Enter")
-        let event = try tmux.waitFor("the event view") { $0.contains("event 19 of 21, line 20") }
+        let event = try tmux.waitFor("the event view") {
+            $0.contains("event 19 of 21, line 20") && $0.contains("\"compensates\"") && $0.contains("\"sagaId\"")
+        }
         #expect(event.contains("\"compensates\": \"evt-017\"") && event.contains("\"sagaId\": \"transfer-2\""))
         try tmux.keys("q")
         try tmux.waitFor("quit") { $0.contains("EXITED-0") }
@@ -325,7 +331,8 @@ import Testing
         try tmux.keys("Enter")
         try tmux.waitFor("the cursor drawn in ASCII") { $0.contains("position  3/21") && $0.contains("^") }
         try tmux.keys("?")
-        let help = try tmux.waitFor("help") { $0.contains("keys (any other key closes this)") }
+        // The wait holds for the whole overlay (a capture can catch a redraw half done).
+        let help = try tmux.waitFor("help") { $0.contains("keys (any other key closes this)") && $0.contains("Right l") && $0.contains("Down j") }
         #expect(!help.contains("??") && help.contains("Right l") && help.contains("Down j"), "the keys are spelled out in ASCII")
         try tmux.keys("x")
         try tmux.keys("C-c")
