@@ -43,7 +43,7 @@ final class StoreExplorerData: ExplorerData {
         rulesFingerprint = main.rulesFingerprint
         indexPath = main.indexPath
         let store = self.store
-        let cache = IndexCache(index: index, rules: rulesFingerprint, budget: 384 << 20, store: store) { try store.event(at: $0).id }
+        let cache = OpenedLog.cache(index: index, store: store, rules: rulesFingerprint)
         strategies = Strategies(index: index, cache: cache, replay: ReplayStrategy(source: store, fold: fold))
         drivingStrategy = main.drivingStrategy
     }
@@ -83,7 +83,7 @@ final class StoreExplorerData: ExplorerData {
     }
 
     func verifyCache(control: WorkControl?) throws -> String {
-        let cache = IndexCache(index: index, rules: rulesFingerprint, budget: .max, store: store) { [store] in try store.event(at: $0).id }
+        let cache = OpenedLog.cache(index: index, store: store, rules: rulesFingerprint, budget: .max)
         let report = try IndexVerifier(index: index, source: store, fold: fold, cache: cache).run { done, total in
             control?.report(done: done, total: total)
             try control?.check()

@@ -86,8 +86,12 @@ public final class OpenedLog {
 
     /// The cache strategy over this log's index, its states kept in the store.
     public func cache(budget: Int = 384 << 20) -> IndexCache {
-        let store = self.store
-        return IndexCache(index: index, rules: rules.fingerprint, budget: budget, store: store) { try store.event(at: $0).id }
+        OpenedLog.cache(index: index, store: store, rules: rules.fingerprint, budget: budget)
+    }
+
+    /// The cache strategy over an index of `store` (another opening of it, for another thread).
+    public static func cache(index: TimelineIndex, store: SQLiteStore, rules: String, budget: Int = 384 << 20) -> IndexCache {
+        IndexCache(index: index, rules: rules, budget: budget, store: store) { try store.event(at: $0).id }
     }
 
     /// The five strategies over this log.

@@ -484,7 +484,7 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
             // Wall times differ run to run: the golden holds the same numbers every time.
             if var runs = e.state.strategyRuns?.runs {
                 for i in runs.indices { runs[i].seconds = Double(i + 1) / 1000 }
-                e.state.strategyRuns = (11, runs)
+                e.state.strategyRuns = StrategyRuns(position: 11, runs: runs)
             }
         }
     }

@@ -330,11 +330,11 @@ public final class Explorer {
             let t = state.asked.flatMap { $0.position == state.position ? $0.time : nil } ?? cursor
             let target = t.adding(nanoseconds: ns)
             try move(to: try data.position(at: target))
-            state.asked = (target, state.position)
+            state.asked = Asked(time: target, position: state.position)
             state.message = "went to \(target.rfc3339) (\(text.trimmingCharacters(in: .whitespaces)))" + (try landing(target))
         case .time(let t):
             try move(to: try data.position(at: t))
-            state.asked = (t, state.position)
+            state.asked = Asked(time: t, position: state.position)
             state.message = "went to \(t.rfc3339)" + (try landing(t))
         }
     }
@@ -432,7 +432,7 @@ public final class Explorer {
         func start(_ request: WorkRequest, text: String = "") { effects += startWork(request, text: text) }
         /// The strategies pane compares at the cursor whenever it moves.
         func compareIfShown() {
-            guard state.pane == .strategies, state.strategyPosition != state.position else { return }
+            guard state.pane == .strategies, state.strategyRuns?.position != state.position else { return }
             if case .strategies(let p)? = state.work?.request, p == state.position { return }
             start(.strategies(position: state.position))
         }
@@ -794,7 +794,8 @@ public final class Explorer {
                 PaneRow(text: c.description, style: c.kind == .added ? .changed : c.kind == .removed ? .warning : CellStyle(role: .accent))
             }
         case .strategies:
-            guard let (position, runs) = state.strategyRuns, position == state.position else { return [] }
+            guard let compared = state.strategyRuns, compared.position == state.position else { return [] }
+            let runs = compared.runs
             var rows = zip(runs, ExplorerView.strategyLines(runs, driving: state.drivingStrategy)).map { o, line in
                 PaneRow(text: line, style: o.agrees ? (o.name == state.drivingStrategy ? .title : .plain) : .warning)
             }
@@ -889,7 +890,7 @@ public final class Explorer {
                 state.message = "holds at every position" + note
             }
         case .strategies(let runs):
-            if case .strategies(let p) = work.request { state.strategyRuns = (p, runs) }
+            if case .strategies(let p) = work.request { state.strategyRuns = StrategyRuns(position: p, runs: runs) }
         case .verified(let summary):
             state.message = summary
         case .streams(let ids):

@@ -287,7 +287,7 @@ extension Explorer {
             let before = t.before?.value(at: pointer), after = t.after?.value(at: pointer)
             if before != after {
                 try move(to: p + 1)
-                state.provenance = (row.pointer, p + 1)
+                state.provenance = Provenance(pointer: row.pointer, position: p + 1)
                 // The cursor stays on the field, wherever its row is in the document then.
                 if let at = try documentRows().firstIndex(where: { $0.pointer.sameCodePoints(row.pointer) }) { state.treeRow = at }
                 let e = try data.event(at: p)

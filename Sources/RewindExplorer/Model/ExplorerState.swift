@@ -209,7 +209,10 @@ public struct Work: Sendable, Equatable {
     public var seconds = 0.0
 
     /// "searching "x": 43% (120 000 of 280 000 events) 2.1 s, about 2.8 s left — Esc cancels"
-    public var status: String {
+    public var status: String { status(then: []) }
+
+    /// The status, with the work waiting after it named before the hint.
+    public func status(then waiting: [Work]) -> String {
         var s = request.title + (text.isEmpty ? "" : " \(text)") + ":"
         if total > 0 {
             let fraction = Double(done) / Double(total)
@@ -219,6 +222,7 @@ public struct Work: Sendable, Equatable {
         } else {
             s += " " + Work.seconds(seconds)
         }
+        if !waiting.isEmpty { s += "; then " + waiting.map { $0.request.title + ($0.text.isEmpty ? "" : " " + $0.text) }.joined(separator: ", ") }
         return s + " — Esc cancels"
     }
 
@@ -237,6 +241,27 @@ public enum ExplorerEffect: Sendable, Equatable {
     case readAppended
     /// Write the state after `position` events to a file as `rewind state --json` prints it (`:export`).
     case export(path: String, position: Int, at: Timestamp)
+}
+
+/// The field whose provenance was last followed, and the position of the event found.
+public struct Provenance: Sendable, Equatable {
+    public var pointer: String
+    public var position: Int
+    public init(pointer: String, position: Int) { self.pointer = pointer; self.position = position }
+    public static func == (a: Provenance, b: Provenance) -> Bool { a.pointer.sameCodePoints(b.pointer) && a.position == b.position }
+}
+
+/// The strategies compared at a position.
+public struct StrategyRuns: Sendable, Equatable {
+    public var position: Int
+    public var runs: [StrategyRun]
+    public init(position: Int, runs: [StrategyRun]) { self.position = position; self.runs = runs }
+}
+
+/// A time `g` was asked for, and the position it reached.
+public struct Asked: Sendable, Equatable {
+    public var time: Timestamp
+    public var position: Int
 }
 
 /// The explorer's whole state: everything a view needs besides the data.
@@ -278,12 +303,7 @@ public struct ExplorerState: Sendable, Equatable {
     public var expanded: String?
     /// The field whose provenance was last followed, and the event found (so `p` again goes
     /// further back).
-    public var provenance: (pointer: String, position: Int)? {
-        get { provenanceField.map { ($0, provenancePosition) } }
-        set { provenanceField = newValue?.pointer; provenancePosition = newValue?.position ?? 0 }
-    }
-    var provenanceField: String?
-    var provenancePosition = 0
+    public var provenance: Provenance?
     public var collapsed: Set<JSONKey> = []
     /// The first row of the help overlay shown.
     public var helpOffset = 0
@@ -293,20 +313,10 @@ public struct ExplorerState: Sendable, Equatable {
     public var queue: [Work] = []
     var nextWorkID = 1
     /// The strategies compared, and the position they were compared at.
-    public var strategyRuns: (position: Int, runs: [StrategyRun])? {
-        get { strategyPosition.map { ($0, strategyList) } }
-        set { strategyPosition = newValue?.position; strategyList = newValue?.runs ?? [] }
-    }
-    var strategyPosition: Int?
-    var strategyList: [StrategyRun] = []
+    public var strategyRuns: StrategyRuns?
     /// The time `g` was asked for and the position it reached: a relative move counts from it
     /// while the cursor stays there.
-    public var asked: (time: Timestamp, position: Int)? {
-        get { askedTime.map { ($0, askedPosition) } }
-        set { askedTime = newValue?.time; askedPosition = newValue?.position ?? 0 }
-    }
-    var askedTime: Timestamp?
-    var askedPosition = 0
+    public var asked: Asked?
     /// The stretch of the timeline the scrubber shows (nil: all of it).
     public var zoom: Range<Int>?
     /// The stretches shown before each zoom in (`Z` goes back to the last).
@@ -331,17 +341,5 @@ public struct ExplorerState: Sendable, Equatable {
     public var prompt: Prompt? {
         if case .prompt(let p) = mode { return p }
         return nil
-    }
-
-    public static func == (a: ExplorerState, b: ExplorerState) -> Bool {
-        a.position == b.position && a.count == b.count && a.selected == b.selected && a.pinned == b.pinned && a.inPins == b.inPins
-            && a.filter == b.filter && a.mode == b.mode && a.pane == b.pane && a.mark == b.mark
-            && a.invariant == b.invariant && a.breaks == b.breaks && a.search == b.search && a.matches == b.matches
-            && a.follow == b.follow && a.reading == b.reading && a.focusOnDocument == b.focusOnDocument && a.treeRow == b.treeRow
-            && a.expanded == b.expanded && a.provenanceField == b.provenanceField && a.provenancePosition == b.provenancePosition
-            && a.collapsed == b.collapsed && a.drivingStrategy == b.drivingStrategy && a.work == b.work && a.queue == b.queue
-            && a.strategyPosition == b.strategyPosition && a.strategyList == b.strategyList && a.zoom == b.zoom && a.askedTime == b.askedTime && a.askedPosition == b.askedPosition && a.zoomStack == b.zoomStack
-            && a.history == b.history && a.copied == b.copied && a.message == b.message && a.width == b.width
-            && a.height == b.height && a.quit == b.quit && a.nextWorkID == b.nextWorkID && a.helpOffset == b.helpOffset
     }
 }

@@ -90,8 +90,9 @@ public enum ExplorerView {
         add("<", counts[.backwards] ?? 0, "backwards", .marker)
         add("=", counts[.duplicate] ?? 0, "duplicate", .marker)
         let span = e.span
-        add("x", s.breaks.filter { span.contains($0 - 1) }.count, "break" + (s.breaks.count == 1 ? "" : "s"), .warning)
-        add("*", s.matches.filter { span.contains($0) }.count, "match" + (s.matches.count == 1 ? "" : "es"), .match)
+        func inSpan(_ sorted: [Int], shift: Int) -> Int { sorted.lowerBound(span.upperBound + shift) - sorted.lowerBound(span.lowerBound + shift) }
+        add("x", inSpan(s.breaks, shift: 1), "break" + (s.breaks.count == 1 ? "" : "s"), .warning)
+        add("*", inSpan(s.matches, shift: 0), "match" + (s.matches.count == 1 ? "" : "es"), .match)
         var x = 0
         if let z = s.zoom {
             x += b.put(0, 4, "zoomed to positions \(z.lowerBound)…\(z.upperBound) (Z: out)  ", .title)
@@ -221,7 +222,7 @@ public enum ExplorerView {
 
     static func strategiesPane(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int) throws {
         b.clip(x, y - 1, "strategies at position \(e.state.position), \(e.state.drivingStrategy) drives", .title, maxWidth: w)
-        guard let (position, runs) = e.state.strategyRuns, position == e.state.position else {
+        guard let compared = e.state.strategyRuns, compared.position == e.state.position else {
             b.clip(x, y, "comparing the five strategies here (replay folds the whole log)…", .faint, maxWidth: w)
             return
         }
@@ -392,9 +393,7 @@ public enum ExplorerView {
                 if !p.selected { b.setStyle(cursorX, y, 1, .selected) }
             }
         } else if let work = e.state.work {
-            let waiting = e.state.queue.isEmpty ? "" : "; then " + e.state.queue.map { $0.request.title + ($0.text.isEmpty ? "" : " " + $0.text) }.joined(separator: ", ")
-            let status = work.status
-            b.clip(0, y, status.replacingOccurrences(of: " — Esc cancels", with: "") + waiting + " — Esc cancels", .title, maxWidth: w)
+            b.clip(0, y, work.status(then: e.state.queue), .title, maxWidth: w)
         } else if let m = e.state.message {
             b.clip(0, y, m, .warning, maxWidth: w)
         } else {
