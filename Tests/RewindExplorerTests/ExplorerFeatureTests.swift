@@ -606,7 +606,7 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
         #expect(try e.update(.submitted) == [], "the search waits for the verification")
         #expect(e.state.queue.map(\.request) == [.search(EventQuery("q"))])
         #expect(try ExplorerView.render(e).lines[23].contains("; then searching q"))
-        let next = try e.update(.workFinished(id: 1, .verified("verified")))
+        let next = try e.update(.workFinished(id: 1, .summary("verified")))
         #expect(next == [.start(id: 2, .search(EventQuery("q")))] && e.state.message == "verified")
         try e.update(.verifyCache)
         try e.update(.cancelWork)

@@ -4,7 +4,7 @@ import RewindCore
 /// The explorer: its state, the data it reads, and `update`, which applies an action and returns
 /// the effects for a driver to run (`ExplorerDriver`): long work — search, invariant breaks,
 /// strategy comparison, verification — runs off the key loop and comes back as actions; so does
-/// copying to the clipboard and exporting a file. What `update` reads itself is bounded: the
+/// copying to the clipboard and reading the log's end in follow mode. What `update` reads itself is bounded: the
 /// state at the cursor is a `StateView` over the memory-mapped timeline index, a step applies one
 /// event's diff to it, a jump reaches the new position through the driving strategy (a keyframe
 /// and at most 4 096 diffs), and a document is read only when a pane draws it.
@@ -697,8 +697,6 @@ public final class Explorer {
             let ends = try data.timestamps(of: [span.lowerBound, span.upperBound - 1])
             let t = Timestamp.between(ends[0], ends[1], fraction: Double(max(0, min(x, state.width - 1))) / Double(state.width - 1))
             try move(to: try data.position(at: t))
-        case .noticed(let text):
-            state.message = text
         case .unknownKey(let name):
             state.message = "\(name) does nothing here — ? for keys"
         case .workProgressed(let id, let done, let total, let seconds):
@@ -891,7 +889,7 @@ public final class Explorer {
             }
         case .strategies(let runs):
             if case .strategies(let p) = work.request { state.strategyRuns = StrategyRuns(position: p, runs: runs) }
-        case .verified(let summary):
+        case .summary(let summary):
             state.message = summary
         case .streams(let ids):
             guard case .filter(let text, _) = work.request else { break }

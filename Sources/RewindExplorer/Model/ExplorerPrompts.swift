@@ -145,8 +145,7 @@ extension Explorer {
         case "export":
             guard !argument.isEmpty else { state.message = ":export FILE — writes the state at the cursor as SPEC JSON"; return }
             // The state at the cursor as `rewind state --json` prints it.
-            pendingEffects.append(.export(path: argument, position: state.position, at: try cursorTime() ?? Timestamp(nanoseconds: 0)))
-            state.message = "exporting the state at position \(state.position) to \(argument)"
+            start(.export(path: argument, position: state.position, at: try cursorTime() ?? Timestamp(nanoseconds: 0)), "")
         case "strategy":
             guard Strategies.names.dropFirst().contains(argument) else {
                 state.message = "\(argument.isEmpty ? "which strategy?" : "no strategy \(argument):") the view is driven by diff, undo, squash or cache (replay reaches no versions to draw)"

@@ -88,8 +88,6 @@ public enum ExplorerAction: Sendable, Equatable {
     case workFinished(id: Int, WorkResult)
     /// Escape while long work runs.
     case cancelWork
-    /// The driver tells what an effect did (an export written).
-    case noticed(String)
     case quit
 }
 
@@ -150,6 +148,9 @@ public enum WorkRequest: Sendable, Equatable {
     case verify
     /// The streams whose names match the filter (among the last result's, when it narrows it).
     case filter(String, narrowing: FilterBase?)
+    /// Write the state after `position` events to a file as `rewind state --json` prints it
+    /// (`:export`: a state of a million streams takes a while to write).
+    case export(path: String, position: Int, at: Timestamp)
 
     /// Requests of one kind replace each other; of different kinds, wait for each other.
     public var kind: Int {
@@ -159,6 +160,7 @@ public enum WorkRequest: Sendable, Equatable {
         case .strategies: 2
         case .verify: 3
         case .filter: 4
+        case .export: 5
         }
     }
 
@@ -171,6 +173,7 @@ public enum WorkRequest: Sendable, Equatable {
     public var title: String {
         switch self {
         case .filter: "filtering the streams by"
+        case .export(let path, let position, _): "exporting the state at position \(position) to \(path)"
         case .search: "searching"
         case .breaks: "checking the invariant"
         case .strategies(let p): "comparing the strategies at position \(p)"
@@ -192,7 +195,8 @@ public enum WorkResult: Sendable, Equatable {
     /// Where the invariant turns false, and the paths it names that select nothing.
     case breaks([Int], warnings: [String])
     case strategies([StrategyRun])
-    case verified(String)
+    /// A one-line account (verification, an export).
+    case summary(String)
     case streams([UInt32])
     case failed(String)
     case cancelled
@@ -239,8 +243,6 @@ public enum ExplorerEffect: Sendable, Equatable {
     case copy(String)
     /// Read what was appended to the log (follow mode), off the key loop.
     case readAppended
-    /// Write the state after `position` events to a file as `rewind state --json` prints it (`:export`).
-    case export(path: String, position: Int, at: Timestamp)
 }
 
 /// The field whose provenance was last followed, and the position of the event found.

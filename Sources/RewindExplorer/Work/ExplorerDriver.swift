@@ -63,8 +63,6 @@ public final class ExplorerDriver: @unchecked Sendable {
                     do { result = (try data.value.readAppended(), nil) } catch { result = (nil, "\(error)") }
                     lock.withLock { followed.append(result) }
                 }
-            case .export(let path, let position, let at):
-                try send(.noticed(ExplorerDriver.export(explorer.data, position: position, at: at, to: path)))
             }
         }
     }
@@ -186,7 +184,9 @@ final class WorkerContext {
             case .strategies(let position):
                 return .strategies(try data.compareStrategies(at: position, control: control))
             case .verify:
-                return .verified(try data.verifyCache(control: control))
+                return .summary(try data.verifyCache(control: control))
+            case .export(let path, let position, let at):
+                return .summary(ExplorerDriver.export(data, position: position, at: at, to: path))
             case .filter(let text, let narrowing):
                 if filter?.count != data.index.streamCount {
                     filter = StreamFilter(index: data.index, sorted: data.index.sortedStreams.all())
