@@ -23,11 +23,13 @@ let package = Package(
         ),
         // zlib, for the index's document blocks.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // Stores behind the EventStore protocol: embedded SQLite (GRDB) and the importer.
+        // libpq, the PostgreSQL client library (preinstalled with libpq-dev; builds at once).
+        .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // Stores behind the EventStore protocol: embedded SQLite (GRDB), PostgreSQL (libpq), the importer.
         .target(
             name: "RewindStore",
             dependencies: [
-                "RewindCore",
+                "RewindCore", "CLibpq",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]

@@ -25,13 +25,10 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "The input format: jsonl (SPEC §1), kcat (kcat -J envelopes) or debezium (change events); default: detected from the first line, then remembered for the file.")
     var format: Format?
 
-    @Option(help: "The store file to write (default: NAME.rewind beside NAME.jsonl, or in $XDG_CACHE_HOME/rewind or ~/.cache/rewind when that folder cannot be written).")
+    @Option(help: "The store to write: a file (default: NAME.rewind beside NAME.jsonl, or in $XDG_CACHE_HOME/rewind or ~/.cache/rewind when that folder cannot be written), or a PostgreSQL database, postgres://USER@HOST:PORT/DB (rewind keeps its tables in the schema `rewind`, or ?schema=NAME; the first import creates it).")
     var to: String?
 
     func run() throws {
-        if let to, to.hasPrefix("postgres://") || to.hasPrefix("postgresql://") {
-            throw OpenError("\(Output.safe(to)): PostgreSQL stores are not supported by this build yet")
-        }
         var problems = false
         let chosen = format.map { LogFormat(rawValue: $0.rawValue)! }
         let opened = try LogOptions.open(log, rules: nil, storePath: to, quiet: true, problems: &problems) { importer in

@@ -85,7 +85,7 @@ extension LogOptions {
             Output.diagnostic("\(Output.safe(log)): the store is damaged (\(error)); rebuilding it from the log")
             problems = true
             try opened.lock.lock(.exclusive) { Output.diagnostic("\(Output.safe(log)): waiting for another rewind process using it") }
-            SQLiteStore.remove(at: opened.store.location)
+            try opened.store.discardForRebuild()
             try? FileManager.default.removeItem(atPath: opened.maintenance.path)
             opened.lock.unlock()
             return try body(try open(problems: &problems))

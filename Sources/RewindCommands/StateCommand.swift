@@ -127,7 +127,7 @@ enum StateText {
 
 /// What the undo strategy could not take back.
 enum UndoReport {
-    static func text(_ crossed: [Int], store: SQLiteStore) throws -> String {
+    static func text(_ crossed: [Int], store: any EventStore) throws -> String {
         var lines = ["undo crossed \(crossed.count) irreversible event\(crossed.count == 1 ? "" : "s"): the state is rewound, but their effects outside the store remain:"]
         for p in crossed.prefix(20) {
             let e = try store.event(at: p)

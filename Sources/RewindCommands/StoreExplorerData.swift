@@ -10,7 +10,7 @@ final class StoreExplorerData: ExplorerData {
     /// The log as the command opened it (nil for a worker, which never follows the log).
     private let opened: OpenedLog?
     private(set) var index: TimelineIndex
-    let store: SQLiteStore
+    let store: any EventStore
     let fold: Fold
     let rulesFingerprint: String
     private let indexPath: String
@@ -36,7 +36,7 @@ final class StoreExplorerData: ExplorerData {
     private init(workerOf main: StoreExplorerData) throws {
         logName = main.logName
         opened = nil
-        store = try SQLiteStore(path: main.store.location)
+        store = try main.store.reopened()
         guard let image = try IndexFile.open(main.indexPath) else { throw IndexDamage("the index \(main.indexPath) is gone") }
         index = TimelineIndex(image: image)
         fold = main.fold
@@ -112,7 +112,7 @@ final class StoreExplorerData: ExplorerData {
     }
 
     func search(_ query: EventQuery, in range: Range<Int>) throws -> [Int] {
-        try store.search(query, in: range.clamped(to: 0..<index.count))
+        try store.search(query, in: range.clamped(to: 0..<index.count), limit: 1_000_000)
     }
 
     func density(buckets: Int, in span: Range<Int>) throws -> [Int] {

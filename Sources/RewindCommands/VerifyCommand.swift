@@ -63,7 +63,7 @@ struct VerifyCommand: LogCommand {
         if drifted, opened.rebuildable, let source = opened.sourcePath {
             Output.diagnostic("\(Output.safe(log)): the index disagrees with a replay of the store: the store is imported again from the log")
             try opened.lock.lock(.exclusive, waiting: waiting)
-            SQLiteStore.remove(at: store.location)
+            try store.discardForRebuild()
             try? FileManager.default.removeItem(atPath: opened.maintenance.path)
             opened.lock.unlock()
             var problems = false

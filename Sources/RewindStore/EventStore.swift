@@ -221,10 +221,16 @@ public struct ImportSummary: Sendable, Equatable {
 /// for the index), the import's bookkeeping, and the cache strategy's states. Every backend
 /// passes the same conformance suite.
 public protocol EventStore: AnyObject, Sendable, NumberedEventSource, CachedStateStore {
-    /// A human-readable location (a path or a URL).
+    /// A human-readable location (a path, or a URL without its password).
     var location: String { get }
+    /// Where this machine keeps what it derives from the store: the timeline index
+    /// (`PATH-index`) and the lock (`PATH-lock`). A store file's own path; for a server, a name
+    /// in the cache folder keyed by the server, database and schema.
+    var localPath: String { get }
     /// The same while the store only grows; new when its timeline was rewritten.
     func identity() throws -> String
+    /// Another opening of the same store (its own connection), for another thread.
+    func reopened() throws -> any EventStore
     /// Every stream's and type's name, by id.
     func registry() throws -> (streams: [(service: String, stream: String)], types: [String])
 
@@ -243,4 +249,23 @@ public protocol EventStore: AnyObject, Sendable, NumberedEventSource, CachedStat
     func duplicateLines(limit: Int) throws -> [(line: Int, id: String, firstLine: Int)]
     func rejectedLines(limit: Int) throws -> [(line: Int, reason: String)]
     func backwardsLines(limit: Int) throws -> [(line: Int, ts: Timestamp, latest: Timestamp)]
+    /// Lines with a backwards timestamp, and lines of first deliveries that were delivered again.
+    func markedLines() throws -> (backwards: [Int], duplicated: [Int])
+    /// Timeline positions of the events `query` matches, ascending, among `range` (all when
+    /// nil), at most `limit`. Every value is bound as a parameter, never spliced into a query.
+    func search(_ query: EventQuery, in range: Range<Int>?, limit: Int) throws -> [Int]
+    /// Cached states of every rules fingerprint.
+    func cachedStateCount() throws -> Int
+    /// Compaction's rewrite: the events before `end` give way to `rows` (their ids remembered as
+    /// accepted), atomically; positions then follow (ts, line) again, under a new identity.
+    func replaceEvents(before end: Int, with rows: [SquashedEvent]) throws
+    /// Every row an import writes, as text in a fixed order: equal dumps, equal imports.
+    func dump() throws -> String
+    /// Makes way for a rebuild from the log after damage: a file is removed, a server's rows
+    /// are deleted (the schema stays).
+    func discardForRebuild() throws
+}
+
+extension EventStore {
+    public func search(_ query: EventQuery) throws -> [Int] { try search(query, in: nil, limit: 1_000_000) }
 }

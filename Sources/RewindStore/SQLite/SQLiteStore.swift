@@ -3,50 +3,6 @@ import GRDB
 import GRDBSQLite
 import RewindCore
 
-/// A problem with a store: it cannot be opened, or is not a rewind store.
-public struct StoreError: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    /// The store file is damaged (SQLite reports corruption, or the file is shorter than it says).
-    public var isDamage: Bool
-    /// A store of an older format (rebuilt from its log like a damaged one).
-    public var isOutdated: Bool
-    public init(_ message: String, isDamage: Bool = false, isOutdated: Bool = false) {
-        self.message = message
-        self.isDamage = isDamage
-        self.isOutdated = isOutdated
-    }
-    public var description: String { message }
-
-    /// A SQLite failure on the store at `location` as a message that names the file and says
-    /// what failed (a read-only file or folder, a full disk, an I/O error); damage stays damage.
-    public static func from(_ error: DatabaseError, location: String, doing what: String) -> StoreError {
-        let detail = error.message ?? "\(error.resultCode)"
-        switch error.resultCode.primaryResultCode {
-        case .SQLITE_READONLY, .SQLITE_PERM:
-            return StoreError("\(location): cannot \(what): the store is read-only (\(detail)); make it writable, or remove it to have it made again")
-        case .SQLITE_FULL:
-            return StoreError("\(location): cannot \(what): the disk is full (\(detail))")
-        case .SQLITE_IOERR:
-            return StoreError("\(location): cannot \(what): an I/O error (\(detail))")
-        case .SQLITE_CANTOPEN:
-            return StoreError("\(location): cannot \(what): the file cannot be opened (\(detail))")
-        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
-            return StoreError("\(location): the store is damaged (\(detail))", isDamage: true)
-        case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return StoreError("\(location): cannot \(what): another process holds the store (\(detail))")
-        default:
-            return StoreError("\(location): cannot \(what): \(detail)")
-        }
-    }
-
-    /// Whether `error` means the store file itself is damaged.
-    public static func isDamage(_ error: any Error) -> Bool {
-        if let e = error as? StoreError { return e.isDamage }
-        if let e = error as? DatabaseError { return e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB }
-        return false
-    }
-}
-
 /// The embedded store: one SQLite file per log (GRDB.swift for connections, migrations and
 /// transactions; the two hot loops — inserting an import batch and reading the timeline —
 /// step raw SQLite statements, which measured several times faster than binding through
@@ -61,6 +17,7 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 /// one is rebuilt.
 public final class SQLiteStore: EventStore {
     public let location: String
+    public var localPath: String { location }
     let queue: DatabaseQueue
     let configuration: Configuration
     private let readersLock = NSLock()
@@ -155,6 +112,10 @@ public final class SQLiteStore: EventStore {
     public static func remove(at path: String) {
         for suffix in ["", "-journal", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
+
+    public func discardForRebuild() throws { SQLiteStore.remove(at: location) }
+
+    public func reopened() throws -> any EventStore { try SQLiteStore(path: location) }
 
     /// Whether the file at `path` starts with SQLite's header.
     public static func isStoreFile(_ path: String) -> Bool {

@@ -5,7 +5,7 @@ import RewindCore
 /// tells what it needs (`status`), and builds, extends or rebuilds it (`update`; the caller holds
 /// the store's exclusive lock). An import can feed it as it goes (`pipeline`).
 public final class IndexMaintenance {
-    public let store: SQLiteStore
+    public let store: any EventStore
     public let fold: Fold
     public let path: String
     /// Called with (events done, events in all) while building.
@@ -14,10 +14,10 @@ public final class IndexMaintenance {
     public var onNotice: (String) -> Void = { _ in }
     public var layout = IndexLayout.standard
 
-    public init(store: SQLiteStore, fold: Fold) {
+    public init(store: any EventStore, fold: Fold) {
         self.store = store
         self.fold = fold
-        path = IndexMaintenance.indexPath(forStore: store.location)
+        path = IndexMaintenance.indexPath(forStore: store.localPath)
     }
 
     public static func indexPath(forStore store: String) -> String { store + "-index" }

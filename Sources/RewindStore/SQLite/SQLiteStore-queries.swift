@@ -18,7 +18,7 @@ extension SQLiteStore {
     /// at most `limit`: `EventQuery`'s rules in SQL — `instr` finds code points, `lower()` folds
     /// ASCII only. Every value is bound as a parameter: text typed by a user or read from a log
     /// never becomes SQL.
-    public func search(_ query: EventQuery, in range: Range<Int>? = nil, limit: Int = 1_000_000) throws -> [Int] {
+    public func search(_ query: EventQuery, in range: Range<Int>?, limit: Int) throws -> [Int] {
         var clauses: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         func column(_ c: String) -> String { query.ignoresCase ? "lower(\(c))" : c }

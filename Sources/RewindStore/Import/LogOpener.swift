@@ -11,7 +11,7 @@ public struct OpenError: Error, CustomStringConvertible, Sendable {
 /// An opened log: its store and timeline index (describing each other, the store's lock held
 /// shared), and where its rules and quarantine live.
 public final class OpenedLog {
-    public let store: SQLiteStore
+    public let store: any EventStore
     public private(set) var index: TimelineIndex
     public let lock: StoreLock
     public let maintenance: IndexMaintenance
@@ -25,7 +25,7 @@ public final class OpenedLog {
     public let importResult: ImportResult?
     public let displayName: String
 
-    init(store: SQLiteStore, index: TimelineIndex, lock: StoreLock, maintenance: IndexMaintenance, sourcePath: String?,
+    init(store: any EventStore, index: TimelineIndex, lock: StoreLock, maintenance: IndexMaintenance, sourcePath: String?,
          rules: Rules, rulesPath: String?, importResult: ImportResult?, displayName: String) {
         self.store = store
         self.index = index
@@ -90,7 +90,7 @@ public final class OpenedLog {
     }
 
     /// The cache strategy over an index of `store` (another opening of it, for another thread).
-    public static func cache(index: TimelineIndex, store: SQLiteStore, rules: String, budget: Int = 384 << 20) -> IndexCache {
+    public static func cache(index: TimelineIndex, store: any EventStore, rules: String, budget: Int = 384 << 20) -> IndexCache {
         IndexCache(index: index, rules: rules, budget: budget, store: store) { try store.event(at: $0).id }
     }
 
@@ -123,12 +123,18 @@ public enum LogOpener {
         return base + ".rules.yaml"
     }
 
-    /// Where derived files go when the log's folder is not writable.
-    static func fallbackPath(for path: String, suffix: String) -> String {
+    /// rewind's cache folder (`$XDG_CACHE_HOME/rewind`, else `~/.cache/rewind`), made if missing.
+    public static func cacheFolder() -> String {
         let env = ProcessInfo.processInfo.environment
         let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         let cache = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 + "/rewind" } ?? (home + "/.cache/rewind")
         try? FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        return cache
+    }
+
+    /// Where derived files go when the log's folder is not writable.
+    static func fallbackPath(for path: String, suffix: String) -> String {
+        let cache = cacheFolder()
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         return "\(cache)/\(name)-\(ContentHash.hex(of: absolute))\(suffix)"
@@ -217,18 +223,22 @@ public enum LogOpener {
     /// indexing the same log is waited for (`reporting.notice` says so).
     public static func open(_ log: String, rulesPath explicitRules: String? = nil, storePath: String? = nil,
                             reporting: Reporting = Reporting(), layout: IndexLayout = .standard) throws -> OpenedLog {
-        if log.hasPrefix("postgres://") || log.hasPrefix("postgresql://") {
-            throw OpenError("\(log): PostgreSQL stores are not supported by this build yet; import into a store file instead")
-        }
-        try checkReadableFile(log)
-        let isStore = SQLiteStore.isStoreFile(log)
+        let server = PostgresURL.isPostgres(log)
+        if !server { try checkReadableFile(log) }
+        let isStore = server || SQLiteStore.isStoreFile(log)
         var source: String? = isStore ? nil : log
-        let store: SQLiteStore
+        let store: any EventStore
         var rules: Rules, rulesFile: String?
         var quarantine = quarantinePath(forLog: log)
         let waiting = { reporting.notice("\(log.escapingForTerminal): waiting for another rewind process importing or indexing it") }
         let lock: StoreLock
-        if isStore {
+        if server {
+            do { store = try PostgresStore(url: log, create: false) } catch { throw OpenError("\(error)") }
+            lock = try StoreLock(store: store.localPath)
+            try lock.lock(.shared, waiting: waiting)
+            source = try store.checkpoint()?.sourcePath
+            (rules, rulesFile) = try loadRules(explicit: explicitRules, besideLog: source ?? log)
+        } else if isStore {
             lock = try StoreLock(store: log)
             try lock.lock(.shared, waiting: waiting)
             do { store = try SQLiteStore(path: log) } catch { throw OpenError("\(error)") }
@@ -236,6 +246,14 @@ public enum LogOpener {
             (rules, rulesFile) = try loadRules(explicit: explicitRules, besideLog: source ?? log)
         } else {
             (rules, rulesFile) = try loadRules(explicit: explicitRules, besideLog: log)
+            if let storePath, PostgresURL.isPostgres(storePath) {
+                // Into a server's schema (made by the first import): the lock is this machine's,
+                // and the store's own advisory lock keeps importers on other machines apart.
+                do { store = try PostgresStore(url: storePath, create: true) } catch { throw OpenError("\(error)") }
+                lock = try StoreLock(store: store.localPath)
+                return try finishOpening(log: log, store: store, lock: lock, isStore: false, source: source, rules: rules, rulesFile: rulesFile,
+                                         quarantine: quarantine, reporting: reporting, layout: layout)
+            }
             var target = storePath ?? defaultStorePath(forLog: log)
             if storePath == nil && !writableFolder(of: log) {
                 // One rule for every command: a log in a folder rewind cannot write keeps its
@@ -263,6 +281,14 @@ public enum LogOpener {
                 throw OpenError("\(error)")
             }
         }
+        return try finishOpening(log: log, store: store, lock: lock, isStore: isStore, source: source, rules: rules, rulesFile: rulesFile,
+                                 quarantine: quarantine, reporting: reporting, layout: layout)
+    }
+
+    /// Imports what the store lacks and builds the index until both describe the log.
+    private static func finishOpening(log: String, store: any EventStore, lock: StoreLock, isStore: Bool, source: String?, rules: Rules,
+                                      rulesFile: String?, quarantine: String, reporting: Reporting, layout: IndexLayout) throws -> OpenedLog {
+        let waiting = { reporting.notice("\(log.escapingForTerminal): waiting for another rewind process importing or indexing it") }
         let maintenance = IndexMaintenance(store: store, fold: Fold(rules: rules))
         maintenance.layout = layout
         maintenance.onProgress = reporting.indexProgress
@@ -305,7 +331,7 @@ public enum LogOpener {
         return result
     }
 
-    static func makeImporter(_ log: String, store: SQLiteStore, quarantine: String, reporting: Reporting) -> JSONLImporter {
+    static func makeImporter(_ log: String, store: any EventStore, quarantine: String, reporting: Reporting) -> JSONLImporter {
         let importer = JSONLImporter(path: log, store: store, quarantinePath: quarantine)
         if let previous = try? store.checkpoint(), let format = LogFormat(rawValue: previous.format) {
             importer.format = format  // keep the format a previous `rewind import --format` chose

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import RewindCore
 
 /// What compacting the days before a date would lose, per service.
@@ -22,19 +21,27 @@ public struct CompactionPlan: Sendable {
     public var squashed: Int { services.reduce(0) { $0 + $1.squashed } }
 }
 
-extension SQLiteStore {
-    /// Plans compacting every whole UTC day before `date`.
+/// One squashed event that replaces a stream's events of a compacted day.
+public struct SquashedEvent: Sendable {
+    public var line: Int
+    public var ts: Int64
+    public var id: String
+    public var stream: UInt32
+    public var data: String
+    public var meta: String
+}
+
+extension EventStore {
+    /// Plans compacting every whole UTC day before `date` (counted from the index alone).
     public func compactionPlan(before date: Timestamp, index: TimelineIndex) throws -> CompactionPlan {
         let days = index.days.filter { !$0.open && $0.end > $0.first && $0.day < date.utcDay }
         let end = days.last?.end ?? 0
         // By code points: canonically equivalent service names are different services.
         var events: [JSONKey: Int] = [:], squashed: [JSONKey: Int] = [:]
-        try reading { db in
-            // Names read by their byte length (a NUL inside one is kept); the position is ours.
-            try SQLiteStore.texts(db, """
-                SELECT s.service, COUNT(*) FROM events e JOIN streams s ON s.id = e.stream WHERE e.pos < \(end) GROUP BY s.id
-                """) { row in events[JSONKey(row[0]), default: 0] += Int(row[1]) ?? 0 }
-        }
+        var perStream: [UInt32: Int] = [:]
+        for p in 0..<end { perStream[index.stream(at: p), default: 0] += 1 }
+        try index.image.check()
+        for (id, n) in perStream { events[JSONKey(try index.streamKey(id).service), default: 0] += n }
         for day in days {
             for id in index.streams(changedIn: day.first..<day.end) { squashed[JSONKey(try index.streamKey(id).service), default: 0] += 1 }
         }
@@ -51,7 +58,7 @@ extension SQLiteStore {
     public func compact(_ plan: CompactionPlan, index: TimelineIndex) throws {
         guard plan.end > 0 else { return }
         // Gather the replacement events first (reads), then rewrite in one transaction.
-        var rows: [(line: Int, ts: Int64, id: String, stream: UInt32, data: String, meta: String)] = []
+        var rows: [SquashedEvent] = []
         for day in index.days where !day.open && day.end <= plan.end && day.end > day.first {
             var last: [UInt32: (line: Int, ts: Int64, count: Int)] = [:]
             try forEachNumberedEvent(in: day.first..<day.end) { e, id in
@@ -64,37 +71,10 @@ extension SQLiteStore {
                 try index.image.check()
                 var meta: [JSONKey: JSONValue] = ["rewind": .string("squashed"), "day": .string(day.date), "events": .int(Int64(info.count))]
                 if doc == nil { meta["deleted"] = .bool(true) }
-                rows.append((info.line, info.ts, "rewind-squash:\(day.date):\(key.service)/\(key.stream)", id,
-                             (doc ?? .emptyObject).jsonText, JSONValue.object(meta).jsonText))
+                rows.append(SquashedEvent(line: info.line, ts: info.ts, id: "rewind-squash:\(day.date):\(key.service)/\(key.stream)",
+                                          stream: id, data: (doc ?? .emptyObject).jsonText, meta: JSONValue.object(meta).jsonText))
             }
         }
-        try writing { db in
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO compacted_ids SELECT id, line FROM events
-                WHERE pos < ? AND id NOT LIKE 'rewind-squash:%'
-                """, arguments: [plan.end])
-            try db.execute(sql: "DELETE FROM events WHERE pos < ?", arguments: [plan.end])
-            var type = try Int64.fetchOne(db, sql: "SELECT id FROM types WHERE name = 'Squashed'")
-            if type == nil {
-                type = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id) + 1, 0) FROM types")
-                try SQLiteStore.insertType(db, id: Int(type ?? 0), name: "Squashed")
-            }
-            let statement = try db.makeStatement(sql: SQLiteStore.insertEventSQL)
-            let insert = statement.sqliteStatement
-            defer { withExtendedLifetime(statement) {} }
-            for (i, var r) in rows.enumerated() {
-                try r.id.withUTF8 { id in
-                    try r.data.withUTF8 { data in
-                        try r.meta.withUTF8 { meta in
-                            try SQLiteStore.insertEvent(insert, db, location: location, pos: Int64(-1 - i), line: Int64(r.line),
-                                                        ts: r.ts, stream: Int64(r.stream), type: type ?? 0, id: id, tsRaw: nil,
-                                                        data: data, meta: meta, extra: nil)
-                        }
-                    }
-                }
-            }
-            try SQLiteStore.renew(db)
-        }
-        try restoreTimelineOrder()
+        try replaceEvents(before: plan.end, with: rows)
     }
 }
