@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "RewindTestSupport", dependencies: ["RewindCore", "RewindExplorer"]),
         .testTarget(name: "RewindCoreTests", dependencies: ["RewindCore", "RewindTestSupport"]),
         .testTarget(name: "RewindExplorerTests", dependencies: ["RewindExplorer", "RewindCore", "RewindSimulation", "RewindTestSupport"], exclude: ["golden"]),
-        .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore", "RewindSimulation", "RewindTestSupport"]),
+        .testTarget(name: "RewindStoreTests", dependencies: ["RewindStore", "RewindCore", "RewindSimulation", "RewindTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "RewindSimulationTests", dependencies: ["RewindSimulation", "RewindCore", "RewindTestSupport"]),
         .testTarget(name: "RewindCommandTests", dependencies: [
             "RewindCommands", "RewindStore", "RewindCore", "RewindSimulation", "RewindTestSupport", .product(name: "GRDB", package: "GRDB.swift"),

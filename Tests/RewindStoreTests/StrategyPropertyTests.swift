@@ -42,7 +42,7 @@ func openLog(_ path: String, layout: IndexLayout = tinyLayout, notices: ((String
         let index = opened.index
         #expect(index.image.segmentCount > 3)
         #expect(index.dayCount > 3)
-        let store = opened.store
+        let store = opened.store as! SQLiteStore
         let strategies = opened.strategies(cache: opened.cache(budget: 8 * 1024))
         let replay = ReplayStrategy(source: store, fold: opened.fold)
         let count = try store.eventCount()
@@ -227,7 +227,7 @@ func openLog(_ path: String, layout: IndexLayout = tinyLayout, notices: ((String
 
         // A flipped byte in any column of a row — the key columns included — is damage:
         // reported, dropped, never served; the state is still right.
-        let store = opened.store
+        let store = opened.store as! SQLiteStore
         for (column, sql) in [("changes", "changes = CAST(zeroblob(LENGTH(changes)) AS BLOB)"), ("rules", "rules = rules || 'x'"),
                               ("version", "version = version + 1"), ("last_id", "last_id = last_id || 'x'")] {
             try store.queue.write { db in try db.execute(sql: "UPDATE cached_states SET \(sql) WHERE pos = 2500") }
@@ -264,7 +264,7 @@ func openLog(_ path: String, layout: IndexLayout = tinyLayout, notices: ((String
 
         // Drift: a well-formed row (its hash matching) that sets a stream to an older version of
         // itself — what a buggy fold would have written.
-        let store = opened.store
+        let store = opened.store as! SQLiteStore
         var row = try store.loadCachedStates().first { $0.position == 2_700 }!
         let id = row.changes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) }
         // The version the stream had before the last event the state includes.

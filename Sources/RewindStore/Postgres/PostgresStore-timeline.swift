@@ -124,7 +124,7 @@ extension PostgresStore {
             bytes += id.utf8.count + 24
             let ts = Timestamp(nanoseconds: order.ts)
             let tsText: String
-            if let raw = r.string(i, 2) { tsText = raw } else {
+            if let raw = r.string(i, 2) { tsText = raw; bytes += raw.utf8.count } else {
                 var quoted: [UInt8] = []
                 ts.writeQuotedRFC3339(to: &quoted)
                 tsText = String(decoding: quoted, as: UTF8.self)
