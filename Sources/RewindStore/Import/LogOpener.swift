@@ -74,6 +74,11 @@ public final class OpenedLog {
                 defer { lock.unlock() }
                 followed.rejected = try LogOpener.importAndIndex(importer, maintenance: maintenance).summary.rejected
             }
+        } else if try store.eventCount() != index.count, lock.tryLock(.exclusive) {
+            // A store another process imports into (a server's, most often): its high-water mark
+            // moved, so this machine's index is extended from it.
+            defer { lock.unlock() }
+            try maintenance.update()
         }
         guard lock.tryLock(.shared) else { return followed }
         defer { lock.unlock() }

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+@testable import RewindStore
+import RewindTestSupport
+
+/// The command line on a PostgreSQL store, with real processes: every command answers as on a
+/// file, two users (two cache folders: two machines' indexes) share one database and its cached
+/// states, an import killed midway and rerun ends with exactly the rows of an uninterrupted one.
+@Suite struct PostgresCommandTests {
+    /// The environment of a user with a cache folder of their own.
+    func user(_ dir: URL, _ name: String) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["XDG_CACHE_HOME"] = dir.appendingPathComponent("cache-\(name)").path
+        return env
+    }
+
+    /// Runs the commands as processes at the same time; their results in order (nil: could not start).
+    func atOnce(_ runs: [([String], [String: String])]) -> [Rewind.Result?] {
+        final class Box: @unchecked Sendable { var results: [Rewind.Result?]; let lock = NSLock(); init(_ n: Int) { results = Array(repeating: nil, count: n) } }
+        let box = Box(runs.count)
+        let threads = runs.enumerated().map { i, run in
+            Thread { let r = try? Rewind.run(run.0, environment: run.1); box.lock.withLock { box.results[i] = r } }
+        }
+        threads.forEach { $0.start() }
+        while threads.contains(where: { !$0.isFinished }) { usleep(10_000) }
+        return box.lock.withLock { box.results }
+    }
+
+    @Test func everyCommandAnswersAsOnAFile() throws {
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("bank.jsonl").path
+        let url = TestPostgres.freshURL()
+        let env = user(dir, "a")
+        let imported = try Rewind.run(["import", log, "--to", url], environment: env)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("22 lines read: 21 accepted, 1 duplicate, 0 rejected"), "\(imported.stdout)")
+        #expect(!imported.stdout.contains("schema=t_") || imported.stdout.contains("postgres://"))
+        let again = try Rewind.run(["import", log, "--to", url], environment: env)
+        #expect(again.stdout.contains("unchanged"), "\(again.stdout)")
+        for arguments in [["state", "--at", "2026-03-02T09:14:07Z", "--json"],
+                          ["state", "--at", "2026-03-02T09:14:07Z", "--strategy", "replay", "--json"],
+                          ["state", "--at", "end", "--service", "accounts", "--json"],
+                          ["bisect", "--invariant", "accounts/account-A.balance >= 0"],
+                          ["squash", "--json"]] {
+            let onFile = try Rewind.run([arguments[0], log] + arguments.dropFirst(), environment: env)
+            let onServer = try Rewind.run([arguments[0], url] + arguments.dropFirst(), environment: env)
+            #expect(onServer.status == onFile.status, "\(arguments): \(onServer.stderr)")
+            #expect(onServer.stdout.replacingOccurrences(of: url, with: "LOG") == onFile.stdout.replacingOccurrences(of: log, with: "LOG"),
+                    "\(arguments)")
+        }
+        let verify = try Rewind.run(["verify", url], environment: env)
+        #expect(verify.status == 0 && verify.stdout.contains("0 drifted, 0 damaged"), "\(verify.stdout)\(verify.stderr)")
+    }
+
+    @Test func twoUsersShareTheDatabaseAndItsCachedStates() throws {
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("big.jsonl").path
+        #expect(try Rewind.run(["simulate", "bank", "--events", "20000", "--seed", "3", "--out", log]).status == 0)
+        let url = TestPostgres.freshURL()
+        #expect(try Rewind.run(["import", log, "--to", url], environment: user(dir, "a")).status == 0)
+        // Both users at once: each builds (or reads) its own machine's index of the server's events.
+        let arguments = ["compare", url, "--at", "end", "--json"]
+        let results = atOnce([(arguments, user(dir, "a")), (arguments, user(dir, "b"))])
+        let a = try #require(results[0]), b = try #require(results[1])
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr)\(b.stderr)")
+        let store = try PostgresStore(url: url, create: false)
+        let cached = try store.cachedStateCount()
+        #expect(cached > 0, "compare writes the cache strategy's states into the database")
+        // A third process of the second user reads those states back instead of making new ones.
+        let state = try Rewind.run(["state", url, "--at", "end", "--strategy", "cache", "--json"], environment: user(dir, "b"))
+        let onFile = try Rewind.run(["state", log, "--at", "end", "--json"], environment: user(dir, "b"))
+        #expect(state.status == 0 && state.stdout == onFile.stdout.replacingOccurrences(of: log, with: url))
+        #expect(try store.cachedStateCount() == cached)
+        let indexes = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("cache-b/rewind").path)
+        #expect(indexes.contains { $0.hasSuffix(".rewind-index") }, "\(indexes)")
+    }
+
+    @Test func aKilledImportRerunEndsWithTheSameRows() throws {
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("big.jsonl").path
+        #expect(try Rewind.run(["simulate", "bank", "--events", "150000", "--seed", "7", "--skew", "0.001", "--out", log]).status == 0)
+        let reference = TestPostgres.freshURL()
+        #expect(try Rewind.run(["import", log, "--to", reference], environment: user(dir, "a")).status == 0)
+
+        let interrupted = TestPostgres.freshURL()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Rewind.binary)
+        p.arguments = ["import", log, "--to", interrupted]
+        p.environment = user(dir, "b")
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var killedMidway = false
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && p.isRunning {
+            if let store = try? PostgresStore(url: interrupted, create: false), let c = try? store.checkpoint(), c.line > 0, !c.complete {
+                kill(p.processIdentifier, SIGKILL)
+                killedMidway = true
+                break
+            }
+            usleep(20_000)
+        }
+        p.waitUntilExit()
+        #expect(killedMidway, "the import finished before it could be killed")
+        let rerun = try Rewind.run(["import", log, "--to", interrupted], environment: user(dir, "b"))
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stdout.contains("continued from line") || !killedMidway, "\(rerun.stdout)")
+        #expect(try PostgresStore(url: interrupted, create: false).dump() == PostgresStore(url: reference, create: false).dump())
+        let a = try Rewind.run(["state", reference, "--at", "end", "--json"], environment: user(dir, "a"))
+        let b = try Rewind.run(["state", interrupted, "--at", "end", "--json"], environment: user(dir, "b"))
+        #expect(a.stdout.replacingOccurrences(of: reference, with: "") == b.stdout.replacingOccurrences(of: interrupted, with: ""))
+    }
+
+    @Test func twoImportsAtOnceFromTwoMachinesNeverInterleave() throws {
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("big.jsonl").path
+        #expect(try Rewind.run(["simulate", "bank", "--events", "60000", "--seed", "5", "--out", log]).status == 0)
+        let reference = TestPostgres.freshURL()
+        #expect(try Rewind.run(["import", log, "--to", reference], environment: user(dir, "r")).status == 0)
+        let url = TestPostgres.freshURL()
+        let results = atOnce([(["import", log, "--to", url], user(dir, "m0")), (["import", log, "--to", url], user(dir, "m1"))])
+        for r in results {
+            let r = try #require(r)
+            #expect(r.status == 0 || r.stderr.contains("another rewind process imported into this store meanwhile"), "\(r.stderr)")
+        }
+        // Whatever the race did, one more import (a no-op or the rest) ends with the reference's rows.
+        _ = try Rewind.run(["import", log, "--to", url], environment: user(dir, "m0"))
+        #expect(try PostgresStore(url: url, create: false).dump() == PostgresStore(url: reference, create: false).dump())
+    }
+
+    @Test func connectionFailuresNameTheServerNeverThePassword() throws {
+        let r = try Rewind.run(["state", "postgres://bob:s3cret-pw@127.0.0.1:1/ledger", "--at", "end"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("postgres://bob@127.0.0.1:1/ledger") && r.stderr.contains("cannot connect"), "\(r.stderr)")
+        #expect(!r.stderr.contains("s3cret"), "\(r.stderr)")
+        let fresh = try Rewind.run(["state", TestPostgres.freshURL(), "--at", "end"])
+        #expect(fresh.status == 2 && fresh.stderr.contains("no rewind schema") && fresh.stderr.contains("rewind import LOG --to"), "\(fresh.stderr)")
+        let badSchema = try Rewind.run(["state", TestPostgres.server + "&schema=x;drop", "--at", "end"])
+        #expect(badSchema.status == 2 && badSchema.stderr.contains("a schema name is letters"), "\(badSchema.stderr)")
+    }
+}
