@@ -7,9 +7,12 @@
 ///   and round numbers, and the fold (SPEC §3) reads them as written.
 /// - Names and ids are `text` escaped by `PGName` (`\` → `\\`, U+0000 → `\0`): a log may hold a
 ///   U+0000 in a name, which PostgreSQL text cannot; everything else reads as itself in SQL.
-/// - Reading as of T (`position(at:)`) is one probe of a B-tree on `(ts, pos)`: a BRIN index is
-///   a hundredth of its size, but cannot answer "the first event after T" without scanning
-///   every block range after T.
+/// - No index on `ts`: timestamps never decrease along `pos`, so the primary key on `pos` is an
+///   index on time too, and reading as of T (`position(at:)`) is a binary search of ~20 probes
+///   of it. Measured on 1M events (INSERT … SELECT, this machine): the primary key alone 1.7 s;
+///   plus a B-tree on (ts, pos) 3.5 s and 33 MB, answering "the first event after T" in 3 ms;
+///   plus a BRIN on ts 2.6 s and 24 kB, answering it in 125 ms (it scans every block range
+///   after T). The binary search answers in about 1 ms and costs the import nothing.
 enum PostgresMigrations {
     static let all: [(version: Int, name: String, sql: String)] = [
         (1, "the store", """
@@ -31,7 +34,6 @@ enum PostgresMigrations {
                 extra text,                   -- other top-level fields, as one JSON object
                 sum bigint NOT NULL           -- checksum of the other columns but pos (RowSum)
             );
-            CREATE INDEX events_ts ON {schema}.events (ts, pos);
             CREATE TABLE {schema}.streams (id integer PRIMARY KEY, service text NOT NULL, stream text NOT NULL, sum bigint NOT NULL);
             CREATE TABLE {schema}.types (id integer PRIMARY KEY, name text NOT NULL, sum bigint NOT NULL);
             CREATE TABLE {schema}.duplicates (line bigint PRIMARY KEY, id text NOT NULL, first_line bigint NOT NULL);

@@ -10,12 +10,19 @@ extension PostgresStore {
         try reading { Int(try $0.query("SELECT COALESCE(MAX(pos) + 1, 0) FROM \(schema).events").int(0, 0) ?? 0) }
     }
 
-    /// One probe of the `(ts, pos)` B-tree: the first event after T is at position(T).
+    /// A binary search over positions, each probe a lookup of the primary key: timestamps never
+    /// decrease along `pos` (see `PostgresMigrations`).
     public func position(at time: Timestamp) throws -> Int {
         try reading { c in
-            let r = try c.query("SELECT pos FROM \(schema).events WHERE ts > $1 ORDER BY ts, pos LIMIT 1", [.int(time.nanoseconds)])
-            if r.rows == 1 { return Int(r.int(0, 0) ?? 0) }
-            return Int(try c.query("SELECT COALESCE(MAX(pos) + 1, 0) FROM \(schema).events").int(0, 0) ?? 0)
+            var lo = 0, hi = Int(try c.query("SELECT COALESCE(MAX(pos) + 1, 0) FROM \(schema).events").int(0, 0) ?? 0)
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                guard let ts = try c.query("SELECT ts FROM \(schema).events WHERE pos = $1", [.int(Int64(mid))]).int(0, 0) else {
+                    throw StoreError("\(location): timeline position \(mid) is missing", isDamage: true)
+                }
+                if ts <= time.nanoseconds { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
         }
     }
 
