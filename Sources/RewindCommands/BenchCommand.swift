@@ -48,6 +48,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Repetitions of each measurement (best and median are reported).")
     var runs: Int = 3
 
+    @Option(help: "Import suite: also import into this PostgreSQL database (schema rewind_bench, dropped before each run) and compare with psql \\copy of the same file.")
+    var postgres: String?
+
     @Flag(help: "Skip the external baselines (DuckDB, jq, Python).")
     var noBaselines = false
 
@@ -199,12 +202,42 @@ struct BenchCommand: ParsableCommand {
         } else {
             Output.out("  DuckDB read_json    not measured (pip install duckdb)")
         }
+        if let postgres { try benchPostgresImport(log, server: postgres) }
         if let jq = BenchCommand.which("jq") {
             var jqTimes: [Double] = []
             for _ in 0..<max(1, runs) { jqTimes.append(try BenchCommand.runProcess(jq, ["-c", ".", log]).seconds) }
             let j = (best: jqTimes.min()!, median: BenchCommand.percentile(jqTimes, 0.5))
             Output.out("  jq -c . FILE        best \(BenchCommand.rate(lines, j.best)) → rewind is \(BenchCommand.ratio(j.median, ours.median)) faster (medians)")
         }
+    }
+
+    /// `rewind import LOG --to postgres://…` (COPY) against `psql \\copy` loading the same file's
+    /// lines into a one-column table, both into the same database in the same run.
+    func benchPostgresImport(_ log: String, server: String) throws {
+        let url = server + (server.contains("?") ? "&" : "?") + "schema=rewind_bench"
+        let me = BenchCommand.executable
+        var times: [Double] = []
+        var peak = 0
+        for _ in 0..<max(1, runs) {
+            try PostgresStore.dropSchema(url: url)
+            let r = try BenchCommand.runProcess(me, ["import", log, "--to", url])
+            times.append(r.seconds)
+            peak = max(peak, r.peakMB)
+        }
+        let ours = (best: times.min()!, median: BenchCommand.percentile(times, 0.5))
+        Output.out("  rewind import --to postgres (COPY)  best \(BenchCommand.rate(events, ours.best)), median \(BenchCommand.rate(events, ours.median)); peak memory \(peak) MB")
+        guard let psql = BenchCommand.which("psql") else { Output.out("  psql \\copy        not measured (no psql on PATH)"); return }
+        let connection = try PostgresURL(url).connection
+        var copyTimes: [Double] = []
+        for _ in 0..<max(1, runs) {
+            try BenchCommand.runProcess(psql, [connection, "-qc", "DROP TABLE IF EXISTS rewind_bench.raw_lines; CREATE TABLE rewind_bench.raw_lines (line text)"])
+            // Each line one field: a quote and a delimiter that JSON text never holds.
+            copyTimes.append(try BenchCommand.runProcess(psql, [connection, "-qc",
+                "\\copy rewind_bench.raw_lines (line) FROM '\(log.replacingOccurrences(of: "'", with: "''"))' WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"]).seconds)
+        }
+        let copy = (best: copyTimes.min()!, median: BenchCommand.percentile(copyTimes, 0.5))
+        Output.out("  psql \\copy (raw lines)  best \(BenchCommand.rate(events, copy.best)), median \(BenchCommand.rate(events, copy.median)) → rewind takes \(BenchCommand.ratio(ours.median, copy.median)) its time (medians; rewind also parses, checks, de-duplicates and indexes every line)")
+        try PostgresStore.dropSchema(url: url)
     }
 
     static var executable: String {

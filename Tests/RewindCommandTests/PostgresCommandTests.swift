@@ -138,4 +138,66 @@ import RewindTestSupport
         let badSchema = try Rewind.run(["state", TestPostgres.server + "&schema=x;drop", "--at", "end"])
         #expect(badSchema.status == 2 && badSchema.stderr.contains("a schema name is letters"), "\(badSchema.stderr)")
     }
+
+    @Test(arguments: ["message-db", "marten", "eventuous"]) func readsAnotherEventStoresTableWithoutWritingToIt(_ preset: String) throws {
+        let dir = try Rewind.sampleFolder()
+        let schema = "app_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        let admin = try PGConnection(try PostgresURL(TestPostgres.server))
+        let table: String, rows: [String]
+        switch preset {
+        case "message-db":
+            table = "messages"
+            try admin.execute("""
+                CREATE SCHEMA \(schema); CREATE TABLE \(schema).messages (global_position bigserial PRIMARY KEY, position bigint NOT NULL,
+                time timestamp NOT NULL, stream_name text NOT NULL, type text NOT NULL, data jsonb, metadata jsonb, id uuid NOT NULL)
+                """)
+            rows = ["(0, '2026-03-02 09:00:00', 'account-A', 'Opened', '{\"balance\": 100}', '{\"causationId\": \"c1\"}', gen_random_uuid())",
+                    "(1, '2026-03-02 09:00:01.5', 'account-A', 'Debited', '{\"balance\": 60}', NULL, gen_random_uuid())"]
+        case "marten":
+            table = "mt_events"
+            try admin.execute("""
+                CREATE SCHEMA \(schema); CREATE TABLE \(schema).mt_events (seq_id bigserial PRIMARY KEY, id uuid NOT NULL, stream_id uuid NOT NULL,
+                version integer NOT NULL, data jsonb NOT NULL, type varchar NOT NULL, timestamp timestamptz NOT NULL, tenant_id varchar, mt_dotnet_type varchar)
+                """)
+            rows = ["(gen_random_uuid(), '11111111-1111-1111-1111-111111111111', 1, '{\"balance\": 100}', 'account_opened', '2026-03-02 10:00:00+01', '*DEFAULT*', 'X')",
+                    "(gen_random_uuid(), '11111111-1111-1111-1111-111111111111', 2, '{\"balance\": 60}', 'account_debited', '2026-03-02 10:00:01.5+01', '*DEFAULT*', 'X')"]
+        default:
+            table = "messages"
+            try admin.execute("""
+                CREATE SCHEMA \(schema); CREATE TABLE \(schema).messages (message_id uuid NOT NULL, message_type varchar NOT NULL, stream_id integer NOT NULL,
+                stream_position integer NOT NULL, global_position bigserial PRIMARY KEY, json_data jsonb NOT NULL, json_metadata jsonb, created timestamp NOT NULL)
+                """)
+            rows = ["(gen_random_uuid(), 'AccountOpened', 7, 0, '{\"balance\": 100}', NULL, '2026-03-02 09:00:00')",
+                    "(gen_random_uuid(), 'AccountDebited', 7, 1, '{\"balance\": 60}', '{\"user\": \"ann\"}', '2026-03-02 09:00:01.5')"]
+        }
+        let columns: String
+        switch preset {
+        case "message-db": columns = "position, time, stream_name, type, data, metadata, id"
+        case "marten": columns = "id, stream_id, version, data, type, timestamp, tenant_id, mt_dotnet_type"
+        default: columns = "message_id, message_type, stream_id, stream_position, json_data, json_metadata, created"
+        }
+        try admin.execute("INSERT INTO \(schema).\(table) (\(columns)) VALUES \(rows[0])")
+        let url = TestPostgres.server + "&preset=\(preset)&table=\(schema).\(table)"
+        let env = user(dir, "a")
+        let first = try Rewind.run(["state", url, "--at", "end", "--json"], environment: env)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("\"balance\":100"), "\(first.stdout)")
+        // The table grows; the next command reads only the new row.
+        try admin.execute("INSERT INTO \(schema).\(table) (\(columns)) VALUES \(rows[1])")
+        let second = try Rewind.run(["state", url, "--at", "end", "--json"], environment: env)
+        #expect(second.status == 0 && second.stdout.contains("\"balance\":60") && second.stdout.contains("\"at\":\"2026-03-02T09:00:01.5Z\""),
+                "\(second.stdout)\(second.stderr)")
+        #expect(second.stderr.contains("read 1 new row"), "\(second.stderr)")
+        if preset == "message-db" { #expect(second.stdout.contains("\"account\":{\"account-A\""), "the category is the service") }
+        // Nothing was written to the application's database: its schema holds its one table, unchanged.
+        let tables = try admin.query("SELECT count(*) FROM pg_tables WHERE schemaname = $1", [.text(schema)]).int(0, 0)
+        #expect(tables == 1)
+        #expect(try admin.query("SELECT count(*) FROM \(schema).\(table)").int(0, 0) == 2)
+        // A mapping that names a missing column says which columns it reads.
+        let bad = try Rewind.run(["state", TestPostgres.server + "&table=\(schema).\(table)&columns=position:nope,ts:x,stream:y,type:z", "--at", "end"],
+                                 environment: env)
+        #expect(bad.status == 2 && bad.stderr.contains("nope") && bad.stderr.contains("does not exist"), "\(bad.stderr)")
+        let injected = try Rewind.run(["state", TestPostgres.server + "&preset=\(preset)&table=\(schema).x;drop", "--at", "end"], environment: env)
+        #expect(injected.status == 2 && injected.stderr.contains("plain identifiers"), "\(injected.stderr)")
+    }
 }

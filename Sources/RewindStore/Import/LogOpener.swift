@@ -24,6 +24,8 @@ public final class OpenedLog {
     /// The import that ran while opening (nil when LOG was a store file).
     public let importResult: ImportResult?
     public let displayName: String
+    /// The foreign event table the log is read from (follow mode reads its new rows first).
+    public internal(set) var tableSource: PostgresTableSource?
 
     init(store: any EventStore, index: TimelineIndex, lock: StoreLock, maintenance: IndexMaintenance, sourcePath: String?,
          rules: Rules, rulesPath: String?, importResult: ImportResult?, displayName: String) {
@@ -67,6 +69,7 @@ public final class OpenedLog {
 
     public func follow() throws -> Followed {
         var followed = Followed()
+        if let tableSource { try tableSource.sync() }
         if let source = sourcePath, rebuildable {
             let importer = LogOpener.makeImporter(source, store: store, quarantine: LogOpener.quarantinePath(forLog: source),
                                                   reporting: LogOpener.Reporting())
@@ -229,6 +232,21 @@ public enum LogOpener {
     public static func open(_ log: String, rulesPath explicitRules: String? = nil, storePath: String? = nil,
                             reporting: Reporting = Reporting(), layout: IndexLayout = .standard) throws -> OpenedLog {
         let server = PostgresURL.isPostgres(log)
+        if server, let url = try? PostgresURL(log), url.isForeignTable {
+            // Another program's event table: read (only read) into a SPEC log in the cache
+            // folder, which opens like any log; follow mode reads the table's new rows.
+            let table: PostgresTableSource
+            do { table = try PostgresTableSource(url) } catch { throw OpenError("\(error)") }
+            do {
+                let added = try table.sync().added
+                if added > 0 {
+                    reporting.notice("\(url.redacted.escapingForTerminal): read \(added) new row\(added == 1 ? "" : "s") of \(table.mapping.table) into \(table.logPath.escapingForTerminal)")
+                }
+            } catch { throw OpenError("\(error)") }
+            let opened = try open(table.logPath, rulesPath: explicitRules, storePath: storePath, reporting: reporting, layout: layout)
+            opened.tableSource = table
+            return opened
+        }
         if !server { try checkReadableFile(log) }
         let isStore = server || SQLiteStore.isStoreFile(log)
         var source: String? = isStore ? nil : log

@@ -13,6 +13,13 @@ public struct PostgresURL: Sendable, Equatable {
     public var schema: String
     /// The URL without its password, for every message and file name.
     public var redacted: String
+    /// rewind's other parameters: `preset=`, `table=`, `columns=` (an event table of another
+    /// program, read only: `PostgresTableSource`).
+    public var preset: String?
+    public var table: String?
+    public var columns: String?
+    /// The URL names another program's event table rather than rewind's own store.
+    public var isForeignTable: Bool { preset != nil || table != nil }
 
     public static func isPostgres(_ text: String) -> Bool {
         text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
@@ -27,10 +34,21 @@ public struct PostgresURL: Sendable, Equatable {
         }
         var kept: [String] = [], shown: [String] = []
         var schema = "rewind"
+        var preset: String?, table: String?, columns: String?
         for part in query.split(separator: "&", omittingEmptySubsequences: true) {
             let pair = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = String(pair[0])
             let value = pair.count > 1 ? String(pair[1]) : ""
+            if ["preset", "table", "columns"].contains(key) {
+                let decoded = value.removingPercentEncoding ?? value
+                switch key {
+                case "preset": preset = decoded
+                case "table": table = decoded
+                default: columns = decoded
+                }
+                shown.append(String(part))
+                continue
+            }
             if key == "schema" {
                 let decoded = value.removingPercentEncoding ?? value
                 guard PostgresURL.isIdentifier(decoded) else {
@@ -44,6 +62,9 @@ public struct PostgresURL: Sendable, Equatable {
         }
         connection = kept.isEmpty ? base : base + "?" + kept.joined(separator: "&")
         self.schema = schema
+        self.preset = preset
+        self.table = table
+        self.columns = columns
         // user:password@ → user@
         var visible = base
         if let scheme = visible.range(of: "://"), let at = visible[scheme.upperBound...].firstIndex(of: "@") {

@@ -80,6 +80,13 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
         }
     }
 
+    /// Drops the schema the URL names and everything in it (the benchmark's own schema; no
+    /// command drops a store).
+    public static func dropSchema(url text: String) throws {
+        let url = try PostgresURL(text)
+        try PGConnection(url).execute("DROP SCHEMA IF EXISTS \"\(url.schema)\" CASCADE")
+    }
+
     /// Another connection to the same store (for another thread).
     public func reopened() throws -> any EventStore { try PostgresStore(url: url.connection + (url.schema == "rewind" ? "" : (url.connection.contains("?") ? "&" : "?") + "schema=\(url.schema)"), create: false) }
 
