@@ -64,7 +64,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
     }
 
     /// A kcat envelope. A payload that is itself a SPEC event is taken as it is (with the
-    /// envelope's topic, partition and offset added to `meta`); any other payload becomes the
+    /// envelope's topic, partition, offset, key and headers added to `meta`); any other payload becomes the
     /// `data` of an event of service = topic, stream = key, id = topic-partition-offset.
     static func kcat(_ o: [JSONKey: JSONValue]) -> Result<JSONValue, RuleProblem> {
         guard case .string(let topic)? = o["topic"] else { return .failure(RuleProblem("kcat envelope without a \"topic\" string")) }
@@ -82,6 +82,23 @@ public enum LogFormat: String, Sendable, CaseIterable {
         }
         var meta: [JSONKey: JSONValue] = ["topic": .string(topic), "partition": .int(partition), "offset": .int(offset)]
         if let key = o["key"], !key.isNull { meta["key"] = key }
+        // Record headers: kcat -J writes them as ["name", "value", …]; an object is taken as it is.
+        switch o["headers"] {
+        case .array(let items)?:
+            guard items.count % 2 == 0 else { return .failure(RuleProblem("kcat \"headers\" must pair names with values")) }
+            var headers: [JSONKey: JSONValue] = [:]
+            for i in stride(from: 0, to: items.count, by: 2) {
+                guard case .string(let name) = items[i] else { return .failure(RuleProblem("kcat header names must be strings")) }
+                headers[JSONKey(name)] = items[i + 1]
+            }
+            meta["headers"] = .object(headers)
+        case .object(let headers)?:
+            meta["headers"] = .object(headers)
+        case nil, .null?:
+            break
+        default:
+            return .failure(RuleProblem("kcat \"headers\" must be an array of names and values"))
+        }
         if case .object(var event) = payload, event["id"] != nil, event["type"] != nil, event["service"] != nil {
             if event["ts"] == nil, let ts = o["ts"] { event["ts"] = ts }
             var m = event["meta"]?.objectValue ?? [:]

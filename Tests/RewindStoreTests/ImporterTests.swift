@@ -280,8 +280,11 @@ import RewindTestSupport
             #"{"topic":"accounts","partition":2,"offset":8,"ts":1767225601000,"key":"account-A","payload":"{\"id\":\"evt-9\",\"ts\":\"2026-01-01T00:00:01Z\",\"service\":\"accounts\",\"stream\":\"account-A\",\"type\":\"Closed\"}"}"#,
             #"{"topic":"accounts","partition":2,"offset":7,"ts":1767225600000,"key":"account-A","payload":"{\"type\":\"MoneyDeposited\",\"amount\":5}"}"#,
             #"{"no":"envelope"}"#,
+            #"{"topic":"accounts","partition":2,"offset":9,"ts":1767225602000,"key":"account-B","headers":["traceparent","00-ab","retry","2"],"payload":"{\"type\":\"Opened\"}"}"#,
+            #"{"topic":"accounts","partition":2,"offset":10,"ts":1767225603000,"key":"account-B","headers":["odd"],"payload":"{}"}"#,
         ], format: .kcat)
-        #expect(result.summary.accepted == 2 && result.summary.duplicates == 1 && result.summary.rejected == 1)
+        #expect(result.summary.accepted == 3 && result.summary.duplicates == 1 && result.summary.rejected == 2)
+        #expect(try store.event(at: 2).meta?["headers"] == .object(["traceparent": .string("00-ab"), "retry": .string("2")]), "headers are kept in meta")
         let first = try store.event(at: 0)
         #expect(first.id == "accounts-2-7" && first.service == "accounts" && first.stream == "account-A")
         #expect(first.type == "MoneyDeposited" && first.data["amount"] == .int(5))
