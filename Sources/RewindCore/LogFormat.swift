@@ -125,9 +125,38 @@ public enum LogFormat: String, Sendable, CaseIterable {
         default:
             data = .object(["value": payload])
         }
+        // Debezium's outbox event router puts the outbox row's id (and, when configured, its
+        // type) in headers: the id then names the event, so a relay's second delivery of it is
+        // a duplicate, as it must be.
+        var id = "\(topic)-\(partition)-\(offset)"
+        if case .object(let headers)? = meta["headers"] {
+            if case .string(let h)? = headers["id"] { id = h }
+            if type == "Message" || type == "Tombstone", case .string(let t)? = headers["eventType"] ?? headers["type"] { type = t }
+        }
         return .success(.object([
-            "id": .string("\(topic)-\(partition)-\(offset)"), "ts": ts, "service": .string(topic),
+            "id": .string(id), "ts": ts, "service": .string(topic),
             "stream": .string(stream), "type": .string(type), "data": data, "meta": .object(meta),
+        ]))
+    }
+
+    /// An outbox row's insert as the event it carries.
+    static func outboxRow(_ row: [JSONKey: JSONValue], op: String, table: String, ts: JSONValue) -> Result<JSONValue, RuleProblem> {
+        guard let idValue = row["id"], !idValue.isNull else { return .failure(RuleProblem("an outbox row without an \"id\"")) }
+        let id = idValue.stringValue ?? idValue.jsonText
+        let service = row["aggregatetype"]!.stringValue!
+        let aggregate = row["aggregateid"]!
+        let stream = aggregate.stringValue ?? aggregate.jsonText
+        var data: JSONValue
+        switch row["payload"]! {
+        case .string(let text):
+            data = (try? JSONParser.parse(text)) ?? .string(text)
+        case let other:
+            data = other
+        }
+        if case .object = data {} else { data = .object(["value": data]) }
+        return .success(.object([
+            "id": .string(id), "ts": ts, "service": .string(service), "stream": .string(stream), "type": row["type"]!,
+            "data": data, "meta": .object(["op": .string(op), "table": .string(table), "outbox": .bool(true)]),
         ]))
     }
 
@@ -156,6 +185,15 @@ public enum LogFormat: String, Sendable, CaseIterable {
         default: return .failure(RuleProblem("Debezium op \"\(op)\" is not a row change"))
         }
         guard let row = after ?? before else { return .failure(RuleProblem("Debezium event without before or after")) }
+        // A row of a transactional outbox table (the shape Debezium's outbox event router reads):
+        // the row is an event of its own — id, aggregate type (the service), aggregate id (the
+        // stream), type and payload — not a document.
+        if case .string? = row["aggregatetype"], row["aggregateid"] != nil, case .string? = row["type"], row["payload"] != nil {
+            guard op == "c" || op == "r", let after else {
+                return .failure(RuleProblem("a delete or update of an outbox row (the outbox's housekeeping), not an event"))
+            }
+            return outboxRow(after, op: op, table: table, ts: ts)
+        }
         let keyValue = row["id"] ?? row.keys.sorted().first.flatMap { row[$0] } ?? .null
         let stream: String = keyValue.stringValue ?? keyValue.jsonText
         let data: JSONValue = op == "d" ? .object((before ?? [:]).mapValues { _ in .null }) : .object(after ?? [:])

@@ -292,6 +292,25 @@ import RewindTestSupport
         #expect(try store.event(at: 1).id == "evt-9")
     }
 
+    @Test func outboxRowsAndTheOutboxRoutersRecordsBecomeTheirEvents() throws {
+        // Debezium reading a transactional outbox table: each inserted row is the event it carries;
+        // the relay publishing it twice is a duplicate (same outbox id); the cleanup delete is refused.
+        let insert = #"{"payload":{"before":null,"after":{"id":"ev-1","aggregatetype":"accounts","aggregateid":"account-A","type":"MoneyDebited","payload":"{\"amount\":5}"},"source":{"table":"outbox","ts_ms":1767225600000,"lsn":1},"op":"c"}}"#
+        let (store, result) = try importLines([
+            insert, insert.replacingOccurrences(of: #""lsn":1"#, with: #""lsn":2"#),
+            #"{"before":{"id":"ev-1","aggregatetype":"accounts","aggregateid":"account-A","type":"MoneyDebited","payload":"{}"},"after":null,"source":{"table":"outbox","ts_ms":1767225601000},"op":"d"}"#,
+        ], format: .debezium)
+        #expect(result.summary.accepted == 1 && result.summary.duplicates == 1 && result.summary.rejected == 1)
+        let e = try store.event(at: 0)
+        #expect(e.id == "ev-1" && e.service == "accounts" && e.stream == "account-A" && e.type == "MoneyDebited" && e.data["amount"] == .int(5))
+        // What the outbox event router publishes: key = aggregate id, headers carry the outbox id and type.
+        let routed = #"{"topic":"outbox.event.accounts","partition":0,"offset":3,"ts":1767225600000,"key":"account-A","headers":["id","ev-1","eventType","MoneyDebited"],"payload":"{\"amount\":5}"}"#
+        let (kafka, r2) = try importLines([routed, routed.replacingOccurrences(of: #""offset":3"#, with: #""offset":4"#)], format: .kcat)
+        #expect(r2.summary.accepted == 1 && r2.summary.duplicates == 1, "the router's redelivery is a duplicate by the outbox id")
+        let k = try kafka.event(at: 0)
+        #expect(k.id == "ev-1" && k.type == "MoneyDebited" && k.stream == "account-A" && k.service == "outbox.event.accounts")
+    }
+
     @Test func debeziumChangeEventsBecomeEvents() throws {
         let (store, result) = try importLines([
             #"{"payload":{"before":null,"after":{"id":"A","balance":10},"source":{"db":"bank","table":"accounts","ts_ms":1767225600000,"lsn":100},"op":"c","ts_ms":1767225600100}}"#,
