@@ -22,7 +22,8 @@ final class StoreExplorerData: ExplorerData {
     var drivingStrategy = Strategies.defaultName
 
     init(opened: OpenedLog) {
-        logName = URL(fileURLWithPath: opened.displayName).lastPathComponent
+        // A file by its name; a server by its URL without the password.
+        logName = PostgresURL.isPostgres(opened.displayName) ? opened.store.location : URL(fileURLWithPath: opened.displayName).lastPathComponent
         self.opened = opened
         index = opened.index
         store = opened.store

@@ -90,6 +90,9 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
     /// Another connection to the same store (for another thread).
     public func reopened() throws -> any EventStore { try PostgresStore(url: url.connection + (url.schema == "rewind" ? "" : (url.connection.contains("?") ? "&" : "?") + "schema=\(url.schema)"), create: false) }
 
+    /// The server process of the main connection (a test ends it to lose the connection).
+    var backendPID: Int32 { lock.withLock { main.backendPID } }
+
     /// Runs a read on the main connection; a lost connection is made again and the read tried once more.
     func reading<T>(_ body: (PGConnection) throws -> T) throws -> T {
         try lock.withLock { try PostgresStore.retrying(main, body) }
