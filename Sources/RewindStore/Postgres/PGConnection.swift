@@ -353,3 +353,41 @@ enum CopyText {
 
     static let null: [UInt8] = [92, 78]  // \N
 }
+
+/// COPY's binary format: a header, per row the field count and each field's length (−1: NULL)
+/// and bytes, integers big-endian; a trailer.
+enum CopyBinary {
+    static func header(_ out: inout [UInt8]) {
+        out += [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00]  // PGCOPY\n\377\r\n\0
+        out += [0, 0, 0, 0, 0, 0, 0, 0]  // flags, header extension length
+    }
+
+    static func trailer(_ out: inout [UInt8]) { out += [0xFF, 0xFF] }
+
+    @inline(__always) static func fields(_ n: Int16, _ out: inout [UInt8]) {
+        out.append(UInt8(truncatingIfNeeded: n >> 8)); out.append(UInt8(truncatingIfNeeded: n))
+    }
+
+    @inline(__always) static func be32(_ n: Int32, _ out: inout [UInt8]) {
+        let u = UInt32(bitPattern: n)
+        out.append(UInt8(truncatingIfNeeded: u >> 24)); out.append(UInt8(truncatingIfNeeded: u >> 16))
+        out.append(UInt8(truncatingIfNeeded: u >> 8)); out.append(UInt8(truncatingIfNeeded: u))
+    }
+
+    @inline(__always) static func int32(_ n: Int32, _ out: inout [UInt8]) {
+        be32(4, &out)
+        be32(n, &out)
+    }
+
+    @inline(__always) static func int64(_ n: Int64, _ out: inout [UInt8]) {
+        be32(8, &out)
+        let u = UInt64(bitPattern: n)
+        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: u >> UInt64(shift))) }
+    }
+
+    @inline(__always) static func text(_ b: UnsafeBufferPointer<UInt8>?, _ out: inout [UInt8]) {
+        guard let b else { be32(-1, &out); return }
+        be32(Int32(b.count), &out)
+        out.append(contentsOf: b)
+    }
+}

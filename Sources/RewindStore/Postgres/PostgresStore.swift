@@ -278,33 +278,37 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
             }
             if !batch.events.isEmpty {
                 var next = try c.query("SELECT COALESCE(MAX(pos) + 1, 0) FROM \(s).events").int(0, 0) ?? 0
-                try c.copyIn("COPY \(s).events (pos, line, ts, id, stream, type, ts_raw, data, meta, extra, sum) FROM STDIN") { send in
+                // Binary COPY: numbers as they are, texts as their bytes (no escaping either side).
+                try c.copyIn("COPY \(s).events (pos, line, ts, id, stream, type, ts_raw, data, meta, extra, sum) FROM STDIN (FORMAT binary)") { send in
                     var buffer = [UInt8]()
                     buffer.reserveCapacity(1 << 21)
+                    CopyBinary.header(&buffer)
                     try batch.arena.withUnsafeBufferPointer { arena in
                         func bytes(_ range: Range<Int>?) -> UnsafeBufferPointer<UInt8>? { range.map { UnsafeBufferPointer(rebasing: arena[$0]) } }
-                        func field(_ b: UnsafeBufferPointer<UInt8>?) {
-                            if let b { CopyText.append(b, to: &buffer) } else { buffer += CopyText.null }
-                            buffer.append(9)
-                        }
                         for row in batch.events {
                             let id = bytes(row.id)!, tsRaw = bytes(row.tsCanonical ? nil : row.tsRaw)
                             let data = bytes(row.data), meta = bytes(row.meta), extra = bytes(row.extra)
-                            CopyText.append(next, to: &buffer); buffer.append(9)
-                            CopyText.append(Int64(row.line), to: &buffer); buffer.append(9)
-                            CopyText.append(row.ts.nanoseconds, to: &buffer); buffer.append(9)
-                            PostgresStore.appendName(id, to: &buffer); buffer.append(9)
-                            CopyText.append(Int64(row.streamID), to: &buffer); buffer.append(9)
-                            CopyText.append(Int64(row.typeID), to: &buffer); buffer.append(9)
-                            field(tsRaw); field(data); field(meta); field(extra)
-                            CopyText.append(RowSum.event(line: Int64(row.line), ts: row.ts.nanoseconds, stream: Int64(row.streamID),
-                                                         type: Int64(row.typeID), id: id, tsRaw: tsRaw, data: data, meta: meta, extra: extra),
-                                            to: &buffer)
-                            buffer.append(10)
+                            CopyBinary.fields(11, &buffer)
+                            CopyBinary.int64(next, &buffer)
+                            CopyBinary.int64(Int64(row.line), &buffer)
+                            CopyBinary.int64(row.ts.nanoseconds, &buffer)
+                            if id.contains(where: { $0 == 0 || $0 == 92 }) {
+                                var escaped = PGName.escape(String(decoding: id, as: UTF8.self))
+                                escaped.withUTF8 { CopyBinary.text($0, &buffer) }
+                            } else {
+                                CopyBinary.text(id, &buffer)
+                            }
+                            CopyBinary.int32(Int32(bitPattern: row.streamID), &buffer)
+                            CopyBinary.int32(Int32(bitPattern: row.typeID), &buffer)
+                            CopyBinary.text(tsRaw, &buffer); CopyBinary.text(data, &buffer)
+                            CopyBinary.text(meta, &buffer); CopyBinary.text(extra, &buffer)
+                            CopyBinary.int64(RowSum.event(line: Int64(row.line), ts: row.ts.nanoseconds, stream: Int64(row.streamID),
+                                                          type: Int64(row.typeID), id: id, tsRaw: tsRaw, data: data, meta: meta, extra: extra), &buffer)
                             next += 1
                             if buffer.count > 1 << 20 { try send(&buffer) }
                         }
                     }
+                    CopyBinary.trailer(&buffer)
                     try send(&buffer)
                 }
             }
