@@ -102,6 +102,20 @@ extension BenchCommand {
         Output.out("state (rewind state LOG --at T --service S --stream X --json, a whole process, \(queries) random T and streams):")
         Output.out("  rewind state        p50 \(BenchCommand.duration(p50))  p99 \(BenchCommand.duration(p99))  best \(BenchCommand.duration(times.min()!)); "
                    + "peak memory \(peak) MB")
+        if let postgres {
+            // The same questions on the same log imported into PostgreSQL (schema rewind_bench_state).
+            let url = postgres + (postgres.contains("?") ? "&" : "?") + "schema=rewind_bench_state"
+            try BenchCommand.runProcess(me, ["import", log, "--to", url])
+            var onServer: [Double] = []
+            var same = 0
+            for (q, answer) in zip(questions, answers) {
+                let r = try BenchCommand.runProcess(me, ["state", url, "--at", q.at, "--service", q.service, "--stream", q.stream, "--json"])
+                onServer.append(r.seconds)
+                if r.output == answer { same += 1 }
+            }
+            Output.out("  rewind state on postgres  p50 \(BenchCommand.duration(BenchCommand.percentile(onServer, 0.5)))  p99 \(BenchCommand.duration(BenchCommand.percentile(onServer, 0.99)))  "
+                       + "best \(BenchCommand.duration(onServer.min()!)); \(same) of \(questions.count) answers the same as on the file")
+        }
         guard !noBaselines, let python = BenchCommand.which("python3") else { return }
         var baseline: [Double] = []
         var agree = 0

@@ -48,7 +48,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Repetitions of each measurement (best and median are reported).")
     var runs: Int = 3
 
-    @Option(help: "Import suite: also import into this PostgreSQL database (schema rewind_bench, dropped before each run) and compare with psql \\copy of the same file.")
+    @Option(help: "Import suite: also import into this PostgreSQL database (schema rewind_bench, dropped before each run) and compare with psql \\copy of the same file; state suite: ask the same questions of the log imported there (schema rewind_bench_state).")
     var postgres: String?
 
     @Flag(help: "Skip the external baselines (DuckDB, jq, Python).")
