@@ -11,6 +11,9 @@ import RewindTestSupport
         #expect(u.schema == "audit")
         #expect(u.redacted == "postgres://ann@db.example:5433/ledger?sslmode=require&password=…&schema=audit")
         #expect(u.connection == "postgres://ann:pw@db.example:5433/ledger?sslmode=require&password=x")
+        #expect(try PostgresURL("postgres://ann:p@ss:w@rd@db/ledger").redacted == "postgres://ann@db/ledger")
+        #expect(try PostgresURL("postgresql://ann:s%40cret@db:5432").redacted == "postgresql://ann@db:5432")
+        #expect(try PostgresURL("postgres:///ledger?host=/run/pg").redacted == "postgres:///ledger?host=/run/pg")
         #expect(throws: StoreError.self) { try PostgresURL("postgres://h/db?schema=a\"b") }
         #expect(throws: StoreError.self) { try PostgresURL("postgres://h/db?schema=9a") }
     }

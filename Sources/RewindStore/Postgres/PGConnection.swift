@@ -65,11 +65,13 @@ public struct PostgresURL: Sendable, Equatable {
         self.preset = preset
         self.table = table
         self.columns = columns
-        // user:password@ → user@
+        // user:password@ → user@ (the last @ before the path: a password may hold an unencoded @)
         var visible = base
-        if let scheme = visible.range(of: "://"), let at = visible[scheme.upperBound...].firstIndex(of: "@") {
-            let userinfo = visible[scheme.upperBound..<at]
-            if let colon = userinfo.firstIndex(of: ":") { visible.replaceSubrange(colon..<at, with: "") }
+        if let scheme = visible.range(of: "://") {
+            let authority = visible[scheme.upperBound...].prefix { $0 != "/" }
+            if let at = authority.lastIndex(of: "@"), let colon = visible[scheme.upperBound..<at].firstIndex(of: ":") {
+                visible.replaceSubrange(colon..<at, with: "")
+            }
         }
         if schema != "rewind" { shown.append("schema=\(schema)") }
         redacted = shown.isEmpty ? visible : visible + "?" + shown.joined(separator: "&")
