@@ -57,9 +57,14 @@ public struct Event: Sendable, Equatable {
     /// An event that `rewind squash --compact` wrote in place of a day of a stream's events
     /// (`meta.rewind = "squashed"`): its `data` is the stream's whole document at the end of that
     /// day, which the fold sets rather than merges (`meta.deleted = true`: no document).
-    public var isSquashed: Bool {
-        guard let metaText, Event.mentions(metaText, "squashed") else { return false }
-        return meta?["rewind"] == .string("squashed")
+    /// Whether the event carries its stream's whole document instead of a change to it (its
+    /// `data` replaces the document; `meta.deleted: true` removes it): `meta.rewind` is
+    /// `"squashed"` (written by `squash --compact`) or `"row-image"` (a converted change-data-
+    /// capture event: Debezium's row after the change).
+    public var replacesDocument: Bool {
+        guard let metaText, Event.mentions(metaText, "rewind") else { return false }
+        let marker = meta?["rewind"]
+        return marker == .string("squashed") || marker == .string("row-image")
     }
 
     /// Whether `word` occurs in `text`: `memchr` to each candidate first byte, then a compare;

@@ -161,8 +161,8 @@ public enum LogFormat: String, Sendable, CaseIterable {
     }
 
     /// A Debezium change event: service = table, stream = the row's `id` (or first column),
-    /// type = Created / Updated / Deleted / Snapshot; `data` is the row after the change
-    /// (a delete sets every column to null, leaving an empty document).
+    /// type = Created / Updated / Deleted / Snapshot; the stream's document becomes the row after
+    /// the change, and a delete removes it (a row image, `meta.rewind = "row-image"`).
     static func debezium(_ o: [JSONKey: JSONValue]) -> Result<JSONValue, RuleProblem> {
         var p = o
         if case .object(let inner)? = o["payload"], inner["op"] != nil { p = inner }
@@ -196,9 +196,12 @@ public enum LogFormat: String, Sendable, CaseIterable {
         }
         let keyValue = row["id"] ?? row.keys.sorted().first.flatMap { row[$0] } ?? .null
         let stream: String = keyValue.stringValue ?? keyValue.jsonText
-        let data: JSONValue = op == "d" ? .object((before ?? [:]).mapValues { _ in .null }) : .object(after ?? [:])
+        // A row image: the document becomes the row after the change, and a delete removes it
+        // (`meta.rewind = "row-image"`, see `Event.replacesDocument`).
+        let data: JSONValue = op == "d" ? .emptyObject : .object(after ?? [:])
         let position = source["lsn"] ?? source["pos"] ?? source["change_lsn"] ?? ts
-        var meta: [JSONKey: JSONValue] = ["op": .string(op), "table": .string(table)]
+        var meta: [JSONKey: JSONValue] = ["rewind": .string("row-image"), "op": .string(op), "table": .string(table)]
+        if op == "d" { meta["deleted"] = .bool(true) }
         if let db = source["db"] { meta["db"] = db }
         if let tx = source["txId"] { meta["txId"] = tx }
         return .success(.object([

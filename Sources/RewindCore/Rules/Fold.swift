@@ -26,7 +26,7 @@ public struct Fold: Sendable {
 
     /// Applies `event` to `state`. Ops that cannot apply are skipped and reported to `issues`.
     public func apply(_ event: Event, to state: inout State, issues: inout [FoldIssue]) {
-        if event.isSquashed {
+        if event.replacesDocument {
             state.set(service: event.service, stream: event.stream,
                       to: event.meta?["deleted"] == .bool(true) ? nil : event.data)
             return
@@ -48,7 +48,7 @@ public struct Fold: Sendable {
 
     /// The same, with the event's rule already looked up (`rules.rule(service:type:)`).
     public func apply(_ event: Event, rule: TypeRule?, toDocument slot: inout JSONValue?, issues: inout [FoldIssue]) {
-        if event.isSquashed {
+        if event.replacesDocument {
             slot = event.meta?["deleted"] == .bool(true) ? nil : event.data
         } else if let rule {
             apply(rule, event, to: &slot, issues: &issues)
