@@ -103,6 +103,25 @@ import Testing
         #expect(try Data(contentsOf: dir.appendingPathComponent("big.rejected.jsonl")) == referenceQuarantine)
     }
 
+    @Test func theSampleKafkaAndDebeziumFilesImportAsTheirREADMESays() throws {
+        let dir = try folder()
+        for name in ["accounts.kcat.json", "accounts.debezium.json"] {
+            try FileManager.default.copyItem(at: Rewind.packageRoot.appendingPathComponent("sample-logs/formats/\(name)"),
+                                             to: dir.appendingPathComponent(name))
+        }
+        let kcat = try Rewind.run(["import", dir.appendingPathComponent("accounts.kcat.json").path, "--format", "kcat"])
+        #expect(kcat.status == 1 && kcat.stdout.contains("7 lines read: 5 accepted, 1 duplicate, 1 rejected"), "\(kcat.stdout)")
+        #expect(kcat.stderr.contains("accounts.kcat.json:7: rejected: kcat envelope without integer"), "\(kcat.stderr)")
+        let k = try Rewind.run(["state", dir.appendingPathComponent("accounts.kcat.json").path, "--json"])
+        #expect(k.stdout.contains(#""outbox.event.accounts":{"account-B":{"balance":700}}"#), "\(k.stdout)")
+        let dbz = try Rewind.run(["import", dir.appendingPathComponent("accounts.debezium.json").path, "--format", "debezium"])
+        #expect(dbz.status == 1 && dbz.stdout.contains("6 lines read: 4 accepted, 0 duplicates, 2 rejected"), "\(dbz.stdout)")
+        let end = try Rewind.run(["state", dir.appendingPathComponent("accounts.debezium.json").path, "--json"])
+        #expect(end.stdout == #"{"at":"2026-03-02T09:01:30Z","position":4,"services":{"accounts":{"account-B":{"balance":700}}}}"# + "\n", "\(end.stdout)")
+        let before = try Rewind.run(["state", dir.appendingPathComponent("accounts.debezium.json").path, "--at", "2026-03-02T09:00:46Z", "--json"])
+        #expect(before.stdout.contains(#""A":{"balance":500,"id":"A","owner":"alice"}"#), "the row after the update, its dropped column gone: \(before.stdout)")
+    }
+
     @Test func kcatAndDebeziumFormats() throws {
         let dir = try folder()
         let log = dir.appendingPathComponent("topic.json")
