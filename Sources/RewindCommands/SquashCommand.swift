@@ -84,8 +84,7 @@ struct SquashCommand: LogCommand {
         try opened.lock.lock(.exclusive) { Output.diagnostic("\(Output.safe(opened.displayName)): waiting for another rewind process using it") }
         let stamp = Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)).rfc3339
             .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
-        let backup = "\(store.location).backup-\(stamp)Z"
-        try FileManager.default.copyItem(atPath: store.location, toPath: backup)
+        let backup = try store.backup(stamp: "\(stamp)Z")
         try store.compact(plan, index: opened.index)
         try opened.refreshIndex()
         Output.out("compacted: \(plan.events) events → \(plan.squashed); the old store is kept as \(Output.safe(backup))")

@@ -261,6 +261,8 @@ public protocol EventStore: AnyObject, Sendable, NumberedEventSource, CachedStat
     func replaceEvents(before end: Int, with rows: [SquashedEvent]) throws
     /// Every row an import writes, as text in a fixed order: equal dumps, equal imports.
     func dump() throws -> String
+    /// Keeps a copy of the whole store (before `squash --compact` rewrites it); returns where.
+    func backup(stamp: String) throws -> String
     /// Makes way for a rebuild from the log after damage: a file is removed, a server's rows
     /// are deleted (the schema stays).
     func discardForRebuild() throws

@@ -52,6 +52,24 @@ import RewindTestSupport
         #expect(verify.status == 0 && verify.stdout.contains("0 drifted, 0 damaged"), "\(verify.stdout)\(verify.stderr)")
     }
 
+    @Test func compactionRewritesTheServersStoreAsAFilesAndKeepsABackupSchema() throws {
+        let dir = try Rewind.sampleFolder()
+        let log = dir.appendingPathComponent("bank.jsonl").path
+        let url = TestPostgres.freshURL()
+        let env = user(dir, "a")
+        #expect(try Rewind.run(["import", log, "--to", url], environment: env).status == 0)
+        let before = try Rewind.run(["state", url, "--json"], environment: env).stdout
+        let onServer = try Rewind.run(["squash", url, "--compact", "--before", "2026-03-03", "--yes"], environment: env)
+        let onFile = try Rewind.run(["squash", log, "--compact", "--before", "2026-03-03", "--yes"], environment: env)
+        #expect(onServer.status == 0 && onServer.stdout.contains("15 events → 6"), "\(onServer.stdout)\(onServer.stderr)")
+        #expect(try Rewind.run(["state", url, "--json"], environment: env).stdout == Rewind.run(["state", log, "--json"], environment: env).stdout)
+        #expect(try Rewind.run(["state", url, "--at", "2026-03-02T09:14:05Z", "--json"], environment: env).stdout
+                == Rewind.run(["state", log, "--at", "2026-03-02T09:14:05Z", "--json"], environment: env).stdout, "\(onFile.stdout)")
+        let schema = try #require(onServer.stdout.split(separator: " ").first { $0.hasPrefix("t_") && $0.contains("_backup_") }.map(String.init))
+        let backup = TestPostgres.server + "&schema=\(schema)"
+        #expect(try Rewind.run(["state", backup, "--json"], environment: env).stdout == before, "the backup schema is the store before compaction")
+    }
+
     @Test func twoUsersShareTheDatabaseAndItsCachedStates() throws {
         let dir = try Rewind.sampleFolder()
         let log = dir.appendingPathComponent("big.jsonl").path

@@ -232,6 +232,20 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
 
     public func discardForRebuild() throws { try reset() }
 
+    /// A copy of every table in a schema of its own (`SCHEMA_backup_STAMP`), itself a store that
+    /// opens with `?schema=` that name.
+    public func backup(stamp: String) throws -> String {
+        let name = "\(url.schema)_backup_\(stamp.lowercased().filter { $0.isLetter || $0.isNumber })"
+        guard PostgresURL.isIdentifier(name) else { throw StoreError("\(location): cannot name a backup schema \(name)") }
+        try writing { c in
+            try c.execute("CREATE SCHEMA \"\(name)\"")
+            for table in PostgresStore.tables + ["store_meta", "schema_migrations"] {
+                try c.execute("CREATE TABLE \"\(name)\".\(table) (LIKE \(schema).\(table) INCLUDING ALL); INSERT INTO \"\(name)\".\(table) SELECT * FROM \(schema).\(table)")
+            }
+        }
+        return "schema \(name) (open it with ?schema=\(name))"
+    }
+
     public func discardLines(after line: Int) throws {
         try writing { c in
             try importLock(c)

@@ -117,6 +117,13 @@ public final class SQLiteStore: EventStore {
 
     public func reopened() throws -> any EventStore { try SQLiteStore(path: location) }
 
+    /// A copy of the file beside it.
+    public func backup(stamp: String) throws -> String {
+        let path = "\(location).backup-\(stamp)"
+        try FileManager.default.copyItem(atPath: location, toPath: path)
+        return path
+    }
+
     /// Whether the file at `path` starts with SQLite's header.
     public static func isStoreFile(_ path: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
