@@ -170,8 +170,8 @@ final class PGConnection {
     init(_ url: PostgresURL) throws {
         self.url = url
         // Defaults first: a URL's own parameters (expanded from dbname) override them.
-        let keys = ["connect_timeout", "fallback_application_name", "client_encoding", "dbname"]
-        let values = ["10", "rewind", "UTF8", url.connection]
+        let keys = ["connect_timeout", "fallback_application_name", "client_encoding", "options", "dbname"]
+        let values = ["10", "rewind", "UTF8", "-c client_min_messages=warning", url.connection]
         connection = PGConnection.withCStrings(keys) { k in
             PGConnection.withCStrings(values) { v in PQconnectdbParams(k, v, 1) }
         }
@@ -181,7 +181,6 @@ final class PGConnection {
             self.connection = nil
             throw StoreError("\(url.redacted): cannot connect to the PostgreSQL server: \(message)")
         }
-        try execute("SET client_min_messages = warning")
     }
 
     deinit { if let connection { PQfinish(connection) } }

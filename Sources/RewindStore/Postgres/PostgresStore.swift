@@ -34,13 +34,16 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
         location = url.redacted
         schema = "\"\(url.schema)\""
         main = try PGConnection(url)
-        let encoding = try main.query("SHOW server_encoding").string(0, 0) ?? ""
+        // One round trip for what every open checks (a process on the server makes few).
+        let facts = try main.query("SELECT current_setting('server_encoding'), to_regclass($1) IS NOT NULL, current_database()",
+                                   [.text("\(schema).schema_migrations")])
+        let encoding = facts.string(0, 0) ?? ""
         guard encoding == "UTF8" else {
             throw StoreError("\(location): the database's encoding is \(encoding), not UTF8: rewind needs a UTF8 database (CREATE DATABASE … ENCODING 'UTF8')")
         }
         if create { try PostgresStore.migrate(main, url) }
         var applied = -1
-        if try main.query("SELECT to_regclass($1) IS NOT NULL", [.text("\(schema).schema_migrations")]).string(0, 0) == "t" {
+        if create || facts.string(0, 1) == "t" {
             applied = Int(try main.query("SELECT COALESCE(MAX(version), 0) FROM \(schema).schema_migrations").int(0, 0) ?? 0)
         }
         if applied < 0 {
@@ -54,7 +57,7 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
         }
         // The server's identity keeps this machine's index of it apart from any other's.
         let server = (try? main.query("SELECT system_identifier::text FROM pg_control_system()").string(0, 0)) ?? ""
-        let database = try main.query("SELECT current_database()").string(0, 0) ?? ""
+        let database = facts.string(0, 2) ?? ""
         var key = ContentHash()
         for var part in [server, database, url.schema, server.isEmpty ? url.redacted : ""] {
             part.withUTF8 { key.update($0) }
