@@ -25,7 +25,7 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "The input format: jsonl (SPEC §1), kcat (kcat -J envelopes) or debezium (change events); default: detected from the first line, then remembered for the file.")
     var format: Format?
 
-    @Option(help: "The store to write: a file (default: NAME.rewind beside NAME.jsonl, or in $XDG_CACHE_HOME/rewind or ~/.cache/rewind when that folder cannot be written), or a PostgreSQL database, postgres://USER@HOST:PORT/DB (rewind keeps its tables in the schema `rewind`, or ?schema=NAME; the first import creates it).")
+    @Option(help: "The store to write: a file (default: NAME.rewind beside NAME.jsonl, or in $XDG_CACHE_HOME/rewind or ~/.cache/rewind when that folder cannot be written), or a PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DB (?host=/socket/dir for a unix socket; PGPASSWORD and ~/.pgpass work as for psql; rewind keeps its tables in the schema `rewind`, or ?schema=NAME, and the first import creates it; a schema holds one log).")
     var to: String?
 
     func run() throws {

@@ -5,7 +5,7 @@ import RewindStore
 
 /// The LOG argument and `--rules`, shared by the commands that read a log.
 struct LogOptions: ParsableArguments {
-    @Argument(help: "A .jsonl event log or a store file.")
+    @Argument(help: "A .jsonl event log, a store file, or a PostgreSQL store: postgres://USER@HOST:PORT/DB (?host=/socket/dir for a unix socket, ?schema=NAME; ?preset=message-db|marten|eventuous or ?table=S.T&columns=… read another program's event table).")
     var log: String
 
     @Option(help: "A rules file (default: NAME.rules.yaml beside NAME.jsonl, if present).")

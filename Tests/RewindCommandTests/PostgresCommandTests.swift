@@ -146,6 +146,44 @@ import RewindTestSupport
         #expect(try PostgresStore(url: url, create: false).dump() == PostgresStore(url: reference, create: false).dump())
     }
 
+    @Test func aForeignTableIsReadInNumericOrderAndNeverImportedInto() throws {
+        let dir = try Rewind.sampleFolder()
+        let schema = "app_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        let admin = try PGConnection(try PostgresURL(TestPostgres.server))
+        try admin.execute("""
+            CREATE SCHEMA \(schema); CREATE TABLE \(schema).m2 (global_position bigserial PRIMARY KEY, position bigint NOT NULL,
+            time timestamp NOT NULL, stream_name text NOT NULL, type text NOT NULL, data jsonb, metadata jsonb, id uuid NOT NULL DEFAULT gen_random_uuid());
+            INSERT INTO \(schema).m2 (position, time, stream_name, type, data) SELECT g, '2026-03-02 09:00:00', 'counter-1', 'Set', jsonb_build_object('v', g) FROM generate_series(1, 12) g
+            """)
+        let url = TestPostgres.server + "&preset=message-db&table=\(schema).m2"
+        let env = user(dir, "a")
+        let first = try Rewind.run(["state", url, "--json"], environment: env)
+        #expect(first.stdout.contains(#""counter-1":{"v":12}"#), "global position 12 is the last, not 9 (text order): \(first.stdout)")
+        let again = try Rewind.run(["state", url, "--json"], environment: env)
+        #expect(!again.stderr.contains("new row") && !again.stderr.contains("lines read"), "nothing is read again: \(again.stderr)")
+        let into = try Rewind.run(["import", dir.appendingPathComponent("bank.jsonl").path, "--to", url], environment: env)
+        #expect(into.status == 2 && into.stderr.contains("which rewind only reads"), "\(into.stderr)")
+        #expect(try admin.query("SELECT count(*) FROM \(schema).m2").int(0, 0) == 12)
+    }
+
+    @Test func aSharedStoreIsNeverReplacedByAnotherLogAndNoOutputShowsThePassword() throws {
+        let dir = try Rewind.sampleFolder()
+        let url = TestPostgres.freshURL()
+        let withPassword = url.replacingOccurrences(of: "postgres://rewind@", with: "postgres://rewind:S3cr3tPW@") + "&password=QueryPW9"
+        let env = user(dir, "a")
+        #expect(try Rewind.run(["import", dir.appendingPathComponent("bank.jsonl").path, "--to", withPassword], environment: env).status == 0)
+        for arguments in [["state", withPassword], ["compare", withPassword], ["bisect", withPassword, "--invariant", "accounts/account-A.balance >= 0"],
+                          ["verify", withPassword], ["squash", withPassword], ["import", dir.appendingPathComponent("bank.jsonl").path, "--to", withPassword]] {
+            let r = try Rewind.run(arguments, environment: env)
+            #expect(!(r.stdout + r.stderr).contains("S3cr3tPW") && !(r.stdout + r.stderr).contains("QueryPW9"), "\(arguments[0]): \(r.stdout)\(r.stderr)")
+        }
+        let simulated = dir.appendingPathComponent("other.jsonl").path
+        #expect(try Rewind.run(["simulate", "bank", "--size", "200", "--seed", "1", "--out", simulated]).status == 0)
+        let other = try Rewind.run(["import", simulated, "--to", url], environment: env)
+        #expect(other.status == 2 && other.stderr.contains("holds the import of"), "\(other.stderr)")
+        #expect(try PostgresStore(url: url, create: false).summary().accepted == 21, "the first log's events stay")
+    }
+
     @Test func connectionFailuresNameTheServerNeverThePassword() throws {
         let r = try Rewind.run(["state", "postgres://bob:s3cret-pw@127.0.0.1:1/ledger", "--at", "end"])
         #expect(r.status == 2)

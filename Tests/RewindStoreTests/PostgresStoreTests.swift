@@ -16,6 +16,9 @@ import RewindTestSupport
         #expect(try PostgresURL("postgres:///ledger?host=/run/pg").redacted == "postgres:///ledger?host=/run/pg")
         #expect(throws: StoreError.self) { try PostgresURL("postgres://h/db?schema=a\"b") }
         #expect(throws: StoreError.self) { try PostgresURL("postgres://h/db?schema=9a") }
+        #expect(throws: StoreError.self) { try PostgresURL("postgres://h/db?schema=a&schema=b") }
+        #expect(throws: StoreError.self) { try PostgresURL("postgres://u:pw@h/db?schema=a#frag") }
+        #expect(try PostgresURL("POSTGRES://h/db").connection == "postgres://h/db")
     }
 
     @Test func aLostConnectionIsMadeAgainForAReadAndAWriteFailsWhole() throws {

@@ -23,7 +23,8 @@ public final class OpenedLog {
     public let rulesPath: String?
     /// The import that ran while opening (nil when LOG was a store file).
     public let importResult: ImportResult?
-    public let displayName: String
+    /// The log as messages name it (a server by its URL without the password).
+    public internal(set) var displayName: String
     /// The foreign event table the log is read from (follow mode reads its new rows first).
     public internal(set) var tableSource: PostgresTableSource?
 
@@ -245,6 +246,7 @@ public enum LogOpener {
             } catch { throw OpenError("\(error)") }
             let opened = try open(table.logPath, rulesPath: explicitRules, storePath: storePath, reporting: reporting, layout: layout)
             opened.tableSource = table
+            opened.displayName = url.redacted
             return opened
         }
         if !server { try checkReadableFile(log) }
@@ -270,9 +272,17 @@ public enum LogOpener {
         } else {
             (rules, rulesFile) = try loadRules(explicit: explicitRules, besideLog: log)
             if let storePath, PostgresURL.isPostgres(storePath) {
+                if let url = try? PostgresURL(storePath), url.isForeignTable {
+                    throw OpenError("\(url.redacted.escapingForTerminal): preset= and table= name another program's event table, which rewind only reads; import into rewind's own schema instead (drop preset=, table= and columns=; ?schema=NAME picks one)")
+                }
                 // Into a server's schema (made by the first import): the lock is this machine's,
                 // and the store's own advisory lock keeps importers on other machines apart.
                 do { store = try PostgresStore(url: storePath, create: true) } catch { throw OpenError("\(error)") }
+                // A shared store is never replaced by another log: a teammate's import stays.
+                if let held = try store.checkpoint()?.sourcePath, !held.isEmpty,
+                   URL(fileURLWithPath: held).standardizedFileURL.path != URL(fileURLWithPath: log).standardizedFileURL.path {
+                    throw OpenError("\(store.location.escapingForTerminal): holds the import of \(held.escapingForTerminal); import \(log.escapingForTerminal) into a schema of its own (?schema=NAME), or clear this one first (DROP SCHEMA … CASCADE)")
+                }
                 lock = try StoreLock(store: store.localPath)
                 return try finishOpening(log: log, store: store, lock: lock, isStore: false, source: source, rules: rules, rulesFile: rulesFile,
                                          quarantine: quarantine, reporting: reporting, layout: layout)
@@ -323,7 +333,8 @@ public enum LogOpener {
             if try importer?.isUpToDate() ?? true, let image = try? maintenance.image(), (try? maintenance.status(of: image)) == .current {
                 if let importer, result == nil { result = try importer.run() }  // up to date: reads nothing
                 return OpenedLog(store: store, index: TimelineIndex(image: image), lock: lock, maintenance: maintenance,
-                                 sourcePath: source, rules: rules, rulesPath: rulesFile, importResult: result, displayName: log)
+                                 sourcePath: source, rules: rules, rulesPath: rulesFile, importResult: result,
+                                 displayName: PostgresURL.isPostgres(log) ? store.location : log)
             }
             try lock.lock(.exclusive, waiting: waiting)
             if let importer {

@@ -22,23 +22,34 @@ public struct PostgresURL: Sendable, Equatable {
     public var isForeignTable: Bool { preset != nil || table != nil }
 
     public static func isPostgres(_ text: String) -> Bool {
-        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+        let head = text.prefix(13).lowercased()
+        return head.hasPrefix("postgres://") || head.hasPrefix("postgresql://")
     }
 
     public init(_ text: String) throws {
         guard PostgresURL.isPostgres(text) else { throw StoreError("not a postgres:// URL") }
-        var base = text, query = ""
-        if let q = text.firstIndex(of: "?") {
-            base = String(text[..<q])
-            query = String(text[text.index(after: q)...])
+        guard !text.contains("#") else {
+            throw StoreError("\(text.escapingForTerminal.replacingOccurrences(of: #":[^@/]*@"#, with: "@", options: .regularExpression)): a URL fragment (#…) means nothing to PostgreSQL; percent-encode a # in a password as %23")
+        }
+        // libpq takes the scheme in lower case only.
+        let scheme = text.prefix { $0 != ":" }
+        var base = scheme.lowercased() + text.dropFirst(scheme.count), query = ""
+        if let q = base.firstIndex(of: "?") {
+            query = String(base[base.index(after: q)...])
+            base = String(base[..<q])
         }
         var kept: [String] = [], shown: [String] = []
+        var seen: Set<String> = []
         var schema = "rewind"
         var preset: String?, table: String?, columns: String?
         for part in query.split(separator: "&", omittingEmptySubsequences: true) {
             let pair = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = String(pair[0])
             let value = pair.count > 1 ? String(pair[1]) : ""
+            if ["preset", "table", "columns", "schema"].contains(key), seen.contains(key) {
+                throw StoreError("\(key)= is given twice: give it once")
+            }
+            seen.insert(key)
             if ["preset", "table", "columns"].contains(key) {
                 let decoded = value.removingPercentEncoding ?? value
                 switch key {
@@ -188,6 +199,7 @@ final class PGConnection {
     static func message(_ p: UnsafePointer<CChar>?) -> String {
         guard let p else { return "no message" }
         return String(cString: p).trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: "; ")
+            .replacingOccurrences(of: "\t", with: "")
     }
 
     static func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
@@ -215,7 +227,12 @@ final class PGConnection {
             return StoreError("\(url.redacted): cannot \(what): the connection to the PostgreSQL server was lost (\(PGConnection.message(PQerrorMessage(connection))))",
                               isConnectionLost: true)
         }
-        let text = result.map { PGConnection.message(PQresultErrorMessage($0)) } ?? PGConnection.message(PQerrorMessage(connection))
+        // The server's own sentence and hint, not the query text with a caret under it.
+        var text = result.map { PGConnection.message(PQresultErrorMessage($0)) } ?? PGConnection.message(PQerrorMessage(connection))
+        if let result, let primary = PQresultErrorField(result, 77 /* PG_DIAG_MESSAGE_PRIMARY */) {
+            text = String(cString: primary)
+            if let hint = PQresultErrorField(result, 72 /* PG_DIAG_MESSAGE_HINT */) { text += " (\(String(cString: hint)))" }
+        }
         let state = result.flatMap { PQresultErrorField($0, 67 /* PG_DIAG_SQLSTATE */) }.map { String(cString: $0) }
         return StoreError("\(url.redacted): cannot \(what): \(text)", sqlState: state)
     }

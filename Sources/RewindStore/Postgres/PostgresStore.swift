@@ -238,7 +238,8 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
     /// A copy of every table in a schema of its own (`SCHEMA_backup_STAMP`), itself a store that
     /// opens with `?schema=` that name.
     public func backup(stamp: String) throws -> String {
-        let name = "\(url.schema)_backup_\(stamp.lowercased().filter { $0.isLetter || $0.isNumber })"
+        let suffix = "_backup_\(stamp.lowercased().filter { $0.isLetter || $0.isNumber })"
+        let name = String(url.schema.prefix(63 - suffix.utf8.count)) + suffix  // identifiers end at 63 bytes
         guard PostgresURL.isIdentifier(name) else { throw StoreError("\(location): cannot name a backup schema \(name)") }
         try writing { c in
             try c.execute("CREATE SCHEMA \"\(name)\"")

@@ -95,7 +95,7 @@ public struct PostgresTableSource {
         var key = ContentHash()
         key.update(url.redacted)
         key.update(mapping.table)
-        let table = String(mapping.table.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || $0 == "_" || $0 == ".") }.prefix(60))
+        let table = String(mapping.table.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == ".") }.prefix(60))
         return LogOpener.cacheFolder() + "/table-\(table)-\(String(key.digest, radix: 16)).jsonl"
     }
 
@@ -107,7 +107,9 @@ public struct PostgresTableSource {
         let c = try PGConnection(url)
         try c.execute("SET default_transaction_read_only = on", doing: "open the table read-only")
         let m = mapping
-        func col(_ name: String) -> String { "\"\(name)\"" }
+        // Qualified by the table's alias: an output column of the same name (the ::text casts keep
+        // the names) would otherwise win in ORDER BY, and sort positions as text (1, 10, 2, …).
+        func col(_ name: String) -> String { "src.\"\(name)\"" }
         let table = PostgresTableSource.quoted(m.table)
         let select = [
             "\(col(m.position))::text",
@@ -124,13 +126,17 @@ public struct PostgresTableSource {
             return FileHandle(forWritingAtPath: path)
         }() else { throw StoreError("\(path): cannot be written") }
         defer { try? handle.close() }
-        try handle.truncate(atOffset: keep)
-        try handle.seekToEnd()
+        // Only a line cut short is cut off: touching an unchanged log would make it look rewritten.
+        let size = try handle.seekToEnd()
+        if size != keep {
+            try handle.truncate(atOffset: keep)
+            try handle.seek(toOffset: keep)
+        }
         var last = after, added = 0
         while true {
             let r: PGResult
             do {
-                r = try c.query("SELECT \(select) FROM \(table) WHERE \(col(m.position)) > $1 ORDER BY \(col(m.position)) LIMIT $2",
+                r = try c.query("SELECT \(select) FROM \(table) AS src WHERE \(col(m.position)) > $1 ORDER BY \(col(m.position)) LIMIT $2",
                                 [.int(last), .int(Int64(chunk))], doing: "read the table \(m.table)")
             } catch let e as StoreError where e.sqlState == "42P01" || e.sqlState == "42703" || e.sqlState == "3F000" {
                 throw StoreError("\(e.message) (the table and columns rewind reads: \(m.table): \(select.replacingOccurrences(of: "\"", with: "")))")
