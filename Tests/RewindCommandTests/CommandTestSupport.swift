@@ -46,6 +46,30 @@ struct Rewind {
                       stderr: String(decoding: errData, as: UTF8.self), stdoutBytes: outData)
     }
 
+    /// Starts `rewind ARGUMENTS` and kills it with SIGKILL as soon as `midway` holds (polled every
+    /// 20 ms, for at most two minutes); returns whether it was killed before it finished.
+    static func killMidway(_ arguments: [String], environment: [String: String]? = nil, when midway: () -> Bool) throws -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = arguments
+        if let environment { p.environment = environment }
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var killed = false
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && p.isRunning {
+            if midway() {
+                kill(p.processIdentifier, SIGKILL)
+                killed = true
+                break
+            }
+            usleep(20_000)
+        }
+        p.waitUntilExit()
+        return killed && p.terminationReason == .uncaughtSignal
+    }
+
     /// A temporary folder holding copies of the bundled sample logs.
     static func sampleFolder() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-cli-\(UUID().uuidString)")

@@ -73,28 +73,13 @@ import Testing
         try FileManager.default.removeItem(at: dir.appendingPathComponent("big.rejected.jsonl"))
 
         let interrupted = dir.appendingPathComponent("interrupted.rewind").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Rewind.binary)
-        p.arguments = ["import", log, "--to", interrupted]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        // Wait until at least one batch is committed but the import is not finished.
-        var killedMidway = false
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline && p.isRunning {
-            if FileManager.default.fileExists(atPath: interrupted),
-               let store = try? SQLiteStore(path: interrupted),
-               let c = try? store.checkpoint(), c.line > 0, !c.complete {
-                kill(p.processIdentifier, SIGKILL)
-                killedMidway = true
-                break
-            }
-            usleep(20_000)
+        // Killed once at least one batch is committed but the import is not finished.
+        let killedMidway = try Rewind.killMidway(["import", log, "--to", interrupted]) {
+            guard FileManager.default.fileExists(atPath: interrupted), let store = try? SQLiteStore(path: interrupted),
+                  let c = try? store.checkpoint() else { return false }
+            return c.line > 0 && !c.complete
         }
-        p.waitUntilExit()
         #expect(killedMidway, "the import finished before it could be killed")
-        #expect(p.terminationReason == .uncaughtSignal || !killedMidway)
 
         let rerun = try Rewind.run(["import", log, "--to", interrupted])
         #expect(rerun.status == 1)  // the two bad lines

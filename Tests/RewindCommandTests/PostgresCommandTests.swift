@@ -101,24 +101,10 @@ import RewindTestSupport
         #expect(try Rewind.run(["import", log, "--to", reference], environment: user(dir, "a")).status == 0)
 
         let interrupted = TestPostgres.freshURL()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Rewind.binary)
-        p.arguments = ["import", log, "--to", interrupted]
-        p.environment = user(dir, "b")
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        var killedMidway = false
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline && p.isRunning {
-            if let store = try? PostgresStore(url: interrupted, create: false), let c = try? store.checkpoint(), c.line > 0, !c.complete {
-                kill(p.processIdentifier, SIGKILL)
-                killedMidway = true
-                break
-            }
-            usleep(20_000)
+        let killedMidway = try Rewind.killMidway(["import", log, "--to", interrupted], environment: user(dir, "b")) {
+            guard let store = try? PostgresStore(url: interrupted, create: false), let c = try? store.checkpoint() else { return false }
+            return c.line > 0 && !c.complete
         }
-        p.waitUntilExit()
         #expect(killedMidway, "the import finished before it could be killed")
         let rerun = try Rewind.run(["import", log, "--to", interrupted], environment: user(dir, "b"))
         #expect(rerun.status == 0, "\(rerun.stderr)")

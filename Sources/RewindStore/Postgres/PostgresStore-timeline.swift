@@ -51,11 +51,11 @@ extension PostgresStore {
     func read(_ range: Range<Int>, partition: Int, of partitions: Int, _ body: (Event, UInt32) throws -> Void) throws -> Int {
         guard !range.isEmpty else { return 0 }
         var bytes = 0
-        var previous: (ts: Int64, line: Int64)?
+        var check = TimelineReadCheck(location: location)
         var start = range.lowerBound
         while start < range.upperBound {
             let end = min(range.upperBound, start + PostgresStore.chunk)
-            let (rows, count) = try piece(start..<end, partition: partition, of: partitions, previous: &previous, bytes: &bytes, body)
+            let (rows, count) = try piece(start..<end, partition: partition, of: partitions, check: &check, bytes: &bytes, body)
             // Positions are dense: a range inside the timeline reads every row of it.
             if rows != end - start {
                 if rows == max(0, min(end, count) - start) { break }
@@ -68,7 +68,7 @@ extension PostgresStore {
 
     /// Reads positions `range` (≤ `chunk`) and calls `body` for those of `partition`; returns the
     /// rows read and, when fewer than asked, the timeline's length.
-    private func piece(_ range: Range<Int>, partition: Int, of partitions: Int, previous: inout (ts: Int64, line: Int64)?,
+    private func piece(_ range: Range<Int>, partition: Int, of partitions: Int, check: inout TimelineReadCheck,
                        bytes: inout Int, _ body: (Event, UInt32) throws -> Void) throws -> (Int, Int) {
         let run = { (c: PGConnection) -> (PGResult, (streams: [(service: String, stream: String)], types: [String])?) in
             // Few events: their streams' names joined; many: every name, read once and kept.
@@ -95,18 +95,11 @@ extension PostgresStore {
         let (r, names) = partition == 0 ? try reading(run) : try PostgresStore.retrying(try reader(partition), run)
         for i in 0..<r.rows {
             let order = (ts: r.int(i, 1) ?? 0, line: r.int(i, 8) ?? 0)
-            if let p = previous, !(p.ts < order.ts || (p.ts == order.ts && p.line < order.line)) {
-                throw StoreError("\(location): the events at positions \(range.lowerBound + i - 1) and \(range.lowerBound + i) are out of timeline order", isDamage: true)
-            }
-            previous = order
+            try check.inOrder(ts: order.ts, line: order.line, position: range.lowerBound + i)
             let streamID = Int(r.int(i, 3) ?? -1), typeID = Int(r.int(i, 4) ?? -1)
             let service: String, stream: String, type: String
             if let names {
-                guard streamID >= 0, streamID < names.streams.count, typeID >= 0, typeID < names.types.count else {
-                    throw StoreError("\(location): an event names a stream or type that is not in the store", isDamage: true)
-                }
-                (service, stream) = names.streams[streamID]
-                type = names.types[typeID]
+                (service, stream, type) = try check.names(names, stream: streamID, type: typeID)
             } else {
                 service = PGName.unescape(r.bytes(i, 10)!); stream = PGName.unescape(r.bytes(i, 11)!); type = PGName.unescape(r.bytes(i, 13)!)
                 guard r.int(i, 12) == RowSum.names(Int64(streamID), [service, stream]) else { throw damagedRow("a row of streams (id \(streamID))") }
@@ -130,12 +123,9 @@ extension PostgresStore {
             }
             bytes += id.utf8.count + 24
             let ts = Timestamp(nanoseconds: order.ts)
-            let tsText: String
-            if let raw = r.string(i, 2) { tsText = raw; bytes += raw.utf8.count } else {
-                var quoted: [UInt8] = []
-                ts.writeQuotedRFC3339(to: &quoted)
-                tsText = String(decoding: quoted, as: UTF8.self)
-            }
+            let raw = r.string(i, 2)
+            bytes += raw?.utf8.count ?? 0
+            let tsText = TimelineReadCheck.tsText(raw: raw, ts)
             let meta = r.string(i, 6), extra = r.string(i, 7)
             bytes += (meta?.utf8.count ?? 0) + (extra?.utf8.count ?? 0)
             try body(Event(id: id, ts: ts, tsText: tsText, service: service, stream: stream, type: type, data: data,

@@ -122,7 +122,7 @@ extension SQLiteStore {
             sqlite3_bind_int64(s, 2, Int64(range.upperBound))
             defer { sqlite3_reset(s) }
             var bytes = 0, rows = 0
-            var previous: (ts: Int64, line: Int64)?
+            var check = TimelineReadCheck(location: location)
             while true {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
@@ -130,19 +130,11 @@ extension SQLiteStore {
                     throw SQLiteStore.failure(db, rc)
                 }
                 rows += 1
-                let order = (ts: sqlite3_column_int64(s, 1), line: sqlite3_column_int64(s, 8))
-                if let previous, !(previous.ts < order.ts || (previous.ts == order.ts && previous.line < order.line)) {
-                    throw StoreError("\(location): the events at positions \(range.lowerBound + rows - 2) and \(range.lowerBound + rows - 1) are out of timeline order", isDamage: true)
-                }
-                previous = order
+                try check.inOrder(ts: sqlite3_column_int64(s, 1), line: sqlite3_column_int64(s, 8), position: range.lowerBound + rows - 1)
                 let streamID = Int(sqlite3_column_int64(s, 3)), typeID = Int(sqlite3_column_int64(s, 4))
                 let service: String, stream: String, type: String
                 if let names {
-                    guard streamID >= 0, streamID < names.streams.count, typeID >= 0, typeID < names.types.count else {
-                        throw StoreError("\(location): an event names a stream or type that is not in the store", isDamage: true)
-                    }
-                    (service, stream) = names.streams[streamID]
-                    type = names.types[typeID]
+                    (service, stream, type) = try check.names(names, stream: streamID, type: typeID)
                 } else {
                     (service, stream, type) = (SQLiteStore.columnString(s, 10), SQLiteStore.columnString(s, 11), SQLiteStore.columnString(s, 13))
                     guard sqlite3_column_int64(s, 12) == RowSum.names(Int64(streamID), [service, stream]) else {
@@ -206,14 +198,7 @@ extension SQLiteStore {
             return String(decoding: b, as: UTF8.self)
         }
         let ts = Timestamp(nanoseconds: sqlite3_column_int64(s, 1))
-        let tsText: String
-        if let raw = text(2) {
-            tsText = raw
-        } else {
-            var quoted: [UInt8] = []
-            ts.writeQuotedRFC3339(to: &quoted)
-            tsText = String(decoding: quoted, as: UTF8.self)
-        }
+        let tsText = TimelineReadCheck.tsText(raw: text(2), ts)
         return Event(id: id, ts: ts, tsText: tsText, service: service, stream: stream, type: type, data: try json(5) ?? .emptyObject,
                      metaText: text(6), extraText: text(7), line: Int(sqlite3_column_int64(s, 8)))
     }
