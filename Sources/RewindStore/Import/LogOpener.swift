@@ -57,10 +57,6 @@ public final class OpenedLog {
         index = TimelineIndex(image: try maintenance.update())
     }
 
-    /// Follows a growing log (the explorer's follow mode): imports what was appended and extends
-    /// the index when no other process holds the store, then takes the newest index, which
-    /// another process may have extended too. Returns whether the timeline changed. Leaves the
-    /// lock unheld, as a long-running reader must.
     /// What one step of following read: whether the timeline changed, and the lines it rejected
     /// (copied to the quarantine file, as every import does).
     public struct Followed: Sendable {
@@ -68,6 +64,10 @@ public final class OpenedLog {
         public var rejected = 0
     }
 
+    /// Follows a growing log (the explorer's follow mode): reads a foreign table's new rows,
+    /// imports what was appended, or extends the index from a store another process grew — when
+    /// no other process holds the store — then takes the newest index, which another process may
+    /// have extended too. Leaves the lock unheld, as a long-running reader must.
     public func follow() throws -> Followed {
         var followed = Followed()
         if let tableSource { try tableSource.sync() }
