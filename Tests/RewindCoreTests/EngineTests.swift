@@ -6,7 +6,7 @@ import RewindTestSupport
 /// The timeline index against replay, on random logs with layouts small enough that a few
 /// hundred events cross every boundary (keyframes, document blocks, segments, days).
 @Suite struct EngineTests {
-    static let tiny = IndexLayout(keyframeInterval: 8, docBlockEvents: 4, segmentEvents: 50)
+    static let tiny = IndexLayout(keyframeInterval: 8, docBlockEvents: 4, segmentEvents: 50, deltaFrom: 16)
 
     func log(seed: UInt64, lines: Int = 400) throws -> (ParsedLog, Fold) {
         (ParsedLog(text: RandomLog.text(seed: seed, lines: lines)), Fold(rules: try Rules.parse(yaml: RandomLog.rules, file: "r.rules.yaml")))
@@ -32,6 +32,9 @@ import RewindTestSupport
         #expect(index.count == log.events.count)
         #expect(index.image.segmentCount == (log.events.count + 49) / 50)
         #expect(index.dayCount > 3)
+        // Both kinds of document entry: whole texts, and changes (documents past `deltaFrom`).
+        let deltas = (0..<index.count).filter { index.image.documentEntry(after: $0)?.first == IndexFormat.deltaEntry }.count
+        #expect(deltas > index.count / 10 && deltas < index.count, "\(deltas) change entries")
         let cache = IndexCache(index: index, rules: "", budget: 8 * 1024, store: MemoryCachedStates()) { log.timeline.events[$0].id }
         var rng = SplitMix64(seed: seed)
         for position in (0...index.count).shuffled(using: &rng) {
@@ -108,6 +111,46 @@ import RewindTestSupport
         #expect(sorted == names.sorted())
     }
 
+    /// A stream whose document gains a key per event (and one whose array grows by `append`):
+    /// the index keeps each event's change, not the whole document after it, so it grows with
+    /// the log, not as the square of it — and answers as replay at every position.
+    @Test func aGrowingDocumentCostsWhatItsEventsCost() throws {
+        var lines: [String] = []
+        for i in 0..<3_000 {
+            let ts = String(format: "2026-01-01T00:%02d:%02d.%03dZ", i / 60_000 % 60, i / 1000 % 60, i % 1000)
+            lines.append(#"{"id":"g\#(i)","ts":"\#(ts)","service":"ledger","stream":"big","type":"Entry","data":{"k\#(i)":\#(i),"last":"\#(i)"}}"#)
+            if i % 3 == 0 {
+                lines.append(#"{"id":"a\#(i)","ts":"\#(ts)","service":"mail","stream":"box","type":"Sent","data":{"to":"user\#(i)@example.com"}}"#)
+            }
+            if i % 500 == 0 {  // now and then a key removed, a whole value replaced
+                lines.append(#"{"id":"r\#(i)","ts":"\#(ts)","service":"ledger","stream":"big","type":"Entry","data":{"k\#(i / 2)":null,"last":{"n":\#(i)}}}"#)
+            }
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        let log = ParsedLog(text: text)
+        let fold = Fold(rules: try Rules.parse(yaml: """
+            services:
+              mail:
+                Sent:
+                  ops:
+                    - append: /sent
+                      value: $.data.to
+                    - inc: /count
+                      by: 1
+            """, file: "g.rules.yaml"))
+        let (index, output) = try buildMemoryIndex(log.events, fold: fold)
+        let expected = replayStates(log.timeline, fold: fold)
+        // Whole documents after every event: ~65 MB of text here.
+        #expect(output.bytes.count < 2 * text.utf8.count, "the index takes \(output.bytes.count) bytes for a \(text.utf8.count)-byte log")
+        var rng = SplitMix64(seed: 11)
+        for position in (0...index.count).shuffled(using: &rng).prefix(120) + [index.count] {
+            for reach in [index.diff(to:), index.undo(to:), index.squash(to:)] {
+                #expect(try StateView(index: index, versions: reach(position).versions, position: position).materialized() == expected[position],
+                        "at \(position)")
+            }
+        }
+    }
+
     /// An index extended many times, copied to a new one with only its live records: the copy is
     /// smaller, checks whole, answers exactly as before (squash's day watermarks included), and
     /// extends like the original.
@@ -151,7 +194,7 @@ import RewindTestSupport
     /// One commit (a single segment): every byte after the header belongs to a record of it.
     @Test(arguments: [false, true]) func aFlippedByteIsDetectedNeverServed(oneCommit: Bool) throws {
         let (log, fold) = try log(seed: 2)
-        let layout = oneCommit ? IndexLayout(keyframeInterval: 8, docBlockEvents: 4, segmentEvents: 1 << 20) : EngineTests.tiny
+        let layout = oneCommit ? IndexLayout(keyframeInterval: 8, docBlockEvents: 4, segmentEvents: 1 << 20, deltaFrom: 16) : EngineTests.tiny
         let (_, output) = try buildMemoryIndex(log.events, fold: fold, layout: layout)
         let expected = replayStates(log.timeline, fold: fold)
         let clean = output.bytes

@@ -9,7 +9,7 @@ nonisolated(unsafe) var ignoredDiagnostics: [ImportDiagnostic] = []
 
 /// Keyframes every 8 events, 4 documents per block, a commit every 50: a few hundred events
 /// cross every boundary of the index.
-let tinyLayout = IndexLayout(keyframeInterval: 8, docBlockEvents: 4, segmentEvents: 50)
+let tinyLayout = IndexLayout(keyframeInterval: 8, docBlockEvents: 4, segmentEvents: 50, deltaFrom: 16)
 
 /// A log file with its rules beside it, opened as the commands open it.
 func writeLog(_ text: String, rules: String?, in dir: URL, name: String = "r") -> String {

@@ -35,11 +35,16 @@ public final class IndexBuilder {
     public var onProgress: (Int) -> Void = { _ in }
 
     private var trie: WorkingTrie
-    /// The current document of each stream this build touched, as its canonical text (nil:
-    /// none) — a million streams' documents as trees would take gigabytes — and, parsed, the
-    /// documents of the streams touched lately (most events touch a stream touched shortly before).
+    /// The current document of each stream this build touched, parsed in `hot` for the streams
+    /// touched lately (most events touch a stream touched shortly before), and as its canonical
+    /// text (nil: none, or not written since it changed — then it is in `hot`, and written
+    /// when it leaves) — a million streams' documents as trees would take gigabytes.
     private var documents: [[UInt8]?] = []
     private var hot = HotDocuments()
+    /// Per stream: the size of its last whole document entry in this build (0: the next entry
+    /// is whole), and the bytes and number of change entries written since.
+    private struct Chain { var full: UInt32 = 0; var bytes: UInt32 = 0; var length: UInt32 = 0 }
+    private var chains: [Chain] = []
     /// Streams whose document was read from `previous` (or that are new).
     private var loaded: [Bool] = []
     /// The position the next event must have.
@@ -125,6 +130,7 @@ public final class IndexBuilder {
         segmentFirstStream = streams
         segmentStart = output.end
         documents = Array(repeating: nil, count: streams)
+        chains = Array(repeating: Chain(), count: streams)
         loaded = Array(repeating: false, count: streams)
     }
 
@@ -137,6 +143,7 @@ public final class IndexBuilder {
         stream.withUTF8 { nameBytes.append(contentsOf: $0) }
         nameOffsets.append(UInt32(nameBytes.count))
         documents.append(nil)
+        chains.append(Chain())
         loaded.append(true)
         if !fold.rules.services.isEmpty { streamService.append(serviceNumber(service)) }
         streams += 1
@@ -194,9 +201,10 @@ public final class IndexBuilder {
         if document == nil, let text = documents[Int(id)] {
             document = try text.withUnsafeBufferPointer { try JSONParser.parse($0, depthLimit: 4 * JSONParser.maxDepth) }
         }
+        documents[Int(id)] = nil
         let issuesBefore = foldIssues.count
         let rule = rule(event, stream: id, kind: kind)
-        fold.apply(event, rule: rule, toDocument: &document, issues: &foldIssues)
+        let change = fold.apply(event, rule: rule, toDocument: &document, issues: &foldIssues)
         for issue in foldIssues[issuesBefore...] {
             issues.u64(UInt64(position))
             issues.u64(UInt64(issue.line))
@@ -210,13 +218,23 @@ public final class IndexBuilder {
         chunkLines.append(UInt32(truncatingIfNeeded: event.line))
         chunkTimes.append(event.ts.nanoseconds)
         chunkFlags.append((document != nil ? IndexFormat.hasDocument : 0) | (fold.isIrreversible(event, rule: rule) ? IndexFormat.irreversible : 0))
-        let start = blockText.count
-        document?.write(to: &blockText)
+        if let document {
+            let start = blockText.count
+            if writeEntry(document, change: change, stream: Int(id), hadDocument: StreamVersion.hasDocument(before)) {
+                // A copy of its own: `Array(blockText[start...])` may share the block's whole buffer
+                // (when the slice spans it), which then stays alive with the stream (800 MB at 10M events).
+                documents[Int(id)] = blockText.withUnsafeBufferPointer { Array(UnsafeBufferPointer(rebasing: $0[start...])) }
+            }
+            // Out of `hot`, a document is kept as its text (a million streams' trees would take gigabytes).
+            if let (evicted, doc) = hot.keep(document, for: id), documents[Int(evicted)] == nil {
+                var text: [UInt8] = []
+                doc.write(to: &text)
+                documents[Int(evicted)] = text
+            }
+        } else {
+            chains[Int(id)] = Chain()
+        }
         blockOffsets.append(UInt32(blockText.count))
-        // A copy of its own: `Array(blockText[start...])` may share the block's whole buffer
-        // (when the slice spans it), which then stays alive with the stream (800 MB at 10M events).
-        documents[Int(id)] = document == nil ? nil : blockText.withUnsafeBufferPointer { Array(UnsafeBufferPointer(rebasing: $0[start...])) }
-        if let document { hot.keep(document, for: id) }
         position += 1
         lastEventID = Array(event.id.utf8)
 
@@ -224,6 +242,31 @@ public final class IndexBuilder {
         if blockOffsets.count - 1 == layout.docBlockEvents { try writeBlock() }
         if position % layout.keyframeInterval == 0 { keyframes.append(try persistMap()) }
         if position - segmentFirst >= layout.segmentEvents { try endSegment() }
+    }
+
+    /// The stream's document after the event, as its block entry: the whole canonical text, or —
+    /// when the document is large (`layout.deltaFrom`) — the change (`DocumentChange`, after an
+    /// `IndexFormat.deltaEntry` byte), while the changes since the last whole text stay within
+    /// that text's size and a bounded number of entries. So what the entries cost stays
+    /// proportional to the events, and a reader rebuilds a document from about twice its size.
+    /// Returns whether the entry is the whole text.
+    private func writeEntry(_ document: JSONValue, change: DocumentChange, stream id: Int, hadDocument: Bool) -> Bool {
+        let start = blockText.count
+        let chain = chains[id]
+        if hadDocument, chain.full >= UInt32(layout.deltaFrom), case .ops = change, chain.length < max(64, chain.full / 1024) {
+            blockText.append(IndexFormat.deltaEntry)
+            change.write(to: &blockText)
+            let size = UInt32(clamping: blockText.count - start)
+            if chain.bytes + size <= chain.full {
+                chains[id].bytes += size
+                chains[id].length += 1
+                return false
+            }
+            blockText.removeSubrange(start...)
+        }
+        document.write(to: &blockText)
+        chains[id] = Chain(full: UInt32(clamping: blockText.count - start), bytes: 0, length: 0)
+        return true
     }
 
     /// Writes what is left and commits. `lastEventID`: the id of the store's last event, when
@@ -397,13 +440,20 @@ struct HotDocuments {
         return ring[slot].doc
     }
 
-    mutating func keep(_ doc: JSONValue, for id: UInt32) {
+    /// Keeps the stream's document; returns the one it pushed out (that stream's current
+    /// document), if any.
+    mutating func keep(_ doc: JSONValue, for id: UInt32) -> (UInt32, JSONValue)? {
         while slotOf.count <= Int(id) { slotOf.append(-1) }
         let old = ring[next]
-        if old.doc != nil, slotOf[Int(old.id)] == Int32(next) { slotOf[Int(old.id)] = -1 }
+        var evicted: (UInt32, JSONValue)?
+        if let oldDoc = old.doc, slotOf[Int(old.id)] == Int32(next) {
+            slotOf[Int(old.id)] = -1
+            evicted = (old.id, oldDoc)
+        }
         ring[next] = (id, doc)
         slotOf[Int(id)] = Int32(next)
         next = (next + 1) & (ring.count - 1)
+        return evicted
     }
 }
 

@@ -8,7 +8,9 @@
 ///                   node        32 × UInt32 slots + UInt32 check (a trie node of `VersionMap`)
 ///                   chunk       up to 4 096 events: stream ids, previous versions, lines,
 ///                               timestamps, flags
-///                   doc block   256 events' documents after them, zlib-compressed
+///                   doc block   256 events' documents after them, zlib-compressed: each the
+///                               document's canonical text, or (a large document) 0x01 and
+///                               the event's change (`DocumentChange`) to the one before
 ///                   names       the (service, stream) names of the streams a segment added
 ///                   issues      the ops the fold skipped, with their events
 ///                   sorted      stream ids in (service, stream) byte order
@@ -20,7 +22,7 @@
 public enum IndexFormat {
     public static let magic: [UInt8] = Array("RWINDEX\u{0}".utf8)
     /// Bump when the meaning of any record changes: an older file is then rebuilt.
-    public static let version: UInt32 = 4
+    public static let version: UInt32 = 5
     public static let headerSize = 4096
     public static let slotOffsets = [64, 128]
     public static let slotSize = 48
@@ -38,6 +40,10 @@ public enum IndexFormat {
     /// Flags of an event in a chunk.
     static let hasDocument: UInt8 = 1
     static let irreversible: UInt8 = 2
+
+    /// The first byte of a document entry that holds the event's change, not the document
+    /// (no JSON text starts with it).
+    static let deltaEntry: UInt8 = 1
 
     /// The check word of a node at `ref`: its slots' hash mixed with where it lives, so a node
     /// copied to the wrong place is as damaged as one with a flipped byte.
@@ -61,17 +67,21 @@ public struct IndexLayout: Sendable, Equatable {
     public var docBlockEvents: Int
     /// Events per segment when a build runs long (each segment ends with a commit).
     public var segmentEvents: Int
+    /// A document whose whole text last took at least this many bytes is kept, after the
+    /// events that follow, as each event's change (`DocumentChange`) rather than whole.
+    public var deltaFrom: Int
 
-    public init(keyframeInterval: Int, docBlockEvents: Int, segmentEvents: Int) {
-        precondition(keyframeInterval > 0 && docBlockEvents > 0 && segmentEvents > 0)
+    public init(keyframeInterval: Int, docBlockEvents: Int, segmentEvents: Int, deltaFrom: Int = 2048) {
+        precondition(keyframeInterval > 0 && docBlockEvents > 0 && segmentEvents > 0 && deltaFrom > 0)
         self.keyframeInterval = keyframeInterval
         self.docBlockEvents = docBlockEvents
         self.segmentEvents = segmentEvents
+        self.deltaFrom = deltaFrom
     }
 
     /// Keyframes every 4 096 events (measured: 1 024 → 64 B/event, diff p99 317 µs; 4 096 → 33
     /// B/event, 415 µs; 16 384 → 14 B/event, 684 µs), 256 documents per block, commits every
-    /// 65 536 events.
+    /// 65 536 events; documents of 2 kB and more kept as changes.
     public static let standard = IndexLayout(keyframeInterval: 4096, docBlockEvents: 256, segmentEvents: 65_536)
 }
 
@@ -340,6 +350,7 @@ struct IndexDirectory: Equatable {
         w.u32(UInt32(layout.keyframeInterval))
         w.u32(UInt32(layout.docBlockEvents))
         w.u32(UInt32(layout.segmentEvents))
+        w.u32(UInt32(layout.deltaFrom))
         w.u64(UInt64(count))
         w.u32(UInt32(streams))
         SegmentFooter.write(head, &w)
@@ -364,9 +375,9 @@ struct IndexDirectory: Equatable {
         guard try r.u32() == IndexFormat.version else { throw IndexDamage("the directory is of another format version") }
         let store = String(decoding: try r.blob(), as: UTF8.self), rules = String(decoding: try r.blob(), as: UTF8.self)
         let last = try r.blob()
-        let k = Int(try r.u32()), b = Int(try r.u32()), g = Int(try r.u32())
-        guard k > 0, b > 0, g > 0 else { throw IndexDamage("the directory has impossible block sizes") }
-        let layout = IndexLayout(keyframeInterval: k, docBlockEvents: b, segmentEvents: g)
+        let k = Int(try r.u32()), b = Int(try r.u32()), g = Int(try r.u32()), d = Int(try r.u32())
+        guard k > 0, b > 0, g > 0, d > 0 else { throw IndexDamage("the directory has impossible block sizes") }
+        let layout = IndexLayout(keyframeInterval: k, docBlockEvents: b, segmentEvents: g, deltaFrom: d)
         let count = try r.int(limit: UInt64(UInt32.max)), streams = Int(try r.u32())
         let head = try SegmentFooter.readMap(&r)
         let open = try OpenDay.read(&r)

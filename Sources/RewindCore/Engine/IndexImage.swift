@@ -234,8 +234,46 @@ public final class IndexImage: @unchecked Sendable {
 
     // MARK: documents
 
-    /// The canonical JSON text of the document after the event at `position` (nil: none, or damaged).
+    /// The canonical JSON text of the document after the event at `position` (nil: none, or
+    /// damaged). An entry that holds the event's change is rebuilt: from the last whole text
+    /// of the stream before it, through the changes since (at most about the document's size).
     func documentText(after position: Int) -> ArraySlice<UInt8>? {
+        guard let entry = documentEntry(after: position) else { return nil }
+        guard entry.first == IndexFormat.deltaEntry else { return entry }
+        var changes: [ArraySlice<UInt8>] = [entry]
+        var p = position
+        var base: ArraySlice<UInt8>?
+        while base == nil {
+            let previous = event(p).previous
+            guard StreamVersion.hasDocument(previous), let last = StreamVersion.lastEvent(previous), last < p,
+                  let e = documentEntry(after: last) else {
+                noteDamage(IndexDamage("a document's changes do not lead back to a whole document"))
+                return nil
+            }
+            if e.first == IndexFormat.deltaEntry { changes.append(e) } else { base = e }
+            p = last
+        }
+        do {
+            var doc: JSONValue? = try base!.withUnsafeBufferPointer { try JSONParser.parse($0, depthLimit: 4 * JSONParser.maxDepth) }
+            for change in changes.reversed() {
+                guard let c = change.dropFirst().withUnsafeBufferPointer({ DocumentChange(text: $0) }) else {
+                    throw IndexDamage("a document change does not parse")
+                }
+                c.apply(to: &doc)
+            }
+            guard let doc else { return nil }
+            var out: [UInt8] = []
+            doc.write(to: &out)
+            return out[...]
+        } catch {
+            noteDamage(IndexDamage("a stored document does not parse"))
+            return nil
+        }
+    }
+
+    /// The document entry of the event at `position`: the document's text, or 0x01 and the
+    /// event's change (nil: no document, or damaged).
+    func documentEntry(after position: Int) -> ArraySlice<UInt8>? {
         guard position >= 0, position < count else { return nil }
         let s = segment(of: position)
         let local = position - footers[s].first
@@ -426,6 +464,7 @@ extension IndexImage {
                     let e = Int(UInt32(littleEndian: r.loadUnaligned(fromByteOffset: 4 * (k + 2), as: UInt32.self)))
                     if a < e, text + e <= raw.count { out[order[i]] = raw[(text + a)..<(text + e)] }
                 }
+                if out[order[i]]?.first == IndexFormat.deltaEntry { out[order[i]] = documentText(after: positions[order[i]]) }
                 i += 1
             }
             if i < order.count, positions[order[i]] == p { i += 1 }  // a malformed block: move on

@@ -42,95 +42,53 @@ public struct Fold: Sendable {
 
     /// Applies `event` to its stream's document alone (nil = no document): the same change as
     /// `apply(_:to:issues:)` makes to that stream in a whole state.
-    public func apply(_ event: Event, toDocument slot: inout JSONValue?, issues: inout [FoldIssue]) {
+    @discardableResult
+    public func apply(_ event: Event, toDocument slot: inout JSONValue?, issues: inout [FoldIssue]) -> DocumentChange {
         apply(event, rule: rules.rule(service: event.service, type: event.type), toDocument: &slot, issues: &issues)
     }
 
-    /// The same, with the event's rule already looked up (`rules.rule(service:type:)`).
-    public func apply(_ event: Event, rule: TypeRule?, toDocument slot: inout JSONValue?, issues: inout [FoldIssue]) {
+    /// The same, with the event's rule already looked up (`rules.rule(service:type:)`). Returns
+    /// what the event did, with every expression evaluated: `DocumentChange.apply` makes the
+    /// same change to the same document without the event or the rules.
+    @discardableResult
+    public func apply(_ event: Event, rule: TypeRule?, toDocument slot: inout JSONValue?, issues: inout [FoldIssue]) -> DocumentChange {
         if event.replacesDocument {
             slot = event.meta?["deleted"] == .bool(true) ? nil : event.data
+            return .replace(slot)
         } else if let rule {
-            apply(rule, event, to: &slot, issues: &issues)
+            return apply(rule, event, to: &slot, issues: &issues)
         } else {
             if slot == nil { slot = .emptyObject }
             slot!.mergePatch(event.data)
+            return .ops([.patch(event.data)])
         }
     }
 
     /// Applies a rule's ops to one document slot (nil = no document).
-    func apply(_ rule: TypeRule, _ event: Event, to slot: inout JSONValue?, issues: inout [FoldIssue]) {
+    @discardableResult
+    func apply(_ rule: TypeRule, _ event: Event, to slot: inout JSONValue?, issues: inout [FoldIssue]) -> DocumentChange {
+        var done: [DocumentChange.Op] = []
         if slot == nil { slot = .emptyObject }
         for (index, op) in rule.ops.enumerated() {
-            if case .delete = op {
-                slot = nil
-                continue
+            var why: String?
+            switch DocumentChange.Op.resolve(op, event) {
+            case .failure(let problem):
+                why = problem.message
+                if case .delete = op {} else {
+                    done.append(.ensure)
+                    _ = DocumentChange.Op.ensure.apply(to: &slot)
+                }
+            case .success(let resolved):
+                done.append(resolved)
+                why = resolved.apply(to: &slot)
             }
-            if slot == nil { slot = .emptyObject }
-            if let why = Fold.apply(op, event, to: &slot!) {
+            if let why {
                 let where_ = rule.opLines[index] > 0 ? " (rules line \(rule.opLines[index]))" : ""
                 issues.append(FoldIssue(line: event.line, eventID: event.id,
                                         message: "\(event.service)/\(event.type): \(op.name) skipped\(where_): \(why)"))
             }
         }
+        return .ops(done)
     }
 
-    /// Applies one op; returns why it could not apply, or nil.
-    static func apply(_ op: RuleOp, _ event: Event, to doc: inout JSONValue) -> String? {
-        func value(_ e: RuleExpression) -> Result<JSONValue, RuleProblem> { e.evaluate(event) }
-        switch op {
-        case .set(let pointer, let expr):
-            switch value(expr) {
-            case .failure(let p): return p.message
-            case .success(let v):
-                return doc.edit(at: pointer.tokens[...], createParents: true) { slot in slot = v; return nil }
-            }
-        case .inc(let pointer, let expr):
-            switch value(expr) {
-            case .failure(let p): return p.message
-            case .success(let by):
-                guard by.isNumber else { return "by is \(by.kindName), not a number" }
-                return doc.edit(at: pointer.tokens[...], createParents: true) { slot in
-                    guard let current = slot else { slot = by; return nil }
-                    guard let sum = JSONValue.add(current, by) else {
-                        return "\(pointer) is \(current.kindName), not a number"
-                    }
-                    // JSON has no infinity: a sum past the largest double cannot be kept.
-                    if case .double(let d) = sum, !d.isFinite {
-                        return "\(pointer) + \(by.jsonText) is not a finite number"
-                    }
-                    slot = sum
-                    return nil
-                }
-            }
-        case .unset(let pointer):
-            return doc.edit(at: pointer.tokens[...], createParents: false) { slot in slot = nil; return nil }
-        case .append(let pointer, let expr):
-            switch value(expr) {
-            case .failure(let p): return p.message
-            case .success(let v):
-                return doc.edit(at: pointer.tokens[...], createParents: true) { slot in
-                    switch slot {
-                    case nil: slot = .array([v]); return nil
-                    case .array(var a)?:
-                        slot = nil
-                        a.append(v)
-                        slot = .array(a)
-                        return nil
-                    case let other?: return "\(pointer) is \(other.kindName), not an array"
-                    }
-                }
-            }
-        case .merge(let expr):
-            switch value(expr) {
-            case .failure(let p): return p.message
-            case .success(let v):
-                guard case .object = v else { return "merge needs an object, got \(v.kindName)" }
-                doc.mergePatch(v)
-                return nil
-            }
-        case .delete:
-            return nil
-        }
-    }
 }
