@@ -137,7 +137,7 @@ public struct NameRegistry: Sendable {
             var i = Int(truncatingIfNeeded: h) & mask
             while slots[i] != 0 {
                 let id = Int(slots[i] - 1)
-                if hashes[id] == h, names[id].0.utf8.elementsEqual(a.utf8), names[id].1.utf8.elementsEqual(b.utf8) { return UInt32(id) }
+                if hashes[id] == h, names[id].0.sameCodePoints(a), names[id].1.sameCodePoints(b) { return UInt32(id) }
                 i = (i + 1) & mask
             }
             return nil

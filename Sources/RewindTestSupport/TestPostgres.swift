@@ -45,9 +45,39 @@ public enum TestPostgres {
     nonisolated(unsafe) static var stopDirectory: String?
     nonisolated(unsafe) static var stopScript: String?
 
-    /// The server's URL with a schema of its own (`schema=t_…`): a fresh, empty store.
+    /// The server's URL with a schema of its own (`schema=t…`): a fresh, empty store.
     public static func freshURL() -> String {
-        let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        return server + (server.contains("?") ? "&" : "?") + "schema=\(schema)"
+        server + (server.contains("?") ? "&" : "?") + "schema=\(freshSchema("t"))"
     }
+
+    /// A new schema name, `KIND` + this process's id + `_` + 12 random hex digits. On a server
+    /// of the developer's own (`REWIND_TEST_POSTGRES`), the schemas this process named — and
+    /// their backups — are dropped when it exits.
+    public static func freshSchema(_ kind: String) -> String {
+        _ = dropAtExit
+        return kind + "\(getpid())_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+    }
+
+    private static let dropAtExit: Void = {
+        _ = server
+        guard stopDirectory == nil, psql != nil else { return }  // a throwaway server goes whole
+        atexit {
+            guard let psql = TestPostgres.psql else { return }
+            let pattern = "^[a-z]+\(getpid())_[0-9a-f]{12}"
+            _ = TestPostgres.spawnAndWait([psql, TestPostgres.server, "-qc", """
+                DO $$ DECLARE s text; BEGIN
+                  FOR s IN SELECT nspname FROM pg_namespace WHERE nspname ~ '\(pattern)' LOOP
+                    EXECUTE format('DROP SCHEMA %I CASCADE', s);
+                  END LOOP;
+                END $$
+                """])
+        }
+    }()
+
+    /// `psql`, from PATH or PostgreSQL's own folders.
+    static let psql: String? = {
+        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+            + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).sorted().reversed().map { "/usr/lib/postgresql/\($0)/bin" }
+        return dirs.map { $0 + "/psql" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RewindTestSupport
 
 /// Runs the built `rewind` binary, as a user would.
 struct Rewind {
@@ -28,7 +29,7 @@ struct Rewind {
         if let directory { p.currentDirectoryURL = directory }
         if let environment { p.environment = environment }
         // Output goes to files, so that a large output can never block the process.
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-run-\(UUID().uuidString)")
+        let base = TestFolders.root.appendingPathComponent("rewind-run-\(UUID().uuidString)")
         FileManager.default.createFile(atPath: base.path + ".out", contents: nil)
         FileManager.default.createFile(atPath: base.path + ".err", contents: nil)
         defer {
@@ -72,7 +73,7 @@ struct Rewind {
 
     /// A temporary folder holding copies of the bundled sample logs.
     static func sampleFolder() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-cli-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for name in ["bank.jsonl", "bank.rules.yaml"] {
             try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("sample-logs/\(name)"),

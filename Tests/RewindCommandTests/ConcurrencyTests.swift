@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RewindTestSupport
 @testable import RewindCore
 @testable import RewindStore
 
@@ -8,7 +9,7 @@ import Testing
 @Suite(.serialized) struct ConcurrencyTests {
     /// A bank log of `events` lines (with its rules) in a new folder.
     func bankLog(events: Int, seed: UInt64 = 3) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-race-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-race-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let log = dir.appendingPathComponent("bank.jsonl").path
         let r = try Rewind.run(["simulate", "bank", "--events", "\(events)", "--seed", "\(seed)", "--out", log])
@@ -18,7 +19,7 @@ import Testing
 
     /// The same log in a folder of its own, imported undisturbed.
     func reference(_ log: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-ref-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-ref-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let copy = dir.appendingPathComponent("bank.jsonl").path
         try FileManager.default.copyItem(atPath: log, toPath: copy)
@@ -63,7 +64,7 @@ import Testing
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Rewind.binary)
         p.arguments = arguments
-        let err = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-err-\(UUID().uuidString)")
+        let err = TestFolders.root.appendingPathComponent("rewind-err-\(UUID().uuidString)")
         FileManager.default.createFile(atPath: err.path, contents: nil)
         p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         p.standardError = FileHandle(forWritingAtPath: err.path)

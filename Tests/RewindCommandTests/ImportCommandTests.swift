@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import RewindTestSupport
 @testable import RewindCore
 @testable import RewindStore
 
 @Suite struct ImportCommandTests {
     func folder() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-import-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-import-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }
@@ -150,7 +151,7 @@ import Testing
     /// `script` gives the command a real terminal: the bar is drawn there, and not into a file.
     @Test func aProgressBarOnATerminalAndSilenceOtherwise() throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux script(1) is needed")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-progress-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-progress-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let log = dir.appendingPathComponent("p.jsonl").path
         _ = try Rewind.run(["simulate", "bank", "--events", "20000", "--out", log])
@@ -204,7 +205,7 @@ import Testing
     }
 
     func folder(mode: Int16, ownedByOther: Bool) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-ro-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-ro-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         if ownedByOther && getuid() == 0 { chown(dir.path, 65534, 65534) }
         chmod(dir.path, mode_t(mode))

@@ -65,7 +65,7 @@ import RewindTestSupport
         #expect(try Rewind.run(["state", url, "--json"], environment: env).stdout == Rewind.run(["state", log, "--json"], environment: env).stdout)
         #expect(try Rewind.run(["state", url, "--at", "2026-03-02T09:14:05Z", "--json"], environment: env).stdout
                 == Rewind.run(["state", log, "--at", "2026-03-02T09:14:05Z", "--json"], environment: env).stdout, "\(onFile.stdout)")
-        let schema = try #require(onServer.stdout.split(separator: " ").first { $0.hasPrefix("t_") && $0.contains("_backup_") }.map(String.init))
+        let schema = try #require(onServer.stdout.split(separator: " ").first { $0.hasPrefix("t\(getpid())_") && $0.contains("_backup_") }.map(String.init))
         let backup = TestPostgres.server + "&schema=\(schema)"
         #expect(try Rewind.run(["state", backup, "--json"], environment: env).stdout == before, "the backup schema is the store before compaction")
     }
@@ -134,7 +134,7 @@ import RewindTestSupport
 
     @Test func aForeignTableIsReadInNumericOrderAndNeverImportedInto() throws {
         let dir = try Rewind.sampleFolder()
-        let schema = "app_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        let schema = TestPostgres.freshSchema("app")
         let admin = try PGConnection(try PostgresURL(TestPostgres.server))
         try admin.execute("""
             CREATE SCHEMA \(schema); CREATE TABLE \(schema).m2 (global_position bigserial PRIMARY KEY, position bigint NOT NULL,
@@ -183,7 +183,7 @@ import RewindTestSupport
 
     @Test(arguments: ["message-db", "marten", "eventuous"]) func readsAnotherEventStoresTableWithoutWritingToIt(_ preset: String) throws {
         let dir = try Rewind.sampleFolder()
-        let schema = "app_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        let schema = TestPostgres.freshSchema("app")
         let admin = try PGConnection(try PostgresURL(TestPostgres.server))
         let table: String, rows: [String]
         switch preset {

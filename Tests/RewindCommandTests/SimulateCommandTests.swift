@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import RewindTestSupport
 import RewindCore
 
 /// `simulate` and `check` as a user runs them (SPEC §6, §8).
 @Suite struct SimulateCommandTests {
     func folder() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-sim-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-sim-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RewindTestSupport
 @testable import RewindCore
 
 @Suite struct StateCommandTests {
@@ -23,7 +24,7 @@ import Testing
     /// Names and ids holding a NUL stay whole through the store (read by their byte length, not as
     /// C strings): every strategy sees two streams, and a re-delivered id is a duplicate.
     @Test func namesWithANulStayWholeInEveryStrategy() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-nul-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-nul-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let log = dir.appendingPathComponent("n.jsonl")
         try (#"{"id":"x\u00001","ts":"2026-01-01T00:00:01Z","service":"s","stream":"a\u0000b","type":"T","data":{"v":1}}"# + "\n"
@@ -47,7 +48,7 @@ import Testing
     /// that are canonically equivalent but spelled differently (é as U+00E9 or e + U+0301; the
     /// KELVIN SIGN and K) stay different in every strategy — Swift's `String ==` merges them.
     @Test func canonicallyEquivalentSpellingsStayDistinctInEveryStrategy() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-nfc-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-nfc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let log = dir.appendingPathComponent("c.jsonl")
         try ([#"{"id":"caf\u00e9","ts":"2026-01-01T00:00:01Z","service":"s\u00e9","stream":"caf\u00e9","type":"T\u00e9","data":{"k\u00e9":1}}"#,
@@ -153,7 +154,7 @@ import Testing
     }
 
     @Test func textFromTheLogNeverReachesTheTerminalAsEscapes() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-esc-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-esc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let log = dir.appendingPathComponent("esc.jsonl")
         try (#"{"id":"1","ts":"2026-01-01T00:00:00Z","service":"svc\u001b[2J","stream":"s\u009b31m","type":"T","data":{"note":"\u001b]0;pwned\u0007","k\u001b":1}}"# + "\n"
@@ -191,7 +192,7 @@ import Testing
     /// clipboard write), rules keys, `--at`, `--invariant` and `--strategy` text echoed in errors,
     /// and invisible or direction-changing characters (U+202E, U+200B, U+2028) in names and payloads.
     @Test func textFromOutsideTheLogIsEscapedToo() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-esc-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-esc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let log = dir.appendingPathComponent("osc\u{1B}]52;c;aGVsbG8=\u{7}log.jsonl")
         try (#"{"id":"1","ts":"2026-01-01T00:00:00Z","service":"svc\u202e","stream":"s\u200b","type":"T","data":{"n":"a\u2028b"}}"# + "\nnot json\n")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RewindTestSupport
 
 /// Drives the real binary in a real terminal (tmux): opens the sample log, steps, jumps with
 /// `g`, shows help, survives a resize and quits, giving the terminal back.
@@ -11,7 +12,7 @@ import Testing
         func run(_ args: [String]) throws -> String {
             // posix_spawn + waitpid, with output through a file: the tmux server that the first
             // call starts daemonises, and Foundation's Process did not notice its client exit.
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-\(UUID().uuidString)").path
+            let file = TestFolders.root.appendingPathComponent("tmux-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: file) }
             let argv = ["/usr/bin/env", "tmux", "-L", socket, "-f", "/dev/null"] + args
             var actions = posix_spawn_file_actions_t()
@@ -176,7 +177,7 @@ import Testing
     /// compensated transfer, its causation chain, and field provenance.
     @Test func theSagaCausationAndProvenanceViewsInATerminal() throws {
         try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-views-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-views-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for name in ["bank.jsonl", "bank.rules.yaml"] {
             try FileManager.default.copyItem(at: Rewind.packageRoot.appendingPathComponent("sample-logs/simulated/\(name)"), to: dir.appendingPathComponent(name))
@@ -267,7 +268,7 @@ import Testing
     /// are answered meanwhile, Escape cancels it, and Ctrl-C quits at once.
     @Test func aLongSearchOnABigLogIsCancelled() throws {
         try #require(Self.hasTmux, "tmux is needed (.ci/run installs it)")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-big-\(UUID().uuidString)")
+        let dir = TestFolders.root.appendingPathComponent("rewind-big-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let log = dir.appendingPathComponent("big.jsonl")

@@ -419,7 +419,7 @@ func countingExplorer(_ n: Int, streams: Int = 3, width: Int = 100, height: Int 
     @Test func exportWritesTheStateAtTheCursor() throws {
         let e = try bankExplorer()
         try e.type("g#11\n")
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-export-\(UUID().uuidString).json").path
+        let path = TestFolders.root.appendingPathComponent("rewind-export-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try e.type(":export \(path)\n")
         #expect(e.state.message?.hasPrefix("exported the state at position 11") == true, "\(e.state.message ?? "")")

@@ -1,11 +1,12 @@
 import Foundation
 import GRDB
+import RewindTestSupport
 @testable import RewindCore
 @testable import RewindStore
 
 /// A fresh temporary folder per test.
 func temporaryDirectory() -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("rewind-tests-\(UUID().uuidString)")
+    let url = TestFolders.root.appendingPathComponent("rewind-tests-\(UUID().uuidString)")
     try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }

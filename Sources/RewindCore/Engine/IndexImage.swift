@@ -31,6 +31,8 @@ public final class IndexImage: @unchecked Sendable {
     private var names: [Paged?]
     private var sorted: Paged?
     private var blockCache: [Int: [UInt8]] = [:]
+    /// Documents rebuilt from change entries, the last four.
+    private var rebuiltCache: [(position: Int, doc: JSONValue)] = []
     private var blockOrder: [Int] = []
     static let blockCacheSize = 96
     /// Bytes read from records so far (for `compare`'s bytes column).
@@ -235,11 +237,22 @@ public final class IndexImage: @unchecked Sendable {
     // MARK: documents
 
     /// The canonical JSON text of the document after the event at `position` (nil: none, or
-    /// damaged). An entry that holds the event's change is rebuilt: from the last whole text
-    /// of the stream before it, through the changes since (at most about the document's size).
+    /// damaged). An entry that holds the event's change is rebuilt (`rebuilt(after:)`).
     func documentText(after position: Int) -> ArraySlice<UInt8>? {
         guard let entry = documentEntry(after: position) else { return nil }
         guard entry.first == IndexFormat.deltaEntry else { return entry }
+        guard let doc = rebuilt(after: position) else { return nil }
+        var out: [UInt8] = []
+        doc.write(to: &out)
+        return out[...]
+    }
+
+    /// The document after a change entry at `position`: the stream's last whole text before it,
+    /// parsed, through the changes since (at most about the document's size). The last few are
+    /// kept: a frame of the explorer reads the same large document more than once.
+    private func rebuilt(after position: Int) -> JSONValue? {
+        if let hit = rebuiltCache.first(where: { $0.position == position }) { return hit.doc }
+        guard let entry = documentEntry(after: position) else { return nil }
         var changes: [ArraySlice<UInt8>] = [entry]
         var p = position
         var base: ArraySlice<UInt8>?
@@ -253,22 +266,23 @@ public final class IndexImage: @unchecked Sendable {
             if e.first == IndexFormat.deltaEntry { changes.append(e) } else { base = e }
             p = last
         }
+        var doc: JSONValue?
         do {
-            var doc: JSONValue? = try base!.withUnsafeBufferPointer { try JSONParser.parse($0, depthLimit: 4 * JSONParser.maxDepth) }
-            for change in changes.reversed() {
-                guard let c = change.dropFirst().withUnsafeBufferPointer({ DocumentChange(text: $0) }) else {
-                    throw IndexDamage("a document change does not parse")
-                }
-                c.apply(to: &doc)
-            }
-            guard let doc else { return nil }
-            var out: [UInt8] = []
-            doc.write(to: &out)
-            return out[...]
+            doc = try base!.withUnsafeBufferPointer { try JSONParser.parse($0, depthLimit: 4 * JSONParser.maxDepth) }
         } catch {
             noteDamage(IndexDamage("a stored document does not parse"))
             return nil
         }
+        for change in changes.reversed() {
+            guard let c = change.dropFirst().withUnsafeBufferPointer({ DocumentChange(text: $0) }) else {
+                noteDamage(IndexDamage("a document change does not parse"))
+                return nil
+            }
+            c.apply(to: &doc)
+        }
+        if rebuiltCache.count >= 4 { rebuiltCache.removeFirst() }
+        if let doc { rebuiltCache.append((position, doc)) }
+        return doc
     }
 
     /// The document entry of the event at `position`: the document's text, or 0x01 and the
@@ -316,7 +330,8 @@ public final class IndexImage: @unchecked Sendable {
 
     /// The document after the event at `position`, parsed.
     func document(after position: Int) -> JSONValue? {
-        guard let text = documentText(after: position) else { return nil }
+        guard let text = documentEntry(after: position) else { return nil }
+        if text.first == IndexFormat.deltaEntry { return rebuilt(after: position) }
         do {
             return try text.withUnsafeBufferPointer { try JSONParser.parse($0, depthLimit: 4 * JSONParser.maxDepth) }
         } catch {

@@ -335,45 +335,8 @@ final class PGConnection {
     var backendPID: Int32 { connection.map { PQbackendPID($0) } ?? 0 }
 }
 
-/// COPY's text format: a backslash, tab, newline and carriage return inside a value are escaped.
-enum CopyText {
-    @inline(__always) static func append(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        var clean = true
-        for b in bytes where b == 92 || b == 9 || b == 10 || b == 13 { clean = false; break }
-        if clean { out.append(contentsOf: bytes); return }
-        for b in bytes {
-            switch b {
-            case 92: out.append(92); out.append(92)
-            case 9: out.append(92); out.append(116)
-            case 10: out.append(92); out.append(110)
-            case 13: out.append(92); out.append(114)
-            default: out.append(b)
-            }
-        }
-    }
-
-    @inline(__always) static func append(_ n: Int64, to out: inout [UInt8]) {
-        var n = n
-        if n == 0 { out.append(48); return }
-        if n < 0 {
-            out.append(45)
-            if n == .min { out.append(contentsOf: Array("9223372036854775808".utf8)); return }
-            n = -n
-        }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { d in
-            while n > 0 { d[count] = UInt8(48 + n % 10); n /= 10; count += 1 }
-            for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
-        }
-    }
-
-    static let null: [UInt8] = [92, 78]  // \N
-}
-
-/// COPY's binary format: a header, per row the field count and each field's length (−1: NULL)
-/// and bytes, integers big-endian; a trailer.
+/// Rows in `COPY … FROM STDIN (FORMAT binary)`: a header, per row its field count and each field
+/// as a length and its bytes in network order (-1: NULL), then a trailer.
 enum CopyBinary {
     static func header(_ out: inout [UInt8]) {
         out += [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00]  // PGCOPY\n\377\r\n\0
@@ -407,5 +370,16 @@ enum CopyBinary {
         guard let b else { be32(-1, &out); return }
         be32(Int32(b.count), &out)
         out.append(contentsOf: b)
+    }
+
+    /// A name or id: its bytes, `PGName`-escaped when it holds `\` or U+0000.
+    static func name(_ b: UnsafeBufferPointer<UInt8>, _ out: inout [UInt8]) {
+        guard let escaped = PGName.escape(b) else { text(b, &out); return }
+        escaped.withUnsafeBufferPointer { text($0, &out) }
+    }
+
+    static func name(_ s: String, _ out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { name($0, &out) }
     }
 }

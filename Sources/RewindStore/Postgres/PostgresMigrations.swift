@@ -66,16 +66,23 @@ enum PostgresMigrations {
 /// kept, and a substring of a name is the same substring of its escaped form (search works on it).
 enum PGName {
     static func escape(_ s: String) -> String {
-        guard s.utf8.contains(where: { $0 == 0 || $0 == 92 }) else { return s }
+        var s = s
+        return s.withUTF8 { b in escape(b).map { String(decoding: $0, as: UTF8.self) } } ?? s
+    }
+
+    /// The escaped bytes, or nil when there is nothing to escape.
+    static func escape(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard bytes.contains(where: { $0 == 0 || $0 == 92 }) else { return nil }
         var out = [UInt8]()
-        for b in s.utf8 {
+        out.reserveCapacity(bytes.count + 8)
+        for b in bytes {
             switch b {
             case 0: out += [92, 48]
             case 92: out += [92, 92]
             default: out.append(b)
             }
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     static func unescape(_ bytes: UnsafeBufferPointer<UInt8>) -> String {

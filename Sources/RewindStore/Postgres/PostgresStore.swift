@@ -277,16 +277,20 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
             try c.execute("SET LOCAL synchronous_commit = off")
             try importLock(c)
             let s = schema
+            // Binary COPY: numbers as they are, texts as their bytes (no escaping either side).
             if !batch.newStreams.isEmpty {
-                try c.copyIn("COPY \(s).streams (id, service, stream, sum) FROM STDIN") { send in
+                try c.copyIn("COPY \(s).streams (id, service, stream, sum) FROM STDIN (FORMAT binary)") { send in
                     var buffer = [UInt8]()
+                    CopyBinary.header(&buffer)
                     for st in batch.newStreams {
-                        CopyText.append(Int64(st.id), to: &buffer); buffer.append(9)
-                        PostgresStore.appendName(st.service, to: &buffer); buffer.append(9)
-                        PostgresStore.appendName(st.stream, to: &buffer); buffer.append(9)
-                        CopyText.append(RowSum.names(Int64(st.id), [st.service, st.stream]), to: &buffer); buffer.append(10)
+                        CopyBinary.fields(4, &buffer)
+                        CopyBinary.int32(Int32(bitPattern: st.id), &buffer)
+                        CopyBinary.name(st.service, &buffer)
+                        CopyBinary.name(st.stream, &buffer)
+                        CopyBinary.int64(RowSum.names(Int64(st.id), [st.service, st.stream]), &buffer)
                         if buffer.count > 1 << 20 { try send(&buffer) }
                     }
+                    CopyBinary.trailer(&buffer)
                     try send(&buffer)
                 }
             }
@@ -296,7 +300,6 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
             }
             if !batch.events.isEmpty {
                 var next = try c.query("SELECT COALESCE(MAX(pos) + 1, 0) FROM \(s).events").int(0, 0) ?? 0
-                // Binary COPY: numbers as they are, texts as their bytes (no escaping either side).
                 try c.copyIn("COPY \(s).events (pos, line, ts, id, stream, type, ts_raw, data, meta, extra, sum) FROM STDIN (FORMAT binary)") { send in
                     var buffer = [UInt8]()
                     buffer.reserveCapacity(1 << 21)
@@ -310,12 +313,7 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
                             CopyBinary.int64(next, &buffer)
                             CopyBinary.int64(Int64(row.line), &buffer)
                             CopyBinary.int64(row.ts.nanoseconds, &buffer)
-                            if id.contains(where: { $0 == 0 || $0 == 92 }) {
-                                var escaped = PGName.escape(String(decoding: id, as: UTF8.self))
-                                escaped.withUTF8 { CopyBinary.text($0, &buffer) }
-                            } else {
-                                CopyBinary.text(id, &buffer)
-                            }
+                            CopyBinary.name(id, &buffer)
                             CopyBinary.int32(Int32(bitPattern: row.streamID), &buffer)
                             CopyBinary.int32(Int32(bitPattern: row.typeID), &buffer)
                             CopyBinary.text(tsRaw, &buffer); CopyBinary.text(data, &buffer)
@@ -340,25 +338,6 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
             try save(checkpoint, c)
         }
         lock.withLock { knownLine = .some(checkpoint.line) }
-    }
-
-    /// A name or id in COPY text: `PGName`'s escape, then COPY's.
-    static func appendName(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { appendName($0, to: &out) }
-    }
-
-    static func appendName(_ b: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        guard b.contains(where: { $0 == 0 || $0 == 92 }) else { CopyText.append(b, to: &out); return }
-        var escaped = [UInt8]()
-        for c in b {
-            switch c {
-            case 0: escaped += [92, 48]
-            case 92: escaped += [92, 92]
-            default: escaped.append(c)
-            }
-        }
-        escaped.withUnsafeBufferPointer { CopyText.append($0, to: &out) }
     }
 
     /// Makes positions follow (ts, line) again; a new identity when any position changed.
