@@ -90,8 +90,11 @@ extension JSONValue {
                               _ body: (inout JSONValue?) -> String?) -> String? {
         guard let token = tokens.first else { return "the empty pointer names the whole document" }
         let rest = tokens.dropFirst()
-        switch self {
-        case .object(var o):
+        // The container is copied out with `if case`, not bound by `switch self`: a switch keeps
+        // its subject alive through the case, so the copy would be shared and the first change
+        // would copy the whole container (and what it holds) on every edit.
+        if case .object(let existing) = self {
+            var o = existing
             self = .null
             defer { self = .object(o) }
             let key = JSONKey(token)
@@ -114,16 +117,18 @@ extension JSONValue {
             let why = child.edit(at: rest, createParents: createParents, body)
             if !(created && why != nil) { o[key] = child }
             return why
-        case .array(var a):
+        }
+        if case .array(let existing) = self {
             let index: Int
             if token.sameCodePoints("-") {
-                index = a.count
+                index = existing.count
             } else if let i = JSONValue.arrayIndex(token) {
                 index = i
             } else {
                 // Removing what is not there does nothing; writing to it cannot apply.
                 return createParents ? "\"\(token)\" is not an array index" : nil
             }
+            var a = existing
             self = .null
             defer { self = .array(a) }
             if rest.isEmpty {
@@ -148,8 +153,7 @@ extension JSONValue {
             let why = child.edit(at: rest, createParents: createParents, body)
             a[index] = child
             return why
-        default:
-            return createParents ? "cannot descend into a \(kindName) at \"\(token)\"" : nil
         }
+        return createParents ? "cannot descend into a \(kindName) at \"\(token)\"" : nil
     }
 }

@@ -53,6 +53,16 @@ public enum JSONValue: Sendable {
         }
     }
 
+    /// Appends to an array in place (false: not an array). The array is taken out of `self`
+    /// before it grows, so it is uniquely referenced and not copied.
+    public mutating func appendElement(_ v: JSONValue) -> Bool {
+        guard case .array(var a) = self else { return false }
+        self = .null
+        a.append(v)
+        self = .array(a)
+        return true
+    }
+
     public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[JSONKey(key)] }
         return nil

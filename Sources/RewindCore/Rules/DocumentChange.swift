@@ -63,15 +63,13 @@ public enum DocumentChange: Sendable, Equatable {
                 return slot!.edit(at: tokens[...], createParents: false) { s in s = nil; return nil }
             case .append(let tokens, let v):
                 return slot!.edit(at: tokens[...], createParents: true) { s in
-                    switch s {
-                    case nil: s = .array([v]); return nil
-                    case .array(var a)?:
-                        s = nil
-                        a.append(v)
-                        s = .array(a)
-                        return nil
-                    case let other?: return "\(JSONPointer(tokens: tokens)) is \(other.kindName), not an array"
-                    }
+                    // Taken out of the slot first: matching it in place would keep a second
+                    // reference to the array, and every append would copy it (a stream that
+                    // appends per event then folds as the square of its length).
+                    guard var current = s else { s = .array([v]); return nil }
+                    s = nil
+                    defer { s = current }
+                    return current.appendElement(v) ? nil : "\(JSONPointer(tokens: tokens)) is \(current.kindName), not an array"
                 }
             case .merge(let v):
                 guard case .object = v else { return "merge needs an object, got \(v.kindName)" }
