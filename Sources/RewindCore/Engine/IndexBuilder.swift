@@ -57,6 +57,8 @@ public final class IndexBuilder {
     private var sortedCount: Int
     private var openDay: OpenDay?
     private var lastEventID: [UInt8]
+    /// The id of the last event added (made `lastEventID` when a directory is written).
+    private var lastAdded: String?
     /// Streams registered before this build (their names are in `previous`).
     private let buildFirstStream: Int
     /// Names of the streams this build registered: (service, stream) byte ranges in `nameBytes`.
@@ -236,7 +238,7 @@ public final class IndexBuilder {
         }
         blockOffsets.append(UInt32(blockText.count))
         position += 1
-        lastEventID = Array(event.id.utf8)
+        lastAdded = event.id
 
         if chunkStreams.count == layout.keyframeInterval { try writeChunk() }
         if blockOffsets.count - 1 == layout.docBlockEvents { try writeBlock() }
@@ -371,6 +373,7 @@ public final class IndexBuilder {
         // from it (readers sort those few themselves); not at every segment of a long build.
         if force && streams - sortedCount > (sortedCount == 0 ? 0 : max(1024, streams / 64)) { try writeSorted() }
         let head = try persistMap()
+        if let id = lastAdded { lastEventID = Array(id.utf8); lastAdded = nil }
         let directory = IndexDirectory(identity: identity, layout: layout, lastEventID: lastEventID, count: position, streams: streams, head: head,
                                        openDay: openDay, liveBytes: liveBytes, segments: segments, sorted: sorted, sortedCount: sortedCount)
         let encoded = directory.encoded()
