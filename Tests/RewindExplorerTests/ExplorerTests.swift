@@ -639,3 +639,37 @@ func bankExplorer(width: Int = 80, height: Int = 24) throws -> Explorer {
         }
     }
 }
+
+/// The document pane draws a window of the tree: for any document, folds and range, the window
+/// is exactly that slice of the whole tree's rows, and the count is their number.
+@Suite struct DocumentTreeWindowTests {
+    @Test func aWindowIsTheSliceOfTheWholeTree() throws {
+        var rng = SplitMix64(seed: 3)
+        func value(_ depth: Int) -> JSONValue {
+            switch rng.next() % (depth > 3 ? 3 : 6) {
+            case 0: return .int(Int64(rng.next() % 100))
+            case 1: return .string("s\(rng.next() % 10)")
+            case 2: return .null
+            case 3: return .array((0..<Int(rng.next() % 5)).map { _ in value(depth + 1) })
+            default:
+                var o: [JSONKey: JSONValue] = [:]
+                for _ in 0..<Int(rng.next() % 6) { o[JSONKey("k\(rng.next() % 40)/~x")] = value(depth + 1) }
+                return .object(o)
+            }
+        }
+        for _ in 0..<200 {
+            let doc = value(0)
+            let all = DocumentTree.rows(doc, collapsed: [])
+            // Fold a few containers.
+            let folds = Set(all.filter { $0.isContainer && rng.next() % 3 == 0 }.map { JSONKey($0.pointer) })
+            let whole = DocumentTree.rows(doc, collapsed: folds)
+            #expect(DocumentTree.count(doc, pointer: "", collapsed: folds) == whole.count)
+            for _ in 0..<5 {
+                let a = Int(rng.next() % UInt64(whole.count + 2)), n = Int(rng.next() % 8)
+                let w = DocumentTree.window(doc, collapsed: folds, rows: a..<(a + n))
+                #expect(w.count == whole.count)
+                #expect(w.rows == Array(whole.dropFirst(a).prefix(n)))
+            }
+        }
+    }
+}

@@ -60,12 +60,21 @@ public final class Explorer {
 
     /// The document pane's tree rows: the selected stream's document, or the event at the cursor.
     public func documentRows() throws -> [DocumentTree.Row] {
+        try documentWindow { _ in 0..<Int.max }.rows
+    }
+
+    /// The document pane's rows in the range `window` picks given how many rows there are, and
+    /// that count: a frame makes only the rows it draws.
+    public func documentWindow(_ window: (Int) -> Range<Int>) throws -> (rows: [DocumentTree.Row], count: Int) {
+        let doc: JSONValue?
         if state.pane == .event {
-            guard let doc = try eventDocument() else { return [] }
-            return DocumentTree.rows(doc, collapsed: state.collapsed, ascii: ascii)
+            doc = try eventDocument()
+        } else {
+            doc = try selectedID.flatMap { try current.document(of: $0) }
         }
-        guard let id = selectedID, let doc = try current.document(of: id) else { return [] }
-        return DocumentTree.rows(doc, collapsed: state.collapsed, ascii: ascii)
+        guard let doc else { return ([], 0) }
+        let count = DocumentTree.count(doc, pointer: "", collapsed: state.collapsed)
+        return (DocumentTree.window(doc, collapsed: state.collapsed, ascii: ascii, rows: window(count)).rows, count)
     }
 
     /// The selected stream's document.
@@ -767,7 +776,7 @@ public final class Explorer {
 
     /// Keeps the document pane's cursor on a row that exists.
     func clampTreeRow() throws {
-        let count = try paneLines()?.count ?? documentRows().count
+        let count = try paneLines()?.count ?? documentWindow { _ in 0..<0 }.count
         state.treeRow = max(0, min(count - 1, state.treeRow))
     }
 

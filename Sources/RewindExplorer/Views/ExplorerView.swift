@@ -302,10 +302,13 @@ public enum ExplorerView {
 
     /// A tree (the document, or the event at the cursor) with the document cursor.
     static func tree(_ e: Explorer, _ b: inout ScreenBuffer, x: Int, y: Int, w: Int, h: Int, changed: Set<JSONKey>) throws {
-        let rows = try e.documentRows()
-        let cursor = min(e.state.treeRow, max(0, rows.count - 1))
-        let offset = max(0, min(cursor - h / 2, rows.count - h))
-        for (i, row) in rows.dropFirst(offset).prefix(h).enumerated() {
+        var cursor = 0, offset = 0
+        let (rows, count) = try e.documentWindow { count in
+            cursor = min(e.state.treeRow, max(0, count - 1))
+            offset = max(0, min(cursor - h / 2, count - h))
+            return offset..<(offset + max(0, h))
+        }
+        for (i, row) in rows.enumerated() {
             let isCursor = e.state.focusOnDocument && offset + i == cursor
             let isChanged = row.depth > 0 && changed.contains(JSONKey(row.topKey))
             if isCursor { b.fill(x, y + i, w, " ", .selected) }
@@ -314,9 +317,9 @@ public enum ExplorerView {
             let text = ScreenBuffer.truncated(String(repeating: "  ", count: row.depth) + row.label, columns: max(1, w - 1), ascii: b.ascii)
             b.clip(x + 1, y + i, text, isCursor ? .selected : (isChanged ? .changed : .plain), maxWidth: w - 1)
         }
-        if rows.count > h && offset + h < rows.count {
+        if count > h && offset + h < count {
             b.fill(x, y + h - 1, w)
-            b.clip(x, y + h - 1, "… \(rows.count - offset - h + 1) more rows", .faint, maxWidth: w)
+            b.clip(x, y + h - 1, "… \(count - offset - h + 1) more rows", .faint, maxWidth: w)
         }
     }
 
