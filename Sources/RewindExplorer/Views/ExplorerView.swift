@@ -367,7 +367,8 @@ public enum ExplorerView {
             let t = try e.data.index.transition(at: e.state.position - 1)
             if t.key == key {
                 let before = t.before?.objectValue ?? [:], after = t.after?.objectValue ?? [:]
-                for k in Set(before.keys).union(after.keys) where before[k] != after[k] { changed.insert(k) }
+                for (k, v) in after where before[k] != v { changed.insert(k) }
+                for k in before.keys where after[k] == nil { changed.insert(k) }
             }
         }
         try tree(e, &b, x: x, y: y, w: w, h: h, changed: changed)
