@@ -64,11 +64,16 @@ struct SquashCommand: LogCommand {
             Output.out("nothing to compact: no whole UTC day before \(day)")
             return false
         }
-        Output.out("compacting \(plan.days) UTC day\(plan.days == 1 ? "" : "s") before \(day): \(plan.events) events become \(plan.squashed) squashed events")
-        Output.out("service                  events  squashed  intermediate states lost")
+        let keptNote = plan.kept == 0 ? "" : " and \(plan.kept) kept as they are (a stream's only event of a day, or events smaller than the document a squashed event would hold)"
+        Output.out("compacting \(plan.days) UTC day\(plan.days == 1 ? "" : "s") before \(day): \(plan.events) events become \(plan.squashed) squashed events\(keptNote)")
+        guard !plan.replaced.isEmpty else {
+            Output.out("nothing to compact: squashing would not make the store smaller")
+            return false
+        }
+        Output.out("service                  events  squashed      kept  intermediate states lost")
         for s in plan.services {
             Output.out(Output.safe(s.service).padding(toLength: 22, withPad: " ", startingAt: 0)
-                       + String(format: " %8d %9d %12d", s.events, s.squashed, s.unreachable))
+                       + String(format: " %8d %9d %9d %12d", s.events, s.squashed, s.kept, s.unreachable))
         }
         Output.out("States at the end of each compacted day, and everything after \(day), stay reachable.")
         if !yes {
@@ -85,9 +90,9 @@ struct SquashCommand: LogCommand {
         let stamp = Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)).rfc3339
             .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
         let backup = try store.backup(stamp: "\(stamp)Z")
-        try store.compact(plan, index: opened.index)
+        try store.compact(plan)
         try opened.refreshIndex()
-        Output.out("compacted: \(plan.events) events → \(plan.squashed); the old store is kept as \(Output.safe(backup))")
+        Output.out("compacted: \(plan.events) events → \(plan.squashed + plan.kept); the old store is kept as \(Output.safe(backup))")
         return false
     }
 }

@@ -256,9 +256,10 @@ public protocol EventStore: AnyObject, Sendable, NumberedEventSource, CachedStat
     func search(_ query: EventQuery, in range: Range<Int>?, limit: Int) throws -> [Int]
     /// Cached states of every rules fingerprint.
     func cachedStateCount() throws -> Int
-    /// Compaction's rewrite: the events before `end` give way to `rows` (their ids remembered as
-    /// accepted), atomically; positions then follow (ts, line) again, under a new identity.
-    func replaceEvents(before end: Int, with rows: [SquashedEvent]) throws
+    /// Compaction's rewrite: the events at `positions` (ascending) give way to `rows` (their ids
+    /// remembered as accepted), atomically; positions then follow (ts, line) again, under a new
+    /// identity.
+    func replaceEvents(_ positions: [Int], with rows: [SquashedEvent]) throws
     /// Every row an import writes, as text in a fixed order: equal dumps, equal imports.
     func dump() throws -> String
     /// Keeps a copy of the whole store (before `squash --compact` rewrites it); returns where.

@@ -266,6 +266,37 @@ import RewindTestSupport
 }
 
 @Suite struct CompactionTests {
+    /// A large document changed by small events: a squashed event would hold the whole document
+    /// each day, so those days stay as they are — compaction never makes the store bigger — while
+    /// a small stream's busy days are squashed; every state at a day's end and after is kept.
+    @Test func aLargeDocumentsSmallChangesAreNotSquashedIntoCopiesOfIt() throws {
+        let log = TestFolders.make("rewind-compact").appendingPathComponent("big.jsonl").path
+        var lines: [String] = []
+        let big = (0..<3000).map { "\"k\($0)\":\($0)" }.joined(separator: ",")
+        lines.append(#"{"id":"b0","ts":"2026-01-01T00:00:00Z","service":"svc","stream":"big","type":"Set","data":{\#(big)}}"#)
+        for day in 2...6 {
+            let d = String(format: "2026-01-%02d", day)
+            lines.append(#"{"id":"b\#(day)","ts":"\#(d)T01:00:00Z","service":"svc","stream":"big","type":"T","data":{"day":\#(day)}}"#)
+            if day == 4 { lines.append(#"{"id":"b\#(day)x","ts":"\#(d)T02:00:00Z","service":"svc","stream":"big","type":"T","data":{"x":1}}"#) }
+            for i in 0..<3 { lines.append(#"{"id":"s\#(day)-\#(i)","ts":"\#(d)T0\#(3 + i):00:00Z","service":"svc","stream":"small","type":"T","data":{"n":\#(i)}}"#) }
+        }
+        lines.append(#"{"id":"last","ts":"2026-01-09T00:00:00Z","service":"svc","stream":"small","type":"T","data":{"n":9}}"#)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        let times = ["2026-01-01T23:59:59Z", "2026-01-03T23:59:59Z", "2026-01-04T23:59:59Z", "2026-01-06T23:59:59Z", "2026-01-09T00:00:00Z"]
+        func services(_ t: String) throws -> JSONValue? { try JSONParser.parse(Rewind.run(["state", log, "--json", "--at", t]).stdout)["services"] }
+        let before = try times.map(services)
+        let done = try Rewind.run(["squash", log, "--compact", "--before", "2026-01-07", "--yes"])
+        #expect(done.status == 0, "\(done.stderr)")
+        // 22 events of 6 days: big's 7 kept (one a day, and day 4's two), small's 15 become 5.
+        #expect(done.stdout.contains("22 events become 5 squashed events and 7 kept as they are"), "\(done.stdout)")
+        #expect(done.stdout.contains("compacted: 22 events → 12;"))
+        #expect(try times.map(services) == before)
+        #expect(try Rewind.run(["compare", log, "--at", "2026-01-04T02:30:00Z", "--json"]).status == 0, "every strategy agrees")
+        // big's intermediate state on day 4 is still there: its events were kept.
+        let mid = try services("2026-01-04T01:30:00Z")?["svc"]?["big"]
+        #expect(mid?["day"] == .int(4) && mid?["x"] == nil && mid?["k2999"] == .int(2999))
+    }
+
     @Test func compactShowsTheLossAsksAndKeepsABackup() throws {
         let dir = try Rewind.sampleFolder()
         let log = dir.appendingPathComponent("bank.jsonl").path
@@ -275,12 +306,14 @@ import RewindTestSupport
 
         let refused = try Rewind.run(["squash", log, "--compact", "--before", "2026-03-03"])
         #expect(refused.status == 2 && refused.stderr.contains("--yes"))
-        #expect(refused.stdout.contains("accounts                      9         3            6"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("accounts                      9         3         0            6"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("notifications                 1         0         1            0"), "its only event that day stays as it is")
         #expect(try Rewind.run(["state", log, "--json"]).stdout == end.stdout, "nothing changed without confirmation")
 
         let done = try Rewind.run(["squash", log, "--compact", "--before", "2026-03-03", "--yes"])
         #expect(done.status == 0, "\(done.stderr)")
-        #expect(done.stdout.contains("15 events become 6 squashed events"))
+        #expect(done.stdout.contains("15 events become 5 squashed events and 1 kept as they are"))
+        #expect(done.stdout.contains("compacted: 15 events → 6;"))
         let backups = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("bank.rewind.backup-") }
         #expect(backups.count == 1)
         let backup = dir.appendingPathComponent(backups[0]).path

@@ -284,7 +284,7 @@ struct StoreFixture {
         let b = batch((1...4).map { ($0, Int64($0), "s", "a", "T", "e\($0)", "{}") }, registry: &registry)
         try store.append(b, checkpoint: ImportCheckpoint(sourcePath: "/x", line: 4))
         let identity = try store.identity()
-        try store.replaceEvents(before: 3, with: [SquashedEvent(line: 3, ts: 3_000_000_000, id: "rewind-squash:1970-01-01:s/a", stream: 0,
+        try store.replaceEvents([0, 1, 2], with: [SquashedEvent(line: 3, ts: 3_000_000_000, id: "rewind-squash:1970-01-01:s/a", stream: 0,
                                                                 data: #"{"k":1}"#, meta: #"{"rewind":"squashed"}"#)])
         #expect(try store.identity() != identity)
         #expect(try store.eventCount() == 2)

@@ -216,16 +216,19 @@ extension PostgresStore {
         }
     }
 
-    public func replaceEvents(before end: Int, with rows: [SquashedEvent]) throws {
-        guard end > 0 else { return }
+    public func replaceEvents(_ positions: [Int], with rows: [SquashedEvent]) throws {
+        guard !positions.isEmpty else { return }
         try writing { c in
             let s = schema
             try importLock(c)
+            // The positions as one array parameter (`{1,2,…}`, digits only).
+            let list = Array(positions.map(String.init).joined(separator: ",").utf8)
+            let array = "{" + String(decoding: list, as: UTF8.self) + "}"
             try c.query("""
-                INSERT INTO \(s).compacted_ids SELECT id, line FROM \(s).events WHERE pos < $1 AND id NOT LIKE 'rewind-squash:%'
+                INSERT INTO \(s).compacted_ids SELECT id, line FROM \(s).events WHERE pos = ANY($1::bigint[]) AND id NOT LIKE 'rewind-squash:%'
                 ON CONFLICT (id) DO NOTHING
-                """, [.int(Int64(end))])
-            try c.query("DELETE FROM \(s).events WHERE pos < $1", [.int(Int64(end))])
+                """, [.text(array)])
+            try c.query("DELETE FROM \(s).events WHERE pos = ANY($1::bigint[])", [.text(array)])
             var type = try c.query("SELECT id FROM \(s).types WHERE name = 'Squashed'").int(0, 0)
             if type == nil {
                 type = try c.query("SELECT COALESCE(MAX(id) + 1, 0) FROM \(s).types").int(0, 0) ?? 0

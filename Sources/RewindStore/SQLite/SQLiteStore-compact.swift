@@ -5,14 +5,18 @@ import RewindCore
 extension SQLiteStore {
     /// Compaction's rewrite: the events before `end` give way to `rows` (their ids kept in
     /// `compacted_ids`), in one transaction, then positions follow (ts, line) again.
-    public func replaceEvents(before end: Int, with rows: [SquashedEvent]) throws {
-        guard end > 0 else { return }
+    public func replaceEvents(_ positions: [Int], with rows: [SquashedEvent]) throws {
+        guard !positions.isEmpty else { return }
         try writing { db in
-            try db.execute(sql: """
+            let remember = try db.makeStatement(sql: """
                 INSERT OR IGNORE INTO compacted_ids SELECT id, line FROM events
-                WHERE pos < ? AND id NOT LIKE 'rewind-squash:%'
-                """, arguments: [end])
-            try db.execute(sql: "DELETE FROM events WHERE pos < ?", arguments: [end])
+                WHERE pos = ? AND id NOT LIKE 'rewind-squash:%'
+                """)
+            let delete = try db.makeStatement(sql: "DELETE FROM events WHERE pos = ?")
+            for p in positions {
+                try remember.execute(arguments: [p])
+                try delete.execute(arguments: [p])
+            }
             var type = try Int64.fetchOne(db, sql: "SELECT id FROM types WHERE name = 'Squashed'")
             if type == nil {
                 type = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id) + 1, 0) FROM types")
