@@ -53,7 +53,7 @@ public struct Bisector {
                 }
                 if relevant || t.position == 0 {
                     var values: [JSONValue] = []
-                    for tracker in trackers { values.append(tracker.value(state: state, aggregates: values)) }
+                    for i in trackers.indices { values.append(trackers[i].value(state: state, aggregates: values)) }
                     let holds = InvariantEvaluator(state: state, aggregateValues: values).truth(invariant.root)
                     if !holds && holding { found.append(t.position + 1) }
                     holding = holds
@@ -100,24 +100,112 @@ struct AggregateTracker {
         }
     }
 
+    /// min / max: the selected numbers in a heap, best first (ties: the first in selection
+    /// order, as `Invariant.compute` picks), entries of a stream's earlier selections skipped
+    /// when they reach the top — so a changed stream costs O(log n), not a pass over all of them.
+    var heap = ExtremeHeap()
+
     mutating func update(_ key: StreamKey, document: JSONValue?) {
         if let old = contributions.removeValue(forKey: key) { account(old, sign: -1) }
+        let isExtreme = aggregate.kind == .min || aggregate.kind == .max
+        if isExtreme { heap.retire(key) }
         guard let document else { return }
         let selected = aggregate.path.select(in: document)
         guard !selected.isEmpty else { return }
         contributions[key] = selected
         account(selected, sign: 1)
+        if isExtreme { heap.add(key, selected, max: aggregate.kind == .max) }
     }
 
     var orderedSelection: [JSONValue] { contributions.keys.sorted().flatMap { contributions[$0]! } }
 
-    func value(state: State, aggregates: [JSONValue]) -> JSONValue {
+    mutating func value(state: State, aggregates: [JSONValue]) -> JSONValue {
         switch aggregate.kind {
         case .count: return .int(Int64(count))
         case .sum where inexact == 0: return .int(intSum)
         case .all where literalOperand != nil: return .bool(passing == count)
         case .any where literalOperand != nil: return .bool(passing > 0)
+        case .min, .max: return heap.best()
         default: return Invariant.compute(aggregate, selection: orderedSelection, state: state, aggregates: aggregates)
+        }
+    }
+}
+
+/// The numbers min / max selects, best first, with lazy removal: a stream's entries carry the
+/// generation of its selection, and those of an earlier one are dropped when they reach the top.
+struct ExtremeHeap {
+    struct Entry {
+        var number: Double
+        var key: StreamKey
+        var index: Int
+        var value: JSONValue
+        var generation: Int
+    }
+    private var entries: [Entry] = []
+    private var generations: [StreamKey: Int] = [:]
+    private var live = 0
+    private var liveOf: [StreamKey: Int] = [:]
+    private var isMax = true
+
+    /// a before b: the better number, or on a tie the first in selection order (stream, index).
+    private func before(_ a: Entry, _ b: Entry) -> Bool {
+        if a.number != b.number { return isMax ? a.number > b.number : a.number < b.number }
+        if !(a.key == b.key) { return a.key < b.key }
+        return a.index < b.index
+    }
+
+    mutating func retire(_ key: StreamKey) {
+        generations[key, default: 0] += 1
+        live -= liveOf.removeValue(forKey: key) ?? 0
+    }
+
+    mutating func add(_ key: StreamKey, _ values: [JSONValue], max: Bool) {
+        isMax = max
+        let g = generations[key, default: 0]
+        var n = 0
+        for (i, v) in values.enumerated() {
+            guard let number = v.numberValue else { continue }
+            push(Entry(number: number, key: key, index: i, value: v, generation: g))
+            n += 1
+        }
+        live += n
+        liveOf[key] = n
+        // Stale entries outnumbering live ones: rebuild from the live ones.
+        if entries.count > 2 * live + 1024 {
+            let kept = entries.filter { generations[$0.key, default: 0] == $0.generation }
+            entries = []
+            for e in kept { push(e) }
+        }
+    }
+
+    mutating func best() -> JSONValue {
+        while let top = entries.first, generations[top.key, default: 0] != top.generation { pop() }
+        return entries.first?.value ?? .null
+    }
+
+    private mutating func push(_ e: Entry) {
+        entries.append(e)
+        var i = entries.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard before(entries[i], entries[parent]) else { break }
+            entries.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    private mutating func pop() {
+        entries.swapAt(0, entries.count - 1)
+        entries.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < entries.count, before(entries[l], entries[m]) { m = l }
+            if r < entries.count, before(entries[r], entries[m]) { m = r }
+            guard m != i else { return }
+            entries.swapAt(i, m)
+            i = m
         }
     }
 }

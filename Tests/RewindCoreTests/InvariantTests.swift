@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RewindCore
+import RewindTestSupport
 
 @Suite struct InvariantTests {
     /// A state folded with the default rules (each event's data merged into its stream).
@@ -69,5 +70,44 @@ import Testing
     @Test func syntaxErrorsNameTheColumn() {
         #expect(throws: InvariantSyntaxError(column: 9, message: "expected a value, found end of expression")) { try Invariant("a/b/c ==") }
         #expect(throws: InvariantSyntaxError.self) { try Invariant("accounts/*/balance > 0") }
+    }
+}
+
+/// `bisect`'s incremental aggregates against evaluating the invariant on replay's whole state at
+/// every position: the same breaks, for min and max (kept in a heap) among the others, on
+/// streams whose numbers change, tie (as ints and doubles), vanish and come back.
+@Suite struct BisectorAggregateTests {
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func incrementalAggregatesBreakWhereWholeStatesDo(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        var events: [Event] = []
+        for i in 0..<600 {
+            let stream = "s\(rng.next() % 12)"
+            let data: JSONValue
+            switch rng.next() % 6 {
+            case 0: data = .object(["x": .null])
+            case 1: data = .object(["x": .double(Double(rng.next() % 20))])
+            case 2: data = .object(["x": .array([.int(Int64(rng.next() % 20)), .string("no")])])
+            default: data = .object(["x": .int(Int64(rng.next() % 20) - 5)])
+            }
+            events.append(Event(id: "e\(i)", ts: Timestamp(nanoseconds: Int64(i) * 1_000_000_000), service: "svc", stream: stream,
+                                type: "T", data: data, line: i + 1))
+        }
+        let (index, _) = try buildMemoryIndex(events, fold: Fold())
+        for text in ["max(svc/*/x) < 14", "min(svc/*/x) > 0", "max(svc/*/x) < 12 || min(svc/*/x) >= 1", "max(svc/*/x) == 7 || count(svc/*/x) > 3"] {
+            let invariant = try Invariant(text)
+            let bisector = Bisector(invariant: invariant)
+            let found = try bisector.breaks(events: index.count, transitions: bisector.transitions(of: index))
+            var expected: [Int] = []
+            var state = State(), issues: [FoldIssue] = [], holding = true
+            for (p, e) in events.enumerated() {
+                Fold().apply(e, to: &state, issues: &issues)
+                let holds = invariant.holds(in: state)
+                if !holds && holding { expected.append(p + 1) }
+                holding = holds
+            }
+            #expect(found == expected, "\(text) (seed \(seed))")
+            #expect(!expected.isEmpty, "\(text) breaks somewhere (seed \(seed))")
+        }
     }
 }
