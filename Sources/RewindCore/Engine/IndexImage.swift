@@ -285,6 +285,17 @@ public final class IndexImage: @unchecked Sendable {
         return doc
     }
 
+    /// The change the event at `position` made, when its entry holds one (nil: a whole text,
+    /// no document, or damaged).
+    func change(after position: Int) -> DocumentChange? {
+        guard let entry = documentEntry(after: position), entry.first == IndexFormat.deltaEntry else { return nil }
+        guard let c = entry.dropFirst().withUnsafeBufferPointer({ DocumentChange(text: $0) }) else {
+            noteDamage(IndexDamage("a document change does not parse"))
+            return nil
+        }
+        return c
+    }
+
     /// The document entry of the event at `position`: the document's text, or 0x01 and the
     /// event's change (nil: no document, or damaged).
     func documentEntry(after position: Int) -> ArraySlice<UInt8>? {

@@ -333,6 +333,10 @@ public final class TimelineIndex: @unchecked Sendable {
                                   _ body: (IndexedTransition) throws -> Void) throws {
         var keys: [UInt32: StreamKey] = [:]
         var failure: (any Error)?
+        // Large documents (kept as changes) met in this pass, as trees: the next change of the
+        // stream is applied to its tree, not rebuilt from the last whole text (a pass over a
+        // stream with a large document would otherwise pay the document on every event).
+        var large: [UInt32: (position: Int, doc: JSONValue)] = [:]
         image.forEachChunk(in: range.clamped(to: 0..<count)) { c, r in
             guard failure == nil else { return }
             for i in r {
@@ -341,9 +345,27 @@ public final class TimelineIndex: @unchecked Sendable {
                 do {
                     let key: StreamKey
                     if let k = keys[id] { key = k } else { key = try streamKey(id); if want { keys[id] = key } }
-                    try body(IndexedTransition(position: p, stream: id, key: key,
-                                               before: want ? document(c.previous[i]) : nil,
-                                               after: want ? document(versionAfter(p, flags: c.flags[i])) : nil,
+                    var before: JSONValue?, after: JSONValue?
+                    if want {
+                        let previous = c.previous[i], hasAfter = c.flags[i] & IndexFormat.hasDocument != 0
+                        let known = large.removeValue(forKey: id)
+                        if let known, StreamVersion.hasDocument(previous), StreamVersion.lastEvent(previous) == known.position {
+                            before = known.doc
+                        } else {
+                            before = document(previous)
+                        }
+                        if hasAfter, let change = image.change(after: p), let from = known, StreamVersion.lastEvent(previous) == from.position {
+                            var doc: JSONValue? = from.doc
+                            change.apply(to: &doc)
+                            after = doc
+                        } else {
+                            after = hasAfter ? image.document(after: p) : nil
+                        }
+                        if let after, image.documentEntry(after: p)?.first == IndexFormat.deltaEntry, large.count < 4096 {
+                            large[id] = (p, after)
+                        }
+                    }
+                    try body(IndexedTransition(position: p, stream: id, key: key, before: before, after: after,
                                                irreversible: c.flags[i] & IndexFormat.irreversible != 0))
                     try image.check()
                 } catch {
