@@ -201,6 +201,15 @@ func json(_ text: String) -> JSONValue { try! JSONParser.parse(text) }
         for i in 1...9 { laughs += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
         let billion = problem(laughs + "services:\n  s:\n    T:\n      ops:\n        - set: /x\n          value: *a9\n")
         #expect(billion.contains("more than 100000 nodes once aliases are expanded"), "\(billion)")
+        // Under that cap, a few hundred bytes standing for 67 000 nodes (that an op would copy
+        // into a document on every event) are refused too; an op list shared by 40 types is not.
+        var small = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        for i in 1...3 { small += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        let bomb = problem(small + "services:\n  s:\n    On:\n      ops:\n        - set: /big\n          value: [*a3, *a3, *a3, *a3, *a3]\n")
+        #expect(bomb.contains("aliases expand") && bomb.contains("at most 10000"), "\(bomb)")
+        var shared = "services:\n  s:\n    T0:\n      ops: &ops\n        - set: /a\n          value: $.data.a\n        - inc: /n\n          by: 1\n"
+        for t in 1..<40 { shared += "    T\(t):\n      ops: *ops\n" }
+        #expect(problem(shared) == "parsed")
         let deep = problem("services:\n  s:\n    T:\n      ops:\n        - set: /x\n          value: " + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "\n")
         #expect(deep.hasPrefix("r.yaml:6:"), "\(deep)")
         let long = problem("services:\n  s:\n    T:\n      ops:\n        - set: " + String(repeating: "/a", count: 100_000) + "\n          value: 1\n")

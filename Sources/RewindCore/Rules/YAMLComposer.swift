@@ -42,6 +42,11 @@ struct YAMLProblem: Error {
 enum YAMLComposer {
     /// At most this many nodes, aliases counted as what they expand to.
     static let maxNodes = 100_000
+    /// Aliases may add at most this many nodes, or `aliasFactor` times the nodes written out,
+    /// whichever is more: a few hundred bytes cannot stand for a document of 67 000 nodes that
+    /// every event then copies (sharing an op list among a few dozen types stays well inside).
+    static let aliasFloor = 10_000
+    static let aliasFactor = 16
     /// At most this deep.
     static let maxDepth = 64
 
@@ -67,6 +72,9 @@ enum YAMLComposer {
         let parser: UnsafeMutablePointer<yaml_parser_t>
         var anchors: [JSONKey: YAMLNode] = [:]
         var total = 0
+        /// Nodes written out, and nodes aliases stand for.
+        var written = 0
+        var aliased = 0
 
         /// The next event; `body` reads it before it is freed.
         mutating func next<T>(_ body: (yaml_event_t) throws -> T) throws -> T {
@@ -89,6 +97,10 @@ enum YAMLComposer {
                 let (type, line) = try next { ($0.type, Int($0.start_mark.line) + 1) }
                 switch type {
                 case YAML_STREAM_END_EVENT:
+                    let allowed = max(YAMLComposer.aliasFloor, YAMLComposer.aliasFactor * written)
+                    guard aliased <= allowed else {
+                        throw YAMLProblem(line: line, message: "aliases expand \(written) nodes written out by \(aliased) more (at most \(allowed))")
+                    }
                     return root
                 case YAML_DOCUMENT_START_EVENT:
                     documents += 1
@@ -151,13 +163,16 @@ enum YAMLComposer {
             case .alias(let name):
                 guard let target = anchors[name] else { throw YAMLProblem(line: line, message: "alias *\(name.string) names no anchor") }
                 try count(target.size, line: line)
+                aliased += target.size
                 return target
             case .scalar(let n):
                 try count(1, line: line)
+                written += 1
                 result = YAMLNode(kind: .scalar(n), line: line, size: 1)
             case .sequence:
                 guard depth < YAMLComposer.maxDepth else { throw YAMLProblem(line: line, message: "nested deeper than \(YAMLComposer.maxDepth) levels") }
                 try count(1, line: line)
+                written += 1
                 var items: [YAMLNode] = []
                 var size = 1
                 while let item = try node(depth: depth + 1) {
@@ -168,6 +183,7 @@ enum YAMLComposer {
             case .mapping:
                 guard depth < YAMLComposer.maxDepth else { throw YAMLProblem(line: line, message: "nested deeper than \(YAMLComposer.maxDepth) levels") }
                 try count(1, line: line)
+                written += 1
                 var pairs: [(key: YAMLNode, value: YAMLNode)] = []
                 var seen: [JSONKey: Int] = [:]
                 var size = 1
