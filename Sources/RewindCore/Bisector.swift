@@ -79,7 +79,10 @@ struct AggregateTracker {
     /// For all/any with a literal operand: how many selected values pass the test.
     var passing = 0
 
-    init(aggregate: InvariantAggregate) { self.aggregate = aggregate }
+    init(aggregate: InvariantAggregate) {
+        self.aggregate = aggregate
+        heap = ExtremeHeap(max: aggregate.kind == .max)
+    }
 
     var literalOperand: JSONValue? {
         if case .literal(let v)? = aggregate.operand { return v }
@@ -103,7 +106,7 @@ struct AggregateTracker {
     /// min / max: the selected numbers in a heap, best first (ties: the first in selection
     /// order, as `Invariant.compute` picks), entries of a stream's earlier selections skipped
     /// when they reach the top — so a changed stream costs O(log n), not a pass over all of them.
-    var heap = ExtremeHeap()
+    var heap: ExtremeHeap
 
     mutating func update(_ key: StreamKey, document: JSONValue?) {
         if let old = contributions.removeValue(forKey: key) { account(old, sign: -1) }
@@ -114,7 +117,7 @@ struct AggregateTracker {
         guard !selected.isEmpty else { return }
         contributions[key] = selected
         account(selected, sign: 1)
-        if isExtreme { heap.add(key, selected, max: aggregate.kind == .max) }
+        if isExtreme { heap.add(key, selected) }
     }
 
     var orderedSelection: [JSONValue] { contributions.keys.sorted().flatMap { contributions[$0]! } }
@@ -145,7 +148,9 @@ struct ExtremeHeap {
     private var generations: [StreamKey: Int] = [:]
     private var live = 0
     private var liveOf: [StreamKey: Int] = [:]
-    private var isMax = true
+    private let isMax: Bool
+
+    init(max: Bool) { isMax = max }
 
     /// a before b: the better number, or on a tie the first in selection order (stream, index).
     private func before(_ a: Entry, _ b: Entry) -> Bool {
@@ -159,8 +164,7 @@ struct ExtremeHeap {
         live -= liveOf.removeValue(forKey: key) ?? 0
     }
 
-    mutating func add(_ key: StreamKey, _ values: [JSONValue], max: Bool) {
-        isMax = max
+    mutating func add(_ key: StreamKey, _ values: [JSONValue]) {
         let g = generations[key, default: 0]
         var n = 0
         for (i, v) in values.enumerated() {

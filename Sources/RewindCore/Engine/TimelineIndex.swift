@@ -354,16 +354,15 @@ public final class TimelineIndex: @unchecked Sendable {
                         } else {
                             before = document(previous)
                         }
-                        if hasAfter, let change = image.change(after: p), let from = known, StreamVersion.lastEvent(previous) == from.position {
+                        let isChange = hasAfter && image.documentEntry(after: p)?.first == IndexFormat.deltaEntry
+                        if isChange, let from = known, StreamVersion.lastEvent(previous) == from.position, let change = image.change(after: p) {
                             var doc: JSONValue? = from.doc
                             change.apply(to: &doc)
                             after = doc
                         } else {
                             after = hasAfter ? image.document(after: p) : nil
                         }
-                        if let after, image.documentEntry(after: p)?.first == IndexFormat.deltaEntry, large.count < 4096 {
-                            large[id] = (p, after)
-                        }
+                        if isChange, let after, large.count < 4096 { large[id] = (p, after) }
                     }
                     try body(IndexedTransition(position: p, stream: id, key: key, before: before, after: after,
                                                irreversible: c.flags[i] & IndexFormat.irreversible != 0))

@@ -62,10 +62,13 @@ public struct DocumentTree {
 
     static func walk(_ v: JSONValue, key: String?, pointer: String, topKey: String, depth: Int,
                      collapsed: Set<JSONKey>, ascii: Bool, range: Range<Int>, next: inout Int, into out: inout [Row]) {
-        // A subtree wholly past the window, or wholly before it, is only counted.
-        if next >= range.upperBound || (next < range.lowerBound && next + count(v, pointer: pointer, collapsed: collapsed) <= range.lowerBound) {
-            next += count(v, pointer: pointer, collapsed: collapsed)
-            return
+        // A subtree wholly past the window, or wholly before it, is only counted (once).
+        if next >= range.upperBound || next < range.lowerBound {
+            let n = count(v, pointer: pointer, collapsed: collapsed)
+            if next >= range.upperBound || next + n <= range.lowerBound {
+                next += n
+                return
+            }
         }
         let isContainer = v.isContainer
         let folded = isContainer && collapsed.contains(JSONKey(pointer))

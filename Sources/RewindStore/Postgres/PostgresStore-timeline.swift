@@ -222,8 +222,7 @@ extension PostgresStore {
             let s = schema
             try importLock(c)
             // The positions as one array parameter (`{1,2,…}`, digits only).
-            let list = Array(positions.map(String.init).joined(separator: ",").utf8)
-            let array = "{" + String(decoding: list, as: UTF8.self) + "}"
+            let array = "{" + positions.map(String.init).joined(separator: ",") + "}"
             try c.query("""
                 INSERT INTO \(s).compacted_ids SELECT id, line FROM \(s).events WHERE pos = ANY($1::bigint[]) AND id NOT LIKE 'rewind-squash:%'
                 ON CONFLICT (id) DO NOTHING
