@@ -44,8 +44,26 @@ public enum EventLineParser {
         }
     }
 
-    /// The SPEC field a raw key names, without allocating; any other key as a String.
-    @inline(__always) static func knownKey(_ k: UnsafeBufferPointer<UInt8>) -> String {
+    /// The SPEC fields of a line's top level (any other key is an extra field).
+    enum Field {
+        case id, ts, service, stream, type, data, meta, other
+
+        var name: String {
+            switch self {
+            case .id: return "id"
+            case .ts: return "ts"
+            case .service: return "service"
+            case .stream: return "stream"
+            case .type: return "type"
+            case .data: return "data"
+            case .meta: return "meta"
+            case .other: return ""
+            }
+        }
+    }
+
+    /// The SPEC field a key's bytes (unescaped) name: compared as bytes, without allocating.
+    @inline(__always) static func field(_ k: UnsafeBufferPointer<UInt8>) -> Field {
         func equals(_ word: StaticString) -> Bool {
             guard k.count == word.utf8CodeUnitCount else { return false }
             let w = word.utf8Start
@@ -53,13 +71,13 @@ public enum EventLineParser {
             return true
         }
         switch k.count {
-        case 2: if equals("id") { return "id" }; if equals("ts") { return "ts" }
-        case 4: if equals("type") { return "type" }; if equals("data") { return "data" }; if equals("meta") { return "meta" }
-        case 6: if equals("stream") { return "stream" }
-        case 7: if equals("service") { return "service" }
+        case 2: if equals("id") { return .id }; if equals("ts") { return .ts }
+        case 4: if equals("type") { return .type }; if equals("data") { return .data }; if equals("meta") { return .meta }
+        case 6: if equals("stream") { return .stream }
+        case 7: if equals("service") { return .service }
         default: break
         }
-        return String(decoding: k, as: UTF8.self)
+        return .other
     }
 
     static func fieldError(_ name: String, _ expected: String, _ found: UInt8?) -> LineVerdict {
@@ -95,9 +113,14 @@ public enum EventLineParser {
                 let keyStart = p.pos
                 _ = try p.scanString(build: false)
                 let keyEnd = p.pos
-                let key = p.lastStringHadEscape
-                    ? JSONParser.unescape(UnsafeBufferPointer(rebasing: line[(keyStart + 1)..<(keyEnd - 1)]))
-                    : EventLineParser.knownKey(UnsafeBufferPointer(rebasing: line[(keyStart + 1)..<(keyEnd - 1)]))
+                let body = UnsafeBufferPointer(rebasing: line[(keyStart + 1)..<(keyEnd - 1)])
+                var key: Field
+                if p.lastStringHadEscape {
+                    var unescaped = JSONParser.unescape(body)
+                    key = unescaped.withUTF8 { EventLineParser.field($0) }
+                } else {
+                    key = EventLineParser.field(body)
+                }
                 p.skipWhitespace()
                 guard !p.atEnd, line[p.pos] == UInt8(ascii: ":") else {
                     throw p.error("expected ':' after a key, found \(p.describeByte(at: p.pos))")
@@ -108,30 +131,30 @@ public enum EventLineParser {
                 let first = line[p.pos]
                 let valueStart = p.pos
                 switch key {
-                case "id", "service", "stream", "type":
+                case .id, .service, .stream, .type:
                     if first == UInt8(ascii: "\"") {
                         let s = try p.scanString(build: true)!
                         switch key {
-                        case "id": id = s
-                        case "service": service = s
-                        case "stream": stream = s
+                        case .id: id = s
+                        case .service: service = s
+                        case .stream: stream = s
                         default: type = s
                         }
                     } else {
                         try p.skipValue(depth: 1)
-                        typeProblem = typeProblem ?? fieldError(key, "a string", first)
+                        typeProblem = typeProblem ?? fieldError(key.name, "a string", first)
                     }
-                case "ts":
+                case .ts:
                     try p.skipValue(depth: 1)
                     tsRange = valueStart..<p.pos
-                case "data", "meta":
+                case .data, .meta:
                     try p.skipValue(depth: 1)
                     if first == UInt8(ascii: "{") {
-                        if key == "data" { data = valueStart..<p.pos } else { meta = valueStart..<p.pos }
+                        if key == .data { data = valueStart..<p.pos } else { meta = valueStart..<p.pos }
                     } else {
-                        typeProblem = typeProblem ?? fieldError(key, "an object", first)
+                        typeProblem = typeProblem ?? fieldError(key.name, "an object", first)
                     }
-                default:
+                case .other:
                     try p.skipValue(depth: 1)
                     extras.append((keyStart..<keyEnd, valueStart..<p.pos))
                 }

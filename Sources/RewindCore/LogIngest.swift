@@ -15,11 +15,9 @@ public enum LineOutcome: Sendable {
 public struct EventID: Hashable, Sendable {
     public let text: String
     public init(_ text: String) { self.text = text }
-    public func hash(into hasher: inout Hasher) {
-        var h = ContentHash()
-        h.update(text)
-        hasher.combine(h.digest)
-    }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ContentHash.digest(of: text)) }
+    /// What dictionaries call (as `JSONKey`'s): the digest, seeded.
+    public func _rawHashValue(seed: Int) -> Int { ContentHash.keyHash(ContentHash.digest(of: text), seed: seed) }
     public static func == (a: EventID, b: EventID) -> Bool { a.text.sameCodePoints(b.text) }
 }
 

@@ -9,8 +9,7 @@ import RewindCore
 /// `(ts, line)` strictly increases along it.
 public enum RowSum {
     @inline(__always) static func mix(_ h: inout ContentHash, _ n: Int64) {
-        var n = n.littleEndian
-        withUnsafeBytes(of: &n) { h.update($0.bindMemory(to: UInt8.self)) }
+        h.update(word: UInt64(bitPattern: n))
     }
 
     /// A field's length (−1: NULL) and then its bytes, so no two rows' columns run together.

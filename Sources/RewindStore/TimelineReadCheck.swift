@@ -25,11 +25,4 @@ struct TimelineReadCheck {
         return (names.streams[streamID].service, names.streams[streamID].stream, names.types[typeID])
     }
 
-    /// The `ts` as written: kept when it was not its own RFC 3339 form, else that form.
-    static func tsText(raw: String?, _ ts: Timestamp) -> String {
-        if let raw { return raw }
-        var quoted: [UInt8] = []
-        ts.writeQuotedRFC3339(to: &quoted)
-        return String(decoding: quoted, as: UTF8.self)
-    }
 }

@@ -51,9 +51,11 @@ public final class MemoryCachedStates: CachedStateStore {
 }
 
 /// Builds the index of `events` (any order: they are put in timeline order) in memory.
-/// Stream ids are handed out in order of first appearance.
+/// Stream ids are handed out in order of first appearance. `dataAsText`: each event's `data`
+/// goes in as JSON text, as an import hands it over.
 public func buildMemoryIndex(_ events: [Event], fold: Fold, layout: IndexLayout = .standard,
-                             identity: IndexIdentity = IndexIdentity(store: "memory", rules: "")) throws -> (TimelineIndex, MemoryIndexOutput) {
+                             identity: IndexIdentity = IndexIdentity(store: "memory", rules: ""),
+                             dataAsText: Bool = false) throws -> (TimelineIndex, MemoryIndexOutput) {
     let output = MemoryIndexOutput()
     let builder = try IndexBuilder(output: output, fold: fold, identity: identity, layout: layout)
     var ids: [StreamKey: UInt32] = [:]
@@ -61,7 +63,13 @@ public func buildMemoryIndex(_ events: [Event], fold: Fold, layout: IndexLayout 
         let key = StreamKey(service: e.service, stream: e.stream)
         let id = ids[key] ?? builder.addStream(service: e.service, stream: e.stream)
         ids[key] = id
-        try builder.add(e, stream: id)
+        if dataAsText {
+            var bare = e
+            bare.data = .emptyObject
+            try Array(e.data.jsonText.utf8).withUnsafeBufferPointer { try builder.add(bare, stream: id, dataText: $0) }
+        } else {
+            try builder.add(e, stream: id)
+        }
     }
     try builder.finish()
     return (TimelineIndex(image: try output.image()), output)

@@ -51,6 +51,17 @@ import RewindTestSupport
         #expect(cache.cachedPositions.count > 10)
     }
 
+    /// An import hands the builder each event's `data` as text (merged as it is read when no rule
+    /// applies): the index is byte for byte the one built from parsed events.
+    @Test(arguments: [11, 12, 13] as [UInt64])
+    func dataGivenAsTextBuildsTheSameIndex(seed: UInt64) throws {
+        let (log, fold) = try log(seed: seed, lines: 600)
+        let (_, parsed) = try buildMemoryIndex(log.events, fold: fold, layout: EngineTests.tiny)
+        let (index, text) = try buildMemoryIndex(log.events, fold: fold, layout: EngineTests.tiny, dataAsText: true)
+        #expect(index.count == log.events.count)
+        #expect(text.bytes == parsed.bytes)
+    }
+
     @Test func undoListsTheIrreversibleEventsItCrosses() throws {
         let (log, fold) = try log(seed: 9)
         let (index, _) = try buildMemoryIndex(log.events, fold: fold, layout: EngineTests.tiny)

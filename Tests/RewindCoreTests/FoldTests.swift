@@ -34,6 +34,42 @@ func json(_ text: String) -> JSONValue { try! JSONParser.parse(text) }
         var v = json(target)
         v.mergePatch(json(patch))
         #expect(v == json(result))
+        var fromText = json(target)
+        var text = patch
+        text.withUTF8 { try! fromText.mergePatch(text: $0) }
+        #expect(fromText == json(result))
+    }
+
+    /// Merging from the text (the index's fold) is merging the parsed patch (replay's), for any
+    /// patch — repeated keys included, where a later object merges into the target, not into
+    /// what an earlier occurrence left.
+    @Test func mergingFromTheTextIsMergingTheParsedPatch() throws {
+        var rng = SplitMix64(seed: 5)
+        func pick(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
+        func value(_ depth: Int) -> String {
+            switch pick(depth > 2 ? 4 : 6) {
+            case 0: return "null"
+            case 1: return String(pick(100))
+            case 2: return "\"s\(pick(5))\""
+            case 3: return "[\(pick(3)),{\"k\":null}]"
+            default:
+                let keys = ["a", "b", "c", #"caf\u00e9"#, #"cafe\u0301"#]  // two canonically equivalent spellings
+                return "{" + (0..<pick(5)).map { _ in #""\#(keys[pick(keys.count)])":\#(value(depth + 1))"# }.joined(separator: ",") + "}"
+            }
+        }
+        for _ in 0..<2_000 {
+            let target = value(0), patch = value(0)
+            var expected = json(target)
+            expected.mergePatch(json(patch))
+            var merged = json(target)
+            var text = " " + patch + "\n"
+            try text.withUTF8 { try merged.mergePatch(text: $0) }
+            #expect(merged == expected, "target \(target), patch \(patch)")
+        }
+        var untouched = json(#"{"a":1}"#)
+        var broken = #"{"a":2,"b":"#
+        #expect(throws: JSONParseError.self) { try broken.withUTF8 { try untouched.mergePatch(text: $0) } }
+        #expect(untouched == json(#"{"a":1}"#))
     }
 }
 

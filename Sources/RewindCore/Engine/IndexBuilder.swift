@@ -184,8 +184,9 @@ public final class IndexBuilder {
 
     /// Folds the next event of the timeline (at `position`), of stream `id` (registered before).
     /// `kind`: the caller's number for the event's type (the same type, the same number), which
-    /// saves looking its rule up by name.
-    public func add(_ event: Event, stream id: UInt32, kind: UInt32? = nil) throws {
+    /// saves looking its rule up by name. `dataText`: the event's `data` as JSON text, in place
+    /// of `event.data` (an import has the text; the default fold then merges it as it reads it).
+    public func add(_ event: Event, stream id: UInt32, kind: UInt32? = nil, dataText: UnsafeBufferPointer<UInt8>? = nil) throws {
         precondition(Int(id) < streams, "stream \(id) was not registered")
         let day = event.ts.utcDay
         if let open = openDay, open.day != day { try closeDay(open) }
@@ -206,7 +207,20 @@ public final class IndexBuilder {
         documents[Int(id)] = nil
         let issuesBefore = foldIssues.count
         let rule = rule(event, stream: id, kind: kind)
-        let change = fold.apply(event, rule: rule, toDocument: &document, issues: &foldIssues)
+        let change: DocumentChange
+        if let dataText, rule == nil, chains[Int(id)].full < UInt32(layout.deltaFrom), !event.replacesDocument {
+            // The default fold, merged from the text. Its change is not kept: the entry is the
+            // whole document (see `writeEntry`).
+            if document == nil { document = .emptyObject }
+            try document!.mergePatch(text: dataText)
+            change = .ops([])
+        } else if let dataText {
+            var parsed = event
+            parsed.data = try JSONParser.parse(dataText)
+            change = fold.apply(parsed, rule: rule, toDocument: &document, issues: &foldIssues)
+        } else {
+            change = fold.apply(event, rule: rule, toDocument: &document, issues: &foldIssues)
+        }
         for issue in foldIssues[issuesBefore...] {
             issues.u64(UInt64(position))
             issues.u64(UInt64(issue.line))

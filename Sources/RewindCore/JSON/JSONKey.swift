@@ -18,11 +18,9 @@ public struct JSONKey: Hashable, Comparable, Sendable, ExpressibleByStringLitera
 
     public static func == (a: JSONKey, b: JSONKey) -> Bool { a.string.sameCodePoints(b.string) }
 
-    public func hash(into hasher: inout Hasher) {
-        var h = ContentHash()
-        h.update(string)
-        hasher.combine(h.digest)
-    }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ContentHash.digest(of: string)) }
+    /// What dictionaries call: the bytes' digest, seeded, without a second (SipHash) pass.
+    public func _rawHashValue(seed: Int) -> Int { ContentHash.keyHash(ContentHash.digest(of: string), seed: seed) }
 
     /// By code points (UTF-8 bytes), the order of canonical text.
     public static func < (a: JSONKey, b: JSONKey) -> Bool { StreamOrder.less(a.string, b.string) }

@@ -72,7 +72,13 @@ extension JSONParser {
                 let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
                 let quote = w ^ (ones &* 0x22), slash = w ^ (ones &* 0x5C)
                 let special = ((quote &- ones) & ~quote) | ((slash &- ones) & ~slash) | ((w &- ones &* 0x20) & ~w) | w
-                if special & high != 0 { break }
+                let flagged = special & high
+                if flagged != 0 {
+                    // The lowest flagged byte is a real one (a borrow only carries upwards):
+                    // go straight to it.
+                    pos += flagged.trailingZeroBitCount >> 3
+                    break
+                }
                 pos += 8
             }
             guard pos < n else { throw error("unterminated string", at: open) }

@@ -13,7 +13,7 @@ extension JSONValue {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .int(let i): JSONValue.writeInt(i, to: &out)
         case .double(let d): JSONValue.writeDouble(d, to: &out)
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let a):
@@ -36,10 +36,33 @@ extension JSONValue {
         }
     }
 
+    /// Decimal digits, written into `out` directly (`String(i)` made a string per number).
+    static func writeInt(_ v: Int64, to out: inout [UInt8]) {
+        if v >= 0 && v < 10 {
+            out.append(UInt8(truncatingIfNeeded: 48 + v))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { b in
+            var i = b.count
+            var m = v.magnitude
+            repeat {
+                i -= 1
+                b[i] = UInt8(truncatingIfNeeded: 48 + m % 10)
+                m /= 10
+            } while m > 0
+            if v < 0 {
+                i -= 1
+                b[i] = UInt8(ascii: "-")
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[i...]))
+        }
+    }
+
     static func writeDouble(_ d: Double, to out: inout [UInt8]) {
         if d.isFinite, d == d.rounded(), d.magnitude < 1e15 {
             // Integral values print without an exponent or a trailing ".0".
-            out.append(contentsOf: String(Int64(d)).utf8)
+            writeInt(Int64(d), to: &out)
         } else if d.isFinite {
             out.append(contentsOf: d.description.utf8)
         } else {
@@ -66,7 +89,23 @@ extension JSONValue {
                 out.append(contentsOf: [0x5C, UInt8(ascii: "u"), hexDigits[Int(unit >> 12)], hexDigits[Int((unit >> 8) & 0xF)],
                                         hexDigits[Int((unit >> 4) & 0xF)], hexDigits[Int(unit & 0xF)]])
             }
-            while i < bytes.count {
+            let n = bytes.count
+            let base = bytes.baseAddress
+            while i < n {
+                // Skip 8 plain bytes at a time: none is a quote, backslash, control byte, DEL or
+                // non-ASCII (a key or a short value is then one copy). The last few bytes are one
+                // word too, padded with "A"s.
+                while i < n {
+                    let w = i + 8 <= n ? UInt64(littleEndian: UnsafeRawPointer(base! + i).loadUnaligned(as: UInt64.self))
+                        : ContentHash.partialWord(base! + i, n - i) | 0x4141_4141_4141_4141 << (8 * UInt64(n - i))
+                    let flagged = JSONValue.specialBytes(w)
+                    if flagged != 0 {
+                        i += flagged.trailingZeroBitCount >> 3  // the first byte to look at (see `scanString`)
+                        break
+                    }
+                    i = min(i + 8, n)
+                }
+                guard i < n else { break }
                 let b = bytes[i]
                 if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F {
                     flush(upTo: i, into: &out)
@@ -102,6 +141,14 @@ extension JSONValue {
             flush(upTo: bytes.count, into: &out)
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// The high bit of each byte of `w` that may need escaping in a string — a quote, backslash,
+    /// control byte, DEL or non-ASCII — and possibly of bytes above one; the lowest is exact.
+    @inline(__always) static func specialBytes(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
+        let quote = w ^ (ones &* 0x22), slash = w ^ (ones &* 0x5C), del = w ^ (ones &* 0x7F)
+        return (((quote &- ones) & ~quote) | ((slash &- ones) & ~slash) | ((del &- ones) & ~del) | ((w &- ones &* 0x20) & ~w) | w) & high
     }
 
     /// Pretty JSON (two-space indent, sorted keys) for people.

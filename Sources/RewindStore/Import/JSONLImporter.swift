@@ -91,7 +91,7 @@ public final class JSONLImporter {
         defer { try? h.close() }
         try? h.seek(toOffset: UInt64(offset))
         let sample = h.readData(ofLength: 1 << 20)
-        let lines = max(1, sample.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) })
+        let lines = max(1, sample.withUnsafeBytes { b in b.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } })
         return Int(min(50_000_000, remaining * Int64(lines) / Int64(max(1, sample.count))))
     }
 
@@ -485,7 +485,7 @@ public final class JSONLImporter {
             let raw = UnsafeBufferPointer(rebasing: line[parsed.tsRaw])
             batch.events.append(StoredEventRow(
                 line: number, ts: parsed.ts, id: batch.store(parsed.id), streamID: streamID, typeID: typeID, tsRaw: keep(parsed.tsRaw),
-                tsCanonical: raw.elementsEqual(canonical), data: parsed.data.map(keep), meta: parsed.meta.map(keep), extra: extra))
+                tsCanonical: raw.count == canonical.count && memcmp(raw.baseAddress!, canonical, raw.count) == 0, data: parsed.data.map(keep), meta: parsed.meta.map(keep), extra: extra))
             if backwards, let latest = previousLatest {
                 sorted = false
                 batch.backwards.append((number, parsed.ts, latest))

@@ -202,10 +202,10 @@ public final class IndexPipeline: @unchecked Sendable {
             func text(_ r: Range<Int>?) -> String? { r.map { String(decoding: UnsafeBufferPointer(rebasing: arena[$0]), as: UTF8.self) } }
             for row in batch.events {
                 let names = streams[Int(row.streamID)]
-                let data = try row.data.map { try JSONParser.parse(UnsafeBufferPointer(rebasing: arena[$0])) } ?? .emptyObject
-                let event = Event(id: text(row.id) ?? "", ts: row.ts, tsText: text(row.tsRaw)!, service: names.service, stream: names.stream,
-                                  type: types[Int(row.typeID)], data: data, metaText: text(row.meta), extraText: text(row.extra), line: row.line)
-                try builder.add(event, stream: row.streamID, kind: row.typeID)
+                // `data` goes in as its text: the builder parses it only when a rule needs it.
+                let event = Event(id: text(row.id) ?? "", ts: row.ts, tsText: row.tsCanonical ? nil : text(row.tsRaw), service: names.service, stream: names.stream,
+                                  type: types[Int(row.typeID)], data: .emptyObject, metaText: text(row.meta), extraText: text(row.extra), line: row.line)
+                try builder.add(event, stream: row.streamID, kind: row.typeID, dataText: row.data.map { UnsafeBufferPointer(rebasing: arena[$0]) })
             }
         }
     }

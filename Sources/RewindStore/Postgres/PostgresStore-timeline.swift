@@ -125,7 +125,7 @@ extension PostgresStore {
             let ts = Timestamp(nanoseconds: order.ts)
             let raw = r.string(i, 2)
             bytes += raw?.utf8.count ?? 0
-            let tsText = TimelineReadCheck.tsText(raw: raw, ts)
+            let tsText = raw  // NULL: the ts was written as its own RFC 3339 form
             let meta = r.string(i, 6), extra = r.string(i, 7)
             bytes += (meta?.utf8.count ?? 0) + (extra?.utf8.count ?? 0)
             try body(Event(id: id, ts: ts, tsText: tsText, service: service, stream: stream, type: type, data: data,

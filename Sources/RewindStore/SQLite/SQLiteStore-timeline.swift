@@ -198,7 +198,7 @@ extension SQLiteStore {
             return String(decoding: b, as: UTF8.self)
         }
         let ts = Timestamp(nanoseconds: sqlite3_column_int64(s, 1))
-        let tsText = TimelineReadCheck.tsText(raw: text(2), ts)
+        let tsText = text(2)  // NULL: the ts was written as its own RFC 3339 form
         return Event(id: id, ts: ts, tsText: tsText, service: service, stream: stream, type: type, data: try json(5) ?? .emptyObject,
                      metaText: text(6), extraText: text(7), line: Int(sqlite3_column_int64(s, 8)))
     }
