@@ -52,6 +52,12 @@ public struct Event: Sendable {
     /// `ts` as written: a string or an integer (what `$.ts` selects).
     public var tsRaw: JSONValue { (try? JSONParser.parse(tsText)) ?? .string(tsText) }
 
+    /// `meta[name]`, parsing only that member.
+    public func metaMember(_ name: StaticString) -> JSONValue? {
+        guard var text = metaText else { return nil }
+        return text.withUTF8 { JSONParser.member(name, ofObject: $0) }
+    }
+
     /// `meta` when the line has it.
     public var meta: JSONValue? { metaText.flatMap { try? JSONParser.parse($0) } }
 
@@ -70,7 +76,7 @@ public struct Event: Sendable {
     /// capture event: Debezium's row after the change).
     public var replacesDocument: Bool {
         guard let metaText, Event.mentions(metaText, "rewind") else { return false }
-        let marker = meta?["rewind"]
+        let marker = metaMember("rewind")
         return marker == .string("squashed") || marker == .string("row-image")
     }
 
@@ -100,7 +106,7 @@ public struct Event: Sendable {
     /// `meta.effect == "external"`: the event's effect lies outside the store.
     public var hasExternalEffect: Bool {
         guard let metaText, Event.mentions(metaText, "external") else { return false }
-        return meta?["effect"] == .string("external")
+        return metaMember("effect") == .string("external")
     }
 
     /// The event as a JSON object, as it was written (key order aside).

@@ -51,6 +51,27 @@ import Testing
 }
 
 @Suite struct JSONParserTests {
+    /// Reading one top-level member (what the fold asks of `meta`) agrees with parsing the whole
+    /// object, on valid and invalid texts, repeated and escaped keys, deep nesting.
+    @Test func oneMemberIsWhatTheWholeObjectSays() {
+        var rng = SplitMix64(seed: 3)
+        func pick(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
+        let keys = [#""effect""#, #""\u0065ffect""#, #""effects""#, #""rewind""#, #""e""#, #""""#]
+        let values = [#""external""#, "1", "null", #"{"effect":"external"}"#, "[1,{}]", #""ext\u0065rnal""#, "tru", "{"]
+        var texts = ["", "{}", " { } ", "[]", #"{"effect":"external"} x"#, #"{"effect":"external",}"#,
+                     String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
+                     #"{"effect":"# + String(repeating: "[", count: 510) + String(repeating: "]", count: 510) + "}",
+                     #"{"effect":"# + String(repeating: "[", count: 511) + String(repeating: "]", count: 511) + "}"]
+        for _ in 0..<3_000 {
+            texts.append("{" + (0..<pick(4)).map { _ in keys[pick(keys.count)] + ":" + values[pick(values.count)] }.joined(separator: ",") + "}")
+        }
+        for var text in texts {
+            let whole = (try? JSONParser.parse(text))?["effect"]
+            let one = text.withUTF8 { JSONParser.member("effect", ofObject: $0) }
+            #expect(one == whole, "\(text.prefix(80))")
+        }
+    }
+
     @Test func parsesValues() throws {
         let v = try JSONParser.parse(#"{"a": [1, -2.5, "x\u00e9\n", true, null], "b": {"c": 12345678901234}}"#)
         #expect(v["a"] == .array([.int(1), .double(-2.5), .string("xé\n"), .bool(true), .null]))

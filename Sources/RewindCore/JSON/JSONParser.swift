@@ -218,3 +218,57 @@ public struct JSONParser {
         }
     }
 }
+
+extension JSONParser {
+    /// `(try? parse(bytes))?[name]` — the value of the object's top-level member `name` (the
+    /// last, if repeated), or nil when there is none or the text is not a JSON object — parsing
+    /// only that member's value: the fold asks this of every event's `meta` (parsing a whole
+    /// `meta` for one member cost ~5 000 instructions).
+    public static func member(_ name: StaticString, ofObject bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? {
+        var p = JSONParser(bytes)
+        p.skipWhitespace()
+        guard !p.atEnd, bytes[p.pos] == UInt8(ascii: "{") else { return nil }
+        p.pos += 1
+        let wanted = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        var found: Range<Int>?
+        do throws(JSONParseError) {
+            p.skipWhitespace()
+            if !p.atEnd && bytes[p.pos] == UInt8(ascii: "}") {
+                p.pos += 1
+            } else {
+                while true {
+                    p.skipWhitespace()
+                    guard !p.atEnd, bytes[p.pos] == UInt8(ascii: "\"") else { return nil }
+                    let keyStart = p.pos
+                    _ = try p.scanString(build: false)
+                    let body = UnsafeBufferPointer(rebasing: bytes[(keyStart + 1)..<(p.pos - 1)])
+                    var matches: Bool
+                    if p.lastStringHadEscape {
+                        var key = JSONParser.unescape(body)
+                        matches = key.withUTF8 { $0.elementsEqual(wanted) }
+                    } else {
+                        matches = body.count == wanted.count && body.elementsEqual(wanted)
+                    }
+                    p.skipWhitespace()
+                    guard !p.atEnd, bytes[p.pos] == UInt8(ascii: ":") else { return nil }
+                    p.pos += 1
+                    p.skipWhitespace()
+                    let valueStart = p.pos
+                    try p.skipValue(depth: 1)
+                    if matches { found = valueStart..<p.pos }
+                    p.skipWhitespace()
+                    guard !p.atEnd else { return nil }
+                    if bytes[p.pos] == UInt8(ascii: ",") { p.pos += 1; continue }
+                    guard bytes[p.pos] == UInt8(ascii: "}") else { return nil }
+                    p.pos += 1
+                    break
+                }
+            }
+            p.skipWhitespace()
+            guard p.atEnd, let found else { return nil }
+            return try JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[found]), depthLimit: JSONParser.maxDepth - 1)
+        } catch {
+            return nil
+        }
+    }
+}

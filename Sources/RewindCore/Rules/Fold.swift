@@ -28,7 +28,7 @@ public struct Fold: Sendable {
     public func apply(_ event: Event, to state: inout State, issues: inout [FoldIssue]) {
         if event.replacesDocument {
             state.set(service: event.service, stream: event.stream,
-                      to: event.meta?["deleted"] == .bool(true) ? nil : event.data)
+                      to: event.metaMember("deleted") == .bool(true) ? nil : event.data)
             return
         }
         guard let rule = rules.rule(service: event.service, type: event.type) else {
@@ -53,7 +53,7 @@ public struct Fold: Sendable {
     @discardableResult
     public func apply(_ event: Event, rule: TypeRule?, toDocument slot: inout JSONValue?, issues: inout [FoldIssue]) -> DocumentChange {
         if event.replacesDocument {
-            slot = event.meta?["deleted"] == .bool(true) ? nil : event.data
+            slot = event.metaMember("deleted") == .bool(true) ? nil : event.data
             return .replace(slot)
         } else if let rule {
             return apply(rule, event, to: &slot, issues: &issues)
