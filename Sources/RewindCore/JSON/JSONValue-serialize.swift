@@ -77,6 +77,14 @@ extension JSONValue {
     /// paragraph separators: `Unicode.Scalar.isTerminalUnsafe`), so a string from a log can
     /// never carry a terminal escape sequence or a bidirectional override verbatim.
     public static func writeString(_ s: String, to out: inout [UInt8]) {
+        // Most keys and values: printable ASCII, nothing to escape — one check, one copy.
+        if s.utf8.withContiguousStorageIfAvailable({ b -> Bool in
+            guard JSONValue.isPlain(b) else { return false }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: b)
+            out.append(UInt8(ascii: "\""))
+            return true
+        }) == true { return }
         var s = s
         out.append(UInt8(ascii: "\""))
         s.withUTF8 { bytes in
@@ -141,6 +149,18 @@ extension JSONValue {
             flush(upTo: bytes.count, into: &out)
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether no byte of `b` needs a look when written in a JSON string (see `specialBytes`).
+    @inline(__always) static func isPlain(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = b.baseAddress else { return true }
+        var i = 0
+        while i + 8 <= b.count {
+            if specialBytes(UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))) != 0 { return false }
+            i += 8
+        }
+        guard i < b.count else { return true }
+        return specialBytes(ContentHash.partialWord(base + i, b.count - i) | 0x4141_4141_4141_4141 << (8 * UInt64(b.count - i))) == 0
     }
 
     /// The high bit of each byte of `w` that may need escaping in a string — a quote, backslash,
