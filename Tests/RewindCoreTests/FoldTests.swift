@@ -40,6 +40,17 @@ func json(_ text: String) -> JSONValue { try! JSONParser.parse(text) }
         #expect(fromText == json(result))
     }
 
+    /// `mentions` (the cheap test before `meta` is read) finds a word wherever it stands, and
+    /// only the word.
+    @Test func aWordIsFoundAnywhereInTheText() {
+        for (text, found) in [("external", true), ("xexternal", true), ("externa", false), ("exter nal", false),
+                              (#"{"effect":"external"}"#, true), ("eeeeexternalx", true), ("ex", false), ("", false),
+                              ("eXternal", false), ("externalexternal", true)] {
+            #expect(Event.mentions(text, "external") == found, "\(text)")
+        }
+        #expect(Event.mentions("rewind", "rewind") && Event.mentions("{\"rewind\"", "rewind") && !Event.mentions("rewin", "rewind"))
+    }
+
     /// Merging from the text (the index's fold) is merging the parsed patch (replay's), for any
     /// patch — repeated keys included, where a later object merges into the target, not into
     /// what an earlier occurrence left.
