@@ -35,6 +35,10 @@ public final class ServiceDatabase<State> {
     public let service: String
     public private(set) var state: State
     private var outbox: [(id: String, message: Transaction.Outgoing, causation: String, correlation: String)] = []
+    /// Rows before this one are published and marked. The outbox is a queue read from here: a
+    /// busy service's backlog runs to thousands of rows, and removing the first row of the array
+    /// moved all the others (8 % of a bank simulation's instructions, callgrind).
+    private var outboxHead = 0
     private var relayRunning = false
     private var outboxCounter = 0
 
@@ -98,13 +102,14 @@ public final class ServiceDatabase<State> {
     public func update(_ body: (inout State) -> Void) { body(&state) }
 
     private func startRelay() {
-        guard !relayRunning, !outbox.isEmpty else { return }
+        guard !relayRunning, outboxHead < outbox.count else { return }
         relayRunning = true
         world.after(world.millis(1...5)) { [self] in relay() }
     }
 
     private func relay() {
-        guard let row = outbox.first else { relayRunning = false; return }
+        guard outboxHead < outbox.count else { relayRunning = false; return }
+        let row = outbox[outboxHead]
         bus.publish(row.message.topic, key: row.message.key, type: row.message.type, body: row.message.body,
                     causationId: row.causation, correlationId: row.correlation, id: row.id)
         if world.chance(world.faults.relayCrash) {
@@ -112,7 +117,11 @@ public final class ServiceDatabase<State> {
             world.after(world.millis(20...200)) { [self] in relay() }
             return
         }
-        outbox.removeFirst()  // a handful of rows at most: the relay keeps up
+        outboxHead += 1
+        if outboxHead >= 1024 && outboxHead * 2 >= outbox.count {
+            outbox.removeFirst(outboxHead)  // the marked rows go, now and then, all at once
+            outboxHead = 0
+        }
         world.after(world.millis(0...2)) { [self] in relay() }
     }
 }
