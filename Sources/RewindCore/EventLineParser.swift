@@ -100,69 +100,37 @@ public enum EventLineParser {
         var extras: [(key: Range<Int>, value: Range<Int>)] = []
         var typeProblem: LineVerdict?
 
-        p.pos += 1
-        p.skipWhitespace()
-        if !p.atEnd && line[p.pos] == UInt8(ascii: "}") {
-            p.pos += 1
-        } else {
-            while true {
-                p.skipWhitespace()
-                guard !p.atEnd, line[p.pos] == UInt8(ascii: "\"") else {
-                    throw p.error("expected a string key, found \(p.describeByte(at: p.pos))")
-                }
-                let keyStart = p.pos
-                _ = try p.scanString(build: false)
-                let keyEnd = p.pos
-                let body = UnsafeBufferPointer(rebasing: line[(keyStart + 1)..<(keyEnd - 1)])
-                var key: Field
-                if p.lastStringHadEscape {
-                    var unescaped = JSONParser.unescape(body)
-                    key = unescaped.withUTF8 { EventLineParser.field($0) }
+        try p.forEachMember { (p, name, written) throws(JSONParseError) in
+            let key = EventLineParser.field(name)
+            let first = line[p.pos]
+            let valueStart = p.pos
+            switch key {
+            case .id, .service, .stream, .type:
+                if first == UInt8(ascii: "\"") {
+                    let s = try p.scanString(build: true)!
+                    switch key {
+                    case .id: id = s
+                    case .service: service = s
+                    case .stream: stream = s
+                    default: type = s
+                    }
                 } else {
-                    key = EventLineParser.field(body)
-                }
-                p.skipWhitespace()
-                guard !p.atEnd, line[p.pos] == UInt8(ascii: ":") else {
-                    throw p.error("expected ':' after a key, found \(p.describeByte(at: p.pos))")
-                }
-                p.pos += 1
-                p.skipWhitespace()
-                guard !p.atEnd else { throw p.error("expected a value, found end of line") }
-                let first = line[p.pos]
-                let valueStart = p.pos
-                switch key {
-                case .id, .service, .stream, .type:
-                    if first == UInt8(ascii: "\"") {
-                        let s = try p.scanString(build: true)!
-                        switch key {
-                        case .id: id = s
-                        case .service: service = s
-                        case .stream: stream = s
-                        default: type = s
-                        }
-                    } else {
-                        try p.skipValue(depth: 1)
-                        typeProblem = typeProblem ?? fieldError(key.name, "a string", first)
-                    }
-                case .ts:
                     try p.skipValue(depth: 1)
-                    tsRange = valueStart..<p.pos
-                case .data, .meta:
-                    try p.skipValue(depth: 1)
-                    if first == UInt8(ascii: "{") {
-                        if key == .data { data = valueStart..<p.pos } else { meta = valueStart..<p.pos }
-                    } else {
-                        typeProblem = typeProblem ?? fieldError(key.name, "an object", first)
-                    }
-                case .other:
-                    try p.skipValue(depth: 1)
-                    extras.append((keyStart..<keyEnd, valueStart..<p.pos))
+                    typeProblem = typeProblem ?? fieldError(key.name, "a string", first)
                 }
-                p.skipWhitespace()
-                guard !p.atEnd else { throw p.error("unterminated object") }
-                if line[p.pos] == UInt8(ascii: ",") { p.pos += 1; continue }
-                if line[p.pos] == UInt8(ascii: "}") { p.pos += 1; break }
-                throw p.error("expected ',' or '}', found \(p.describeByte(at: p.pos))")
+            case .ts:
+                try p.skipValue(depth: 1)
+                tsRange = valueStart..<p.pos
+            case .data, .meta:
+                try p.skipValue(depth: 1)
+                if first == UInt8(ascii: "{") {
+                    if key == .data { data = valueStart..<p.pos } else { meta = valueStart..<p.pos }
+                } else {
+                    typeProblem = typeProblem ?? fieldError(key.name, "an object", first)
+                }
+            case .other:
+                try p.skipValue(depth: 1)
+                extras.append((written, valueStart..<p.pos))
             }
         }
         p.skipWhitespace()

@@ -220,6 +220,48 @@ public struct JSONParser {
 }
 
 extension JSONParser {
+    /// Walks the members of the object at `pos` (its `{`) and moves past it. For each member it
+    /// reads the key and calls `body` at the value, which `body` must read or skip, with the
+    /// key's bytes (unescaped when it had escapes) and the key's range as written, quotes
+    /// included. The line parser and `member` read objects this way.
+    @inline(__always)
+    mutating func forEachMember(
+        _ body: (inout JSONParser, UnsafeBufferPointer<UInt8>, Range<Int>) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) {
+        pos += 1
+        skipWhitespace()
+        if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
+        while true {
+            skipWhitespace()
+            guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else {
+                throw error("expected a string key, found \(describeByte(at: pos))")
+            }
+            let keyStart = pos
+            _ = try scanString(build: false)
+            let written = keyStart..<pos
+            let escaped = lastStringHadEscape
+            skipWhitespace()
+            guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else {
+                throw error("expected ':' after a key, found \(describeByte(at: pos))")
+            }
+            pos += 1
+            skipWhitespace()
+            guard pos < bytes.count else { throw error("expected a value, found end of line") }
+            let raw = UnsafeBufferPointer(rebasing: bytes[(written.lowerBound + 1)..<(written.upperBound - 1)])
+            if escaped {
+                let key = Array(JSONParser.unescape(raw).utf8)
+                try key.withUnsafeBufferPointer { (k) throws(JSONParseError) in try body(&self, k, written) }
+            } else {
+                try body(&self, raw, written)
+            }
+            skipWhitespace()
+            guard pos < bytes.count else { throw error("unterminated object") }
+            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+            if bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
+            throw error("expected ',' or '}', found \(describeByte(at: pos))")
+        }
+    }
+
     /// `(try? parse(bytes))?[name]` — the value of the object's top-level member `name` (the
     /// last, if repeated), or nil when there is none or the text is not a JSON object — parsing
     /// only that member's value: the fold asks this of every event's `meta` (parsing a whole
@@ -228,41 +270,13 @@ extension JSONParser {
         var p = JSONParser(bytes)
         p.skipWhitespace()
         guard !p.atEnd, bytes[p.pos] == UInt8(ascii: "{") else { return nil }
-        p.pos += 1
         let wanted = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
         var found: Range<Int>?
         do throws(JSONParseError) {
-            p.skipWhitespace()
-            if !p.atEnd && bytes[p.pos] == UInt8(ascii: "}") {
-                p.pos += 1
-            } else {
-                while true {
-                    p.skipWhitespace()
-                    guard !p.atEnd, bytes[p.pos] == UInt8(ascii: "\"") else { return nil }
-                    let keyStart = p.pos
-                    _ = try p.scanString(build: false)
-                    let body = UnsafeBufferPointer(rebasing: bytes[(keyStart + 1)..<(p.pos - 1)])
-                    var matches: Bool
-                    if p.lastStringHadEscape {
-                        var key = JSONParser.unescape(body)
-                        matches = key.withUTF8 { $0.elementsEqual(wanted) }
-                    } else {
-                        matches = body.count == wanted.count && body.elementsEqual(wanted)
-                    }
-                    p.skipWhitespace()
-                    guard !p.atEnd, bytes[p.pos] == UInt8(ascii: ":") else { return nil }
-                    p.pos += 1
-                    p.skipWhitespace()
-                    let valueStart = p.pos
-                    try p.skipValue(depth: 1)
-                    if matches { found = valueStart..<p.pos }
-                    p.skipWhitespace()
-                    guard !p.atEnd else { return nil }
-                    if bytes[p.pos] == UInt8(ascii: ",") { p.pos += 1; continue }
-                    guard bytes[p.pos] == UInt8(ascii: "}") else { return nil }
-                    p.pos += 1
-                    break
-                }
+            try p.forEachMember { (p, key, _) throws(JSONParseError) in
+                let start = p.pos
+                try p.skipValue(depth: 1)
+                if key.elementsEqual(wanted) { found = start..<p.pos }
             }
             p.skipWhitespace()
             guard p.atEnd, let found else { return nil }
