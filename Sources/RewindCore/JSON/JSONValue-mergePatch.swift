@@ -91,34 +91,17 @@ extension JSONParser {
     /// Reads an object (at `{`) as a merge patch; `depth` counts as `parseObject`'s does.
     mutating func parsePatch(depth: Int) throws(JSONParseError) -> ObjectPatch {
         try checkDepth(depth)
-        pos += 1
         var patch = ObjectPatch()
-        skipWhitespace()
-        if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return patch }
-        patch.members.reserveCapacity(8)
-        while true {
-            skipWhitespace()
-            guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else {
-                throw error("expected a string key, found \(describeByte(at: pos))")
-            }
-            let key = JSONKey(try scanString(build: true)!)
-            skipWhitespace()
-            guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else {
-                throw error("expected ':' after a key, found \(describeByte(at: pos))")
-            }
-            pos += 1
-            skipWhitespace()
-            if pos < bytes.count && bytes[pos] == UInt8(ascii: "{") {
-                patch.members.append((key, .object(try parsePatch(depth: depth + 1))))
+        try forEachMember { (p, name, _) throws(JSONParseError) in
+            if patch.members.isEmpty { patch.members.reserveCapacity(8) }
+            let key = JSONKey(String(decoding: name, as: UTF8.self))
+            if p.bytes[p.pos] == UInt8(ascii: "{") {
+                patch.members.append((key, .object(try p.parsePatch(depth: depth + 1))))
                 patch.hasObjects = true
             } else {
-                patch.members.append((key, .value(try parseValue(depth: depth))))
+                patch.members.append((key, .value(try p.parseValue(depth: depth))))
             }
-            skipWhitespace()
-            guard pos < bytes.count else { throw error("unterminated object") }
-            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-            if bytes[pos] == UInt8(ascii: "}") { pos += 1; return patch }
-            throw error("expected ',' or '}', found \(describeByte(at: pos))")
         }
+        return patch
     }
 }

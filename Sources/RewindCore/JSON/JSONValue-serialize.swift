@@ -104,9 +104,7 @@ extension JSONValue {
                 // non-ASCII (a key or a short value is then one copy). The last few bytes are one
                 // word too, padded with "A"s.
                 while i < n {
-                    let w = i + 8 <= n ? UInt64(littleEndian: UnsafeRawPointer(base! + i).loadUnaligned(as: UInt64.self))
-                        : ContentHash.partialWord(base! + i, n - i) | 0x4141_4141_4141_4141 << (8 * UInt64(n - i))
-                    let flagged = JSONValue.specialBytes(w)
+                    let flagged = JSONValue.specialBytes(JSONValue.word(base!, at: i, count: n))
                     if flagged != 0 {
                         i += flagged.trailingZeroBitCount >> 3  // the first byte to look at (see `scanString`)
                         break
@@ -155,12 +153,18 @@ extension JSONValue {
     @inline(__always) static func isPlain(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = b.baseAddress else { return true }
         var i = 0
-        while i + 8 <= b.count {
-            if specialBytes(UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))) != 0 { return false }
+        while i < b.count {
+            if specialBytes(word(base, at: i, count: b.count)) != 0 { return false }
             i += 8
         }
-        guard i < b.count else { return true }
-        return specialBytes(ContentHash.partialWord(base + i, b.count - i) | 0x4141_4141_4141_4141 << (8 * UInt64(b.count - i))) == 0
+        return true
+    }
+
+    /// The 8 bytes at `i` of the `count` at `base` as a little-endian word; past the end, "A"s
+    /// (a byte that never needs escaping).
+    @inline(__always) static func word(_ base: UnsafePointer<UInt8>, at i: Int, count: Int) -> UInt64 {
+        i + 8 <= count ? UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+            : ContentHash.partialWord(base + i, count - i) | 0x4141_4141_4141_4141 << (8 * UInt64(count - i))
     }
 
     /// The high bit of each byte of `w` that may need escaping in a string — a quote, backslash,
